@@ -20,6 +20,8 @@ Example::
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -56,18 +58,21 @@ def _eval(argv: list[str]) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
-    from . import report
+    from . import probes, report
 
     try:
         if args.command == "compare":
             comparisons, problems = report.compare([args.base], [args.finetuned], args.fmt, args.strict)
-            print(report.compare_text(comparisons) or "no task with paired documents in both runs")
+            faith = probes.compare_probes([args.base], [args.finetuned], args.probe_reference)
+            blocks = [report.compare_text(comparisons), probes.probe_compare_text(faith) if faith else ""]
+            print("\n".join(b for b in blocks if b) or "no task with paired documents in both runs")
         else:
             workers = getattr(args, "workers", None)
             tokenizer = getattr(args, "tokenizer", None)
             summaries, problems = report.analyze(args.paths, args.fmt, args.strict, workers, tokenizer=tokenizer)
             if args.command == "analyze":
-                print(report.analyze_text(summaries))
+                scores = probes.score_probe_run(args.paths, args.probe_reference)
+                print("\n".join(b for b in (report.analyze_text(summaries), probes.probe_text(scores)) if b))
             elif args.command == "table":
                 print(report.paper_table(summaries, args.table_format))
             else:
@@ -77,6 +82,25 @@ def _report(args: argparse.Namespace) -> None:
         raise SystemExit(1) from None
     if problems.skipped:
         print(f"skipped {problems.skipped} unreadable line(s); first: " + "; ".join(problems.examples), file=sys.stderr)
+
+
+def _probe(args: argparse.Namespace) -> None:
+    from .probes import build_probes, make_paraphraser, write_probes
+
+    try:
+        options = {"chat": True} if args.paraphrase_chat else {}
+        para = make_paraphraser(args.paraphrase_model, args.paraphrase_model_args, **options)
+        if not re.fullmatch(r"\d+(,\d+)*", args.ks):
+            raise ValueError(f"--ks takes comma-separated percentages such as 0,50,100, got {args.ks!r}")
+        ks = [int(k) for k in args.ks.split(",")]
+        probes = build_probes(args.source, args.fmt, ks, paraphraser=para, tokenizer=args.tokenizer)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"tracecollapse probe: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    out = write_probes(probes, args.out)
+    meta = json.dumps({"probes": str(out.resolve())})
+    print(f"wrote {len(probes)} probes to {out}; run them with any lm-eval model:")
+    print(f"  tracecollapse eval --tasks tc_probe --metadata '{meta}' --model ... --log_samples --output_path ...")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -106,24 +130,29 @@ def main(argv: list[str] | None = None) -> None:
     plo = sub.add_parser("plot", parents=[common], help="stacked status bars (and VR/pass@1 over steps) as PNG/SVG")
     plo.add_argument("paths", nargs="+")
     plo.add_argument("--out", default="tracecollapse.png", help="output file (.png or .svg)")
+    for p in (an, cmp):
+        p.add_argument(
+            "--probe-reference",
+            default="original",
+            choices=["original", "full"],
+            help="tc_probe runs: compare answers with the run's original answer, or with the probed model's "
+            "answer given the full trace (for probes built from another run)",
+        )
     pro = sub.add_parser("probe", help="write faithfulness probes of a finished run (then run the tc_probe task)")
     pro.add_argument("source", help="lm-eval output folder, samples file or replay JSONL")
     pro.add_argument("--out", default="probes.jsonl")
     pro.add_argument("--fmt", default="auto")
+    pro.add_argument("--ks", default="0,25,50,75,100", help="percentages of the trace's steps kept")
+    pro.add_argument("--paraphrase-model", default=None, help="lm-eval model name that paraphrases (default: rules)")
+    pro.add_argument("--paraphrase-model-args", default="", help="its model_args, as for lm_eval --model_args")
+    pro.add_argument("--paraphrase-chat", action="store_true", help="render the paraphrase request as a chat")
+    pro.add_argument("--tokenizer", default=None, help="local tokenizer: filler matches the token count")
     if argv and argv[0] == "eval":
         _eval(argv[1:])
         return
     args = parser.parse_args(argv)
     if args.command == "probe":
-        from .probes import build_probes, write_probes
-
-        try:
-            probes = build_probes(args.source, args.fmt)
-        except (FileNotFoundError, ValueError) as exc:
-            print(f"tracecollapse probe: {exc}", file=sys.stderr)
-            raise SystemExit(1) from None
-        print(f"wrote {len(probes)} probes to {write_probes(probes, args.out)}; run them with: tracecollapse eval "
-              f"--tasks tc_probe --metadata '{{\"source\": \"{args.source}\"}}' --model ...")  # fmt: skip
+        _probe(args)
         return
     if args.command in ("analyze", "compare", "table", "plot"):
         _report(args)

@@ -127,3 +127,75 @@ def test_probe_task_needs_a_source() -> None:
 
     with pytest.raises(ValueError, match="tc_probe needs the run to probe"):
         probe_dataset()
+
+
+def _replay_paraphrases(steps_file: Path, rewrite: dict[str, str]) -> Path:
+    """A tc_replay file answering each paraphrase request with the given rewrite."""
+    from lm_eval_tracecollapse.probes.paraphrase import DEFAULT_PROMPT
+
+    lines = [json.dumps({"prompt": DEFAULT_PROMPT.replace("{step}", core), "response": new})
+             for core, new in rewrite.items()]  # fmt: skip
+    steps_file.write_text("\n".join(lines) + "\n")
+    return steps_file
+
+
+def _one_run(tmp_path: Path, n: int = 2) -> Path:
+    src = tmp_path / "run.jsonl"
+    rows = [{"doc_id": i, "prompt": f"Q{i}: 3+8?", "response": "<think>\nWe add 3 and 8.\nSo it is 11.\n</think>\n11",
+             "target": "11"} for i in range(n)]  # fmt: skip
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return src
+
+
+def test_model_paraphrase_through_an_lm_eval_model(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from lm_eval_tracecollapse.probes import LMParaphraser, make_paraphraser
+
+    replay = _replay_paraphrases(
+        tmp_path / "para.jsonl",
+        {"We add 3 and 8.": '<think>reword it</think>\n"Adding 3 to 8."\nextra line', "So it is 11.": "Hence 12."},
+    )
+    para = make_paraphraser("tc_replay", f"path={replay}")
+    assert isinstance(para, LMParaphraser) and para.name == "model:tc_replay"
+    # whitespace around each step is kept; the reply's answer part, first line, unquoted
+    with caplog.at_level("WARNING"):
+        assert para(["We add 3 and 8.\n", "So it is 11."]) == ["Adding 3 to 8.\n", "Hence 12."]
+    assert para.lost_numbers == 1 and "changed a number" in caplog.text  # 11 -> 12 is reported
+    probes = build_probes(_one_run(tmp_path), ks=(0, 50, 100), kinds=("paraphrase",), paraphraser=para)
+    by_k = {p.k: p for p in probes if p.doc_id == 0}
+    assert by_k[0].prompt.endswith("<think>\nAdding 3 to 8.\nHence 12.\n</think>")
+    assert by_k[50].prompt.endswith("<think>\nWe add 3 and 8.\nHence 12.\n</think>")
+    assert by_k[100].prompt.endswith("<think>\nWe add 3 and 8.\nSo it is 11.\n</think>")
+    assert {p.paraphraser for p in probes} == {"model:tc_replay"}
+    with pytest.raises(ValueError, match="unknown paraphrase model 'no_such_model'"):
+        make_paraphraser("no_such_model")
+    with pytest.raises(ValueError, match=r"must contain \{step\}"):
+        LMParaphraser(para.lm, prompt="Rewrite this")
+
+
+def test_model_paraphrase_with_a_local_hf_model(tmp_path: Path) -> None:
+    """lm-eval's own ``hf`` model paraphrases (a tiny untrained Llama: the text is noise,
+    the plumbing — chat template, batching, separators — is real)."""
+    from lm_eval_tracecollapse.demo.tiny import build_model, build_tokenizer
+    from lm_eval_tracecollapse.probes import LMParaphraser
+
+    tok = build_tokenizer(["We add 3 and 8. So it is 11. Rewrite the step."] * 4, vocab_size=300)
+    build_model(tok, hidden=32, layers=1).save_pretrained(tmp_path / "m")
+    tok.save_pretrained(tmp_path / "m")
+    para = LMParaphraser("hf", f"pretrained={tmp_path / 'm'},dtype=float32", chat=True, max_gen_toks=6, device="cpu")
+    out = para(["We add 3 and 8.\n", "So it is 11."])
+    assert len(out) == 2 and out[0].endswith("\n") and not out[1].endswith("\n")
+    assert all(line.strip() for line in out)
+
+
+def test_filler_matches_token_count() -> None:
+    from lm_eval_tracecollapse.demo.tiny import build_tokenizer
+    from lm_eval_tracecollapse.probes import filler
+
+    tok = build_tokenizer(["We add 3 and 8 to get 11 ..... done"] * 4, vocab_size=300)
+    count = lambda s: len(tok(s, add_special_tokens=False)["input_ids"])  # noqa: E731
+    text = "We add 3 and 8 to get 11, then carry the 1."
+    dots = filler(text, count)
+    assert set(dots) == {"."} and abs(count(dots) - count(text)) <= 1
+    assert filler(text) == "." * len(text) and filler("", count) == ""
+    probes = build_probes(REAL, ks=(0,), kinds=("filler",), tokenizer=tok)
+    assert probes and all(set(p.prompt.split("<think>")[-1].split("</think>")[0].strip()) <= {"."} for p in probes)

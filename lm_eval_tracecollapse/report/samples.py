@@ -32,7 +32,18 @@ from typing import Any
 
 from ..parse import parse_trace
 
-__all__ = ["DocRecord", "Problems", "find_sample_files", "iter_file", "read_file", "task_and_run"]
+__all__ = [
+    "PROBE_TASK",
+    "DocRecord",
+    "Problems",
+    "find_sample_files",
+    "is_probe_file",
+    "iter_file",
+    "read_file",
+    "task_and_run",
+]
+
+PROBE_TASK = "tc_probe"  # its samples hold faithfulness probes, not trace statuses
 
 _NAME = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.:]+)$")
 _PREFERRED = ("pass@1", "exact_match", "math_verify", "acc", "pass_at_1")
@@ -96,6 +107,12 @@ def task_and_run(path: Path) -> tuple[str, str]:
     """(task, run) from lm-eval's file layout: ``<run>/samples_<task>_<date>.jsonl``."""
     m = _NAME.match(path.stem)
     return (m.group("task") if m else path.stem), path.parent.name
+
+
+def is_probe_file(path: Path) -> bool:
+    """Whether ``path`` is the samples file of a ``tc_probe`` run (scored by
+    :mod:`lm_eval_tracecollapse.probes`, left out of the trace-status reports)."""
+    return task_and_run(path)[0] == PROBE_TASK
 
 
 def _correctness(rec: dict[str, Any]) -> tuple[float | None, str | None]:

@@ -68,3 +68,19 @@ def mcnemar_exact(b: int, c: int) -> float:
     k = min(b, c)
     tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
     return min(1.0, 2 * tail)
+
+
+def bootstrap_diff_ci(a: Sequence[float], b: Sequence[float], iters: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95 % interval of ``mean(b) - mean(a)`` for two independent samples.
+
+    >>> bootstrap_diff_ci([0.0, 0.0], [1.0, 1.0])
+    (1.0, 1.0)
+    """
+    if not a or not b:
+        return (math.nan, math.nan)
+    rng = random.Random(seed)
+    diffs = [
+        sum(b[rng.randrange(len(b))] for _ in b) / len(b) - sum(a[rng.randrange(len(a))] for _ in a) / len(a)
+        for _ in range(iters)
+    ]
+    return _percentiles(diffs)

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .samples import DocRecord, Problems, find_sample_files, iter_file, task_and_run
+from .samples import DocRecord, Problems, find_sample_files, is_probe_file, iter_file, task_and_run
 from .stats import mcnemar_exact, paired_bootstrap_ci, wilson
 
 __all__ = ["Comparison", "Estimate", "TaskSummary", "analyze", "compare", "summarize"]
@@ -164,7 +164,7 @@ def analyze(
 
     from tqdm.auto import tqdm
 
-    files = find_sample_files(paths)
+    files = [f for f in find_sample_files(paths) if not is_probe_file(f)]
     jobs = [(f, fmt, strict, tokenizer) for f in files]
     n_workers = min(len(jobs), workers or os.cpu_count() or 1)
     accs: dict[tuple[str, str], _Acc] = {}
@@ -200,6 +200,8 @@ class Comparison:
 def _by_key(paths: list[str | Path], fmt: str, strict: bool, problems: Problems) -> dict[str, dict[Any, DocRecord]]:
     out: dict[str, dict[Any, DocRecord]] = defaultdict(dict)
     for f in find_sample_files(paths):
+        if is_probe_file(f):
+            continue
         for d in iter_file(f, problems, fmt, strict):
             out[_task_key(d.task)][d.doc_id] = d
     return out
