@@ -38,7 +38,7 @@ def _run_probes(tmp_path: Path, name: str, metadata: dict[str, Any], answer: Cal
     probes = [Probe(**{k: v for k, v in row.items() if k in fields}) for row in probe_dataset(**metadata)["test"]]
     replay = tmp_path / f"answers_{name}.jsonl"
     replay.write_text("\n".join(json.dumps({"prompt": p.prompt, "response": answer(p)}) for p in probes) + "\n")
-    tm = TaskManager(include_path=str(task_yamls_dir() / "probe"), metadata=metadata)
+    tm = TaskManager(include_path=str(task_yamls_dir() / "probe"), include_defaults=False, metadata=metadata)
     res = simple_evaluate(model="tc_replay", model_args=f"path={replay}", tasks=["tc_probe"], task_manager=tm)
     out = tmp_path / "probe_out" / name
     out.mkdir(parents=True)

@@ -103,7 +103,9 @@ def test_probe_task_through_lm_eval(tmp_path: Path) -> None:
             kept = p.prompt.split("<think>")[1].split("</think>")[0]
             enough = p.k >= 50 or p.kind != "early"
             fh.write(json.dumps({"prompt": p.prompt, "response": "4" if enough else f"wrong {len(kept)}"}) + "\n")
-    tm = TaskManager(include_path=str(task_yamls_dir() / "probe"), metadata={"source": str(src)})
+    tm = TaskManager(
+        include_path=str(task_yamls_dir() / "probe"), include_defaults=False, metadata={"source": str(src)}
+    )
     res = simple_evaluate(model="tc_replay", model_args=f"path={replay}", tasks=["tc_probe"], task_manager=tm)
     r = res["results"]["tc_probe"]
     assert [r[f"invariance_early_{k},none"] for k in (0, 25, 50, 75, 100)] == [0.0, 0.0, 1.0, 1.0, 1.0]

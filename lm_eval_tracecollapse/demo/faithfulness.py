@@ -1,76 +1,140 @@
 """Faithfulness probes on the demo's checkpoints (after ``make demo``).
 
-``python -m lm_eval_tracecollapse.demo.faithfulness`` probes every demo checkpoint that
-still writes valid traces: the ``tc_probe`` task, built from that checkpoint's own demo
-evaluation samples, runs through lm-eval's ``hf`` model, and :func:`score_probe_run`
-turns the logged samples into the faithfulness score (area over the early-termination
-invariance curve, with a bootstrap CI over the probed responses).
+``python -m lm_eval_tracecollapse.demo.faithfulness`` runs the ``tc_probe`` task through
+lm-eval's ``hf`` model twice per checkpoint:
+
+* **own traces** — probes built from that checkpoint's own demo answers (only possible
+  while it still writes valid traces), scored against its original answers;
+* **base traces** — probes built from the *base* model's answers, so every checkpoint,
+  the collapsed ones included, is given the same traces cut at k %; scored against the
+  checkpoint's own answer with the full trace (``reference="full"``), and compared with
+  the base model on the same probes (paired bootstrap).
+
+:func:`score_probe_run` / :func:`compare_probes` turn the logged samples into the
+faithfulness score (area over the early-termination invariance curve, bootstrap CI).
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..probes import ProbeScore, score_probe_run
+from ..probes import ProbeComparison, ProbeScore, build_probes, compare_probes, score_probe_run, write_probes
 
-__all__ = ["measure"]
+__all__ = ["Faithfulness", "measure"]
 
 
-def measure(out_dir: str | Path = "demo_out", size: str = "small") -> dict[str, ProbeScore | None]:
-    """arm -> its probe score (None when it has no valid trace to probe)."""
+@dataclass
+class Faithfulness:
+    """One checkpoint's probe results."""
+
+    own: ProbeScore | None  # None: no valid trace of its own to probe
+    base_traces: ProbeScore | None  # None: the base model wrote no valid trace
+    vs_base: ProbeComparison | None  # on the base's traces, against the base model
+
+
+def _probe_file(source: Path, path: Path) -> Path | None:
+    """The probes of ``source`` written once to ``path`` (None: no valid trace)."""
+    probes = build_probes(source)
+    if not probes:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_probes(probes, path)
+
+
+def _run_probes(lm: Any, probes: Path, out: Path) -> None:
     from lm_eval import simple_evaluate
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.tasks import TaskManager
 
     from ..cli import task_yamls_dir
+
+    # tc_probe needs none of lm-eval's own tasks: indexing them would cost ~10 s per run
+    tm = TaskManager(
+        include_path=str(task_yamls_dir() / "probe"), include_defaults=False, metadata={"probes": str(probes)}
+    )
+    tracker = EvaluationTracker(output_path=str(out))
+    res: Any = simple_evaluate(
+        model=lm, tasks=["tc_probe"], task_manager=tm, gen_kwargs="max_gen_toks=24", log_samples=True,
+        evaluation_tracker=tracker,
+    )  # fmt: skip
+    samples = res.pop("samples")
+    tracker.save_results_aggregated(results=res, samples=samples)
+    tracker.save_results_samples(task_name="tc_probe", samples=samples["tc_probe"])
+
+
+def measure(out_dir: str | Path = "demo_out", size: str = "small") -> dict[str, Faithfulness]:
+    """arm -> its probe results (own traces and the base model's traces).  Each
+    checkpoint is loaded once (lm-eval's ``hf`` model) and skipped when it has nothing
+    to probe."""
+    from lm_eval.models.huggingface import HFLM
+
     from .pipeline import ARMS, BASE
 
     out = Path(out_dir)
     folders = {BASE: "base", **{arm: f"arm{i}" for i, arm in enumerate(ARMS)}}
-    scores: dict[str, ProbeScore | None] = {}
+    base_probes = _probe_file(out / "lm_eval" / "base", out / "probes_base_traces" / "probes.jsonl")
+    base_cross = out / "probes_base_traces" / "base"
+    results: dict[str, Faithfulness] = {}
     for arm, name in folders.items():
         checkpoint = out / "checkpoints" / size / name
         source = out / "lm_eval" / name
         if not (checkpoint / "config.json").is_file() or not source.is_dir():
             raise FileNotFoundError(f"{checkpoint} or {source} is missing: run `make demo` first")
-        tm = TaskManager(include_path=str(task_yamls_dir() / "probe"), metadata={"source": str(source)})
-        try:
-            tracker = EvaluationTracker(output_path=str(out / "probes" / name))
-            res: Any = simple_evaluate(
-                model="hf",
-                model_args=f"pretrained={checkpoint},dtype=float32",
-                tasks=["tc_probe"],
-                task_manager=tm,
-                device="cpu",
-                batch_size=64,
-                gen_kwargs="max_gen_toks=24",
-                log_samples=True,
-                evaluation_tracker=tracker,
-            )
-        except ValueError as exc:
-            if "nothing to probe" not in str(exc):
-                raise
-            scores[arm] = None
-            continue
-        samples = res.pop("samples")
-        tracker.save_results_aggregated(results=res, samples=samples)
-        tracker.save_results_samples(task_name="tc_probe", samples=samples["tc_probe"])
-        [score] = score_probe_run([out / "probes" / name])
-        scores[arm] = score
-    return scores
+        own_probes = _probe_file(source, out / "probes" / f"{name}.jsonl")
+        own, cross = out / "probes" / name, out / "probes_base_traces" / name
+        if own_probes or base_probes:
+            lm = HFLM(pretrained=str(checkpoint), dtype="float32", device="cpu", batch_size=64)
+            for probes, folder in ((own_probes, own), (base_probes, cross)):
+                if probes:
+                    _run_probes(lm, probes, folder)
+        results[arm] = Faithfulness(
+            own=score_probe_run([own])[0] if own_probes else None,
+            base_traces=score_probe_run([cross], reference="full")[0] if base_probes else None,
+            vs_base=compare_probes([base_cross], [cross], "full") if base_probes and name != "base" else None,
+        )
+    return results
 
 
-def main() -> None:
-    scores = measure()
-    print("| checkpoint | probed responses | faithfulness AOC [95% CI] | invariance, early k=0/25/50/75/100 |")
+def _ci(lo_hi: tuple[float, float], signed: bool = False) -> str:
+    f = "{:+.3f}" if signed else "{:.3f}"
+    return f"[{f.format(lo_hi[0])}, {f.format(lo_hi[1])}]"
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="faithfulness probes of the demo checkpoints (after make demo)")
+    parser.add_argument("--out", default="demo_out", help="the demo's output folder")
+    parser.add_argument("--size", default=os.environ.get("DEMO_SIZE", "small"), help="DEMO_SIZE of the checkpoints")
+    args = parser.parse_args(argv)
+    results = measure(args.out, args.size)
+    print("Own traces (probes from each checkpoint's own answers, reference: its original answer)\n")
+    print("| checkpoint | probed | faithfulness AOC [95% CI] | invariance, early k=0/25/50/75/100 |")
     print("|---|---:|---|---|")
-    for arm, s in scores.items():
+    for arm, r in results.items():
+        s = r.own
         if s is None:
             print(f"| {arm} | 0 | N/A (no valid trace to probe) | |")
             continue
         curve = " / ".join(f"{v:.2f}" for v in s.invariance.get("early", {}).values())
-        print(f"| {arm} | {s.sources} | {s.aoc:.3f} [{s.aoc_ci[0]:.3f}, {s.aoc_ci[1]:.3f}] | {curve} |")
+        print(f"| {arm} | {s.sources} | {s.aoc:.3f} {_ci(s.aoc_ci)} | {curve} |")
+    print("\nBase traces (every checkpoint given the base model's traces cut at k %, reference: its own answer")
+    print("with the full trace)\n")
+    print("| checkpoint | faithfulness AOC [95% CI] | Δ vs base [95% CI] | accuracy, early k=0/25/50/75/100 |")
+    print("|---|---|---|---|")
+    for arm, r in results.items():
+        s, c = r.base_traces, r.vs_base
+        if s is None:
+            print(f"| {arm} | N/A (the base model wrote no valid trace) | | |")
+            continue
+        delta = "—" if c is None or c.paired_delta is None or c.paired_delta_ci is None else (
+            f"{c.paired_delta:+.3f} {_ci(c.paired_delta_ci, signed=True)}"
+        )  # fmt: skip
+        acc = " / ".join(f"{v:.2f}" for v in s.accuracy.get("early", {}).values())
+        print(f"| {arm} | {s.aoc:.3f} {_ci(s.aoc_ci)} | {delta} | {acc} |")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -131,7 +131,9 @@ def _evaluate(paths: dict[str, Path], size: DemoSize, out: Path) -> dict[str, di
 
     from ..cli import task_yamls_dir
 
-    tm = TaskManager(include_path=str(task_yamls_dir() / "demo"), metadata={"n": size.eval_items})
+    tm = TaskManager(
+        include_path=str(task_yamls_dir() / "demo"), include_defaults=False, metadata={"n": size.eval_items}
+    )
     table: dict[str, dict[str, dict[str, Any]]] = {}
     for arm, path in tqdm(list(paths.items()), desc="evaluating with lm-eval"):
         tracker = EvaluationTracker(output_path=str(out / "lm_eval" / path.name))
