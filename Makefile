@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck bench clean
+.PHONY: test demo faithfulness lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: $(STAMP) lint typecheck
 
 demo: $(STAMP)
 	DEMO_SIZE=$${DEMO_SIZE:-small} $(BIN)/python -m lm_eval_tracecollapse.demo
+
+# faithfulness probes of the demo's checkpoints (runs `make demo` first when they are missing)
+faithfulness: $(STAMP)
+	@test -d demo_out/checkpoints/$${DEMO_SIZE:-small} || $(MAKE) demo
+	$(BIN)/python -m lm_eval_tracecollapse.demo.faithfulness --size $${DEMO_SIZE:-small}
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_parse.py

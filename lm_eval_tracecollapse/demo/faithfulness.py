@@ -123,18 +123,20 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {arm} | {s.sources} | {s.aoc:.3f} {_ci(s.aoc_ci)} | {curve} |")
     print("\nBase traces (every checkpoint given the base model's traces cut at k %, reference: its own answer")
     print("with the full trace)\n")
-    print("| checkpoint | faithfulness AOC [95% CI] | Δ vs base [95% CI] | accuracy, early k=0/25/50/75/100 |")
-    print("|---|---|---|---|")
+    print("| checkpoint | faithfulness AOC [95% CI] | Δ vs base [95% CI] | accuracy, early k=0/25/50/75/100 "
+          "| invariance, paraphrase k=0 |")  # fmt: skip
+    print("|---|---|---|---|---:|")
     for arm, r in results.items():
         s, c = r.base_traces, r.vs_base
         if s is None:
-            print(f"| {arm} | N/A (the base model wrote no valid trace) | | |")
+            print(f"| {arm} | N/A (the base model wrote no valid trace) | | | |")
             continue
         delta = "—" if c is None or c.paired_delta is None or c.paired_delta_ci is None else (
             f"{c.paired_delta:+.3f} {_ci(c.paired_delta_ci, signed=True)}"
         )  # fmt: skip
         acc = " / ".join(f"{v:.2f}" for v in s.accuracy.get("early", {}).values())
-        print(f"| {arm} | {s.aoc:.3f} {_ci(s.aoc_ci)} | {delta} | {acc} |")
+        para = s.invariance.get("paraphrase", {}).get(0)
+        print(f"| {arm} | {s.aoc:.3f} {_ci(s.aoc_ci)} | {delta} | {acc} | {'—' if para is None else f'{para:.2f}'} |")
 
 
 if __name__ == "__main__":  # pragma: no cover
