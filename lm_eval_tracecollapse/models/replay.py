@@ -34,7 +34,6 @@ Example:
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -42,11 +41,10 @@ from typing import Any
 from lm_eval.api.model import LM
 
 from .._jsonl import iter_jsonl
+from ..report.samples import sample_prompt, sample_task
 from ._text import rebuild_text
 
 __all__ = ["Generation", "ReplayLM", "load_generations"]
-
-_SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+)_\d{4}-\d{2}-\d{2}T[\d\-.]+$")
 
 
 class Generation(str):
@@ -101,17 +99,6 @@ def _response_list(rec: dict[str, Any], where: str, fmt: str = "think") -> list[
     return [Generation(response, finish)]
 
 
-def _prompt_of(rec: dict[str, Any]) -> str | None:
-    if isinstance(rec.get("prompt"), str):
-        return str(rec["prompt"])
-    args = rec.get("arguments")
-    if isinstance(args, dict):
-        first = args.get("gen_args_0") or next(iter(args.values()), None)
-        if isinstance(first, dict) and isinstance(first.get("arg_0"), str):
-            return str(first["arg_0"])
-    return None
-
-
 def load_generations(
     path: str | Path, reasoning_fmt: str = "think"
 ) -> tuple[dict[str, list[Generation]], dict[tuple[str | None, int], list]]:
@@ -120,8 +107,7 @@ def load_generations(
     by_doc: dict[tuple[str | None, int], list[Generation]] = defaultdict(list)
     seen: set[tuple[str, int]] = set()
     for file in _files(Path(path)):
-        m = _SAMPLES_NAME.match(file.stem)
-        file_task = m.group("task") if m else None
+        file_task = sample_task(file)
         for no, rec in iter_jsonl(file, "tc_replay"):
             where = f"{file}:{no}"
             if "resps" in rec and "doc_id" in rec:
@@ -131,7 +117,7 @@ def load_generations(
                     continue
                 seen.add(key)
             gens = _response_list(rec, where, reasoning_fmt)
-            prompt = _prompt_of(rec)
+            prompt = sample_prompt(rec)
             if prompt is None and "doc_id" not in rec:
                 raise ValueError(f"tc_replay: {where}: needs 'prompt' or 'doc_id' to match requests")
             if prompt is not None:

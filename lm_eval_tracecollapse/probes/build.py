@@ -40,7 +40,7 @@ from typing import Any
 from .._jsonl import iter_jsonl
 from ..formats import get_format
 from ..parse import parse_trace
-from ..report.samples import sample_fields
+from ..report.samples import sample_fields, sample_task
 from .paraphrase import Paraphraser, RuleParaphraser, make_paraphraser
 from .score import trapezoid_weights
 
@@ -147,7 +147,7 @@ def _source_lines(path: Path) -> list[dict[str, Any]]:
         raise FileNotFoundError(f"probe source {path} has no JSONL file (an lm-eval samples file or a replay JSONL)")
     rows = []
     for f in files:
-        m = re.match(r"^samples_(.+?)_\d{4}-\d{2}-\d{2}T", f.stem)
+        file_task = sample_task(f) or f.stem
         seen: set[int] = set()
         for no, rec in iter_jsonl(f, "probes"):
             prompt, response = sample_fields(rec)
@@ -155,7 +155,7 @@ def _source_lines(path: Path) -> list[dict[str, Any]]:
             if doc_id in seen or not isinstance(response, str) or not isinstance(prompt, str):
                 continue
             seen.add(doc_id)
-            rows.append({"task": rec.get("task", m.group(1) if m else f.stem), "doc_id": int(doc_id),
+            rows.append({"task": rec.get("task", file_task), "doc_id": int(doc_id),
                          "prompt": prompt, "response": response, "target": str(rec.get("target", ""))})  # fmt: skip
     return rows
 

@@ -40,6 +40,8 @@ __all__ = [
     "is_probe_file",
     "iter_file",
     "read_file",
+    "sample_prompt",
+    "sample_task",
     "task_and_run",
 ]
 
@@ -103,10 +105,19 @@ def find_sample_files(paths: list[str | Path]) -> list[Path]:
     return found
 
 
+def sample_task(path: Path) -> str | None:
+    """The task in an lm-eval samples file name ``samples_<task>_<date>.jsonl``, else None.
+
+    >>> sample_task(Path("out/m/samples_gsm8k_cot_2026-01-01T00-00-00.000000.jsonl")), sample_task(Path("x.jsonl"))
+    ('gsm8k_cot', None)
+    """
+    m = _NAME.match(path.stem)
+    return m.group("task") if m else None
+
+
 def task_and_run(path: Path) -> tuple[str, str]:
     """(task, run) from lm-eval's file layout: ``<run>/samples_<task>_<date>.jsonl``."""
-    m = _NAME.match(path.stem)
-    return (m.group("task") if m else path.stem), path.parent.name
+    return sample_task(path) or path.stem, path.parent.name
 
 
 def is_probe_file(path: Path) -> bool:
@@ -126,20 +137,32 @@ def _correctness(rec: dict[str, Any]) -> tuple[float | None, str | None]:
     return None, None
 
 
+def sample_prompt(rec: dict[str, Any]) -> str | None:
+    """The prompt of a replay line (``prompt``) or of an lm-eval sample line (the first
+    argument of ``arguments.gen_args_0``, else of its first request); None if absent.
+
+    >>> sample_prompt({"arguments": {"gen_args_0": {"arg_0": "Q?", "arg_1": {}}}})
+    'Q?'
+    """
+    if isinstance(rec.get("prompt"), str):
+        return str(rec["prompt"])
+    args = rec.get("arguments")
+    if isinstance(args, dict):
+        first = args.get("gen_args_0") or next(iter(args.values()), None)
+        if isinstance(first, dict) and isinstance(first.get("arg_0"), str):
+            return str(first["arg_0"])
+    return None
+
+
 def sample_fields(rec: dict[str, Any]) -> tuple[str | None, Any]:
     """(prompt, first raw response) of an lm-eval sample line, or of a replay line
-    (``prompt``/``response``); either may be None or of the wrong type."""
+    (``prompt``/``response``); the prompt may be None, the response None or of the wrong type."""
     resps = rec.get("resps")
     if isinstance(resps, list) and resps:
         first = resps[0][0] if isinstance(resps[0], list) and resps[0] else resps[0]
     else:
         first = rec.get("response")
-    prompt = rec.get("prompt")
-    args = rec.get("arguments")
-    if prompt is None and isinstance(args, dict) and args:
-        arg = next(iter(args.values()))
-        prompt = arg.get("arg_0") if isinstance(arg, dict) else None
-    return (prompt if isinstance(prompt, str) else None), first
+    return sample_prompt(rec), first
 
 
 def _record(rec: dict[str, Any], task: str, run: str, fmt: str, keep_reasoning: bool) -> DocRecord:
