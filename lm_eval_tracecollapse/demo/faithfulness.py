@@ -45,24 +45,16 @@ def _probe_file(source: Path, path: Path) -> Path | None:
 
 
 def _run_probes(lm: Any, probes: Path, out: Path) -> None:
-    from lm_eval import simple_evaluate
-    from lm_eval.loggers import EvaluationTracker
     from lm_eval.tasks import TaskManager
 
     from ..cli import task_yamls_dir
+    from .pipeline import evaluate_logged
 
     # tc_probe needs none of lm-eval's own tasks: indexing them would cost ~10 s per run
     tm = TaskManager(
         include_path=str(task_yamls_dir() / "probe"), include_defaults=False, metadata={"probes": str(probes)}
     )
-    tracker = EvaluationTracker(output_path=str(out))
-    res: Any = simple_evaluate(
-        model=lm, tasks=["tc_probe"], task_manager=tm, gen_kwargs="max_gen_toks=24", log_samples=True,
-        evaluation_tracker=tracker,
-    )  # fmt: skip
-    samples = res.pop("samples")
-    tracker.save_results_aggregated(results=res, samples=samples)
-    tracker.save_results_samples(task_name="tc_probe", samples=samples["tc_probe"])
+    evaluate_logged(lm, ["tc_probe"], tm, out, gen_kwargs="max_gen_toks=24")
 
 
 def measure(out_dir: str | Path = "demo_out", size: str = "small") -> dict[str, Faithfulness]:
@@ -71,14 +63,13 @@ def measure(out_dir: str | Path = "demo_out", size: str = "small") -> dict[str, 
     to probe."""
     from lm_eval.models.huggingface import HFLM
 
-    from .pipeline import ARMS, BASE
+    from .pipeline import FOLDERS
 
     out = Path(out_dir)
-    folders = {BASE: "base", **{arm: f"arm{i}" for i, arm in enumerate(ARMS)}}
     base_probes = _probe_file(out / "lm_eval" / "base", out / "probes_base_traces" / "probes.jsonl")
     base_cross = out / "probes_base_traces" / "base"
     results: dict[str, Faithfulness] = {}
-    for arm, name in folders.items():
+    for arm, name in FOLDERS.items():
         checkpoint = out / "checkpoints" / size / name
         source = out / "lm_eval" / name
         if not (checkpoint / "config.json").is_file() or not source.is_dir():

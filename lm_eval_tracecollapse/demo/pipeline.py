@@ -32,7 +32,7 @@ from ..masking import TraceMaskCollator, tokenize_with_masks, weighted_causal_lm
 from .data import response, train_items
 from .tiny import build_model, build_tokenizer
 
-__all__ = ["ARMS", "SIZES", "DemoSize", "run"]
+__all__ = ["ARMS", "BASE", "FOLDERS", "SIZES", "DemoSize", "evaluate_logged", "run"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,8 @@ ARMS: dict[str, tuple[str, str, float, bool]] = {
     "mask: real trace, partial w=0.1": ("full", "partial", 0.1, True),
 }
 BASE = "base (trained with traces)"
+#: checkpoint -> its folder name (under checkpoints/<size>/ and lm_eval/)
+FOLDERS = {BASE: "base", **{arm: f"arm{i}" for i, arm in enumerate(ARMS)}}
 TASKS = ("tc_demo_easy", "tc_demo_hard")
 METRICS = ("pass@1", "rpass@1", "valid_rate", "empty_rate", "missing_rate", "truncated_rate")
 _LABELS = {"pass@1": "pass@1", "rpass@1": "Rpass@1", "valid_rate": "VR", "empty_rate": "ER",
@@ -99,7 +101,7 @@ def _checkpoints(size: DemoSize, cache: Path) -> dict[str, Path]:
     from transformers import AutoModelForCausalLM
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    paths = {BASE: cache / "base", **{arm: cache / f"arm{i}" for i, arm in enumerate(ARMS)}}
+    paths = {arm: cache / name for arm, name in FOLDERS.items()}
     if all((p / "config.json").is_file() for p in paths.values()):
         return paths
     base_data = train_items(size.base_items, seed=0)
@@ -123,10 +125,25 @@ def _checkpoints(size: DemoSize, cache: Path) -> dict[str, Path]:
     return paths
 
 
-def _evaluate(paths: dict[str, Path], size: DemoSize, out: Path) -> dict[str, dict[str, dict[str, Any]]]:
-    """arm -> task -> results row, through lm-eval's ``hf`` model; samples logged."""
+def evaluate_logged(model: Any, tasks: list[str], task_manager: Any, out: Path, **kwargs: Any) -> dict[str, Any]:
+    """``simple_evaluate`` with samples logged; lm-eval's result and ``samples_*.jsonl``
+    files are written under ``out`` by its own ``EvaluationTracker``."""
     from lm_eval import simple_evaluate
     from lm_eval.loggers import EvaluationTracker
+
+    tracker = EvaluationTracker(output_path=str(out))
+    res: dict[str, Any] = simple_evaluate(
+        model=model, tasks=tasks, task_manager=task_manager, log_samples=True, evaluation_tracker=tracker, **kwargs
+    )
+    samples = res.pop("samples")
+    tracker.save_results_aggregated(results=res, samples=samples)
+    for task in res["configs"]:
+        tracker.save_results_samples(task_name=task, samples=samples[task])
+    return res
+
+
+def _evaluate(paths: dict[str, Path], size: DemoSize, out: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """arm -> task -> results row, through lm-eval's ``hf`` model; samples logged."""
     from lm_eval.tasks import TaskManager
 
     from ..cli import task_yamls_dir
@@ -136,22 +153,10 @@ def _evaluate(paths: dict[str, Path], size: DemoSize, out: Path) -> dict[str, di
     )
     table: dict[str, dict[str, dict[str, Any]]] = {}
     for arm, path in tqdm(list(paths.items()), desc="evaluating with lm-eval"):
-        tracker = EvaluationTracker(output_path=str(out / "lm_eval" / path.name))
-        res = simple_evaluate(
-            model="hf",
-            model_args=f"pretrained={path},dtype=float32",
-            tasks=list(TASKS),
-            task_manager=tm,
-            device="cpu",
-            batch_size=64,
-            apply_chat_template=True,
-            log_samples=True,
-            evaluation_tracker=tracker,
-        )
-        samples = res.pop("samples")
-        tracker.save_results_aggregated(results=res, samples=samples)
-        for task in res["configs"]:
-            tracker.save_results_samples(task_name=task, samples=samples[task])
+        res = evaluate_logged(
+            "hf", list(TASKS), tm, out / "lm_eval" / path.name,
+            model_args=f"pretrained={path},dtype=float32", device="cpu", batch_size=64, apply_chat_template=True,
+        )  # fmt: skip
         table[arm] = {task: res["results"][task] for task in TASKS}
     return table
 
