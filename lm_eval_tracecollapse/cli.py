@@ -88,8 +88,7 @@ def _probe(args: argparse.Namespace) -> None:
     from .probes import build_probes, make_paraphraser, write_probes
 
     try:
-        options = {"chat": True} if args.paraphrase_chat else {}
-        para = make_paraphraser(args.paraphrase_model, args.paraphrase_model_args, **options)
+        para = make_paraphraser(args.paraphrase_model, args.paraphrase_model_args, chat=args.paraphrase_chat)
         if not re.fullmatch(r"\d+(,\d+)*", args.ks):
             raise ValueError(f"--ks takes comma-separated percentages such as 0,50,100, got {args.ks!r}")
         ks = [int(k) for k in args.ks.split(",")]

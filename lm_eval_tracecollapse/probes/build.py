@@ -41,7 +41,7 @@ from .._jsonl import iter_jsonl
 from ..formats import get_format
 from ..parse import parse_trace
 from ..report.samples import sample_fields, sample_task
-from .paraphrase import Paraphraser, RuleParaphraser, make_paraphraser
+from .paraphrase import Paraphraser, RuleParaphraser, make_paraphraser, split_whitespace
 from .score import trapezoid_weights
 
 __all__ = [
@@ -199,8 +199,7 @@ def build_probes(
         family = get_format(trace.fmt or "think")
         # keep the trace's own layout (e.g. "<think>\n...\n</think>"): a model sees its
         # modified trace exactly as it would have written it
-        raw = trace.raw_reasoning or ""
-        lead, trail = raw[: len(raw) - len(raw.lstrip())], raw[len(raw.rstrip()) :]
+        lead, _, trail = split_whitespace(trace.raw_reasoning or "")
         # a prefilled prompt already ends with the opening delimiter
         opening = "" if trace.prefilled else family.open
         for kind in kinds:
@@ -254,7 +253,7 @@ def probe_dataset(
         built = read_probes(probes)
         ks = sorted({p.k for p in built if p.kind == "early"}) or list(ks)
     elif source:
-        para = make_paraphraser(paraphrase_model, paraphrase_model_args, **({"chat": True} if paraphrase_chat else {}))
+        para = make_paraphraser(paraphrase_model, paraphrase_model_args, chat=paraphrase_chat)
         built = build_probes(source, fmt, ks, paraphraser=para, tokenizer=tokenizer)
     else:
         raise ValueError(

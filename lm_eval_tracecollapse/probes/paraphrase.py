@@ -46,12 +46,17 @@ class Paraphraser(Protocol):
     def __call__(self, steps: Sequence[str]) -> list[str]: ...
 
 
-def _split_ws(step: str) -> tuple[str, str, str]:
-    core = step.strip()
+def split_whitespace(text: str) -> tuple[str, str, str]:
+    """(leading whitespace, text, trailing whitespace); all-blank text is all leading.
+
+    >>> split_whitespace("\n a b \n")
+    ('\n ', 'a b', ' \n')
+    """
+    core = text.strip()
     if not core:
-        return step, "", ""
-    start = step.index(core)
-    return step[:start], core, step[start + len(core) :]
+        return text, "", ""
+    start = text.index(core)
+    return text[:start], core, text[start + len(core) :]
 
 
 class RuleParaphraser:
@@ -128,7 +133,7 @@ class LMParaphraser:
     def __call__(self, steps: Sequence[str]) -> list[str]:
         from ..parse import parse_trace
 
-        parts = [_split_ws(s) for s in steps]
+        parts = [split_whitespace(s) for s in steps]
         cores = list(dict.fromkeys(core for _, core, _ in parts if core))
         replies = self.lm.generate_until([self._request(c, i) for i, c in enumerate(cores)]) if cores else []
         rewritten: dict[str, str] = {}
@@ -150,14 +155,14 @@ class LMParaphraser:
         return [lead + rewritten[core] + trail if core else lead for lead, core, trail in parts]
 
 
-def make_paraphraser(model: str | None = None, model_args: str = "", **options: Any) -> Paraphraser:
+def make_paraphraser(model: str | None = None, model_args: str = "", chat: bool = False, **options: Any) -> Paraphraser:
     """The rule-based paraphraser, or an :class:`LMParaphraser` when ``model`` is given.
 
     >>> make_paraphraser().name
     'rules'
     """
     if not model:
-        if model_args or options:
+        if model_args or chat or options:
             raise ValueError("paraphrase options were given without paraphrase_model (the lm-eval model name)")
         return RuleParaphraser()
-    return LMParaphraser(model, model_args, **options)
+    return LMParaphraser(model, model_args, chat=chat, **options)

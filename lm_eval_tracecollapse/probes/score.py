@@ -29,7 +29,7 @@ from typing import Any
 
 from .._jsonl import iter_jsonl
 from ..parse import parse_trace
-from ..report.samples import PROBE_TASK, find_sample_files, is_probe_file, task_and_run
+from ..report.samples import PROBE_TASK, find_sample_files, is_probe_file, sample_fields, task_and_run
 
 __all__ = [
     "ProbeComparison",
@@ -104,11 +104,11 @@ def _read_run(files: list[Path]) -> _Curves:
     for f in files:
         seen: set[int] = set()
         for _, rec in iter_jsonl(f, "probe scores"):
-            doc, resps = rec.get("doc"), rec.get("resps")
-            if not isinstance(doc, dict) or not resps or rec.get("doc_id") in seen:
+            doc, (_, response) = rec.get("doc"), sample_fields(rec)
+            if not isinstance(doc, dict) or not isinstance(response, str) or rec.get("doc_id") in seen:
                 continue
             seen.add(rec["doc_id"])
-            answer = parse_trace(str(resps[0][0])).answer
+            answer = parse_trace(response).answer
             curve = curves.setdefault((str(doc["task"]), int(doc["doc_id"])), {})
             curve[(str(doc["kind"]), int(doc["k"]))] = (answer, str(doc["original_answer"]), str(doc["target"]))
     return curves
