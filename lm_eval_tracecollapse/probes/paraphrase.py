@@ -49,8 +49,8 @@ class Paraphraser(Protocol):
 def split_whitespace(text: str) -> tuple[str, str, str]:
     """(leading whitespace, text, trailing whitespace); all-blank text is all leading.
 
-    >>> split_whitespace("\n a b \n")
-    ('\n ', 'a b', ' \n')
+    >>> split_whitespace("  a b ")
+    ('  ', 'a b', ' ')
     """
     core = text.strip()
     if not core:
