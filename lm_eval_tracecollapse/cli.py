@@ -23,6 +23,8 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["main", "task_yamls_dir"]
@@ -57,10 +59,21 @@ def _eval(argv: list[str]) -> None:
     cli_evaluate()
 
 
+@contextmanager
+def _clear_errors(command: str) -> Iterator[None]:
+    """A bad input (missing file, malformed line, bad option) ends the command with its
+    one-line message and exit status 1, not a traceback."""
+    try:
+        yield
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"tracecollapse {command}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 def _report(args: argparse.Namespace) -> None:
     from . import probes, report
 
-    try:
+    with _clear_errors(args.command):
         if args.command == "compare":
             comparisons, problems = report.compare([args.base], [args.finetuned], args.fmt, args.strict)
             faith = probes.compare_probes([args.base], [args.finetuned], args.probe_reference)
@@ -77,9 +90,6 @@ def _report(args: argparse.Namespace) -> None:
                 print(report.paper_table(summaries, args.table_format))
             else:
                 print(f"wrote {report.plot(summaries, args.out)}")
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"tracecollapse {args.command}: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
     if problems.skipped:
         print(f"skipped {problems.skipped} unreadable line(s); first: " + "; ".join(problems.examples), file=sys.stderr)
 
@@ -87,15 +97,13 @@ def _report(args: argparse.Namespace) -> None:
 def _probe(args: argparse.Namespace) -> None:
     from .probes import build_probes, make_paraphraser, write_probes
 
-    try:
-        para = make_paraphraser(args.paraphrase_model, args.paraphrase_model_args, chat=args.paraphrase_chat)
+    with _clear_errors("probe"):
+        # the cheap check first: a paraphrase model may take minutes to load
         if not re.fullmatch(r"\d+(,\d+)*", args.ks):
             raise ValueError(f"--ks takes comma-separated percentages such as 0,50,100, got {args.ks!r}")
         ks = [int(k) for k in args.ks.split(",")]
+        para = make_paraphraser(args.paraphrase_model, args.paraphrase_model_args, chat=args.paraphrase_chat)
         probes = build_probes(args.source, args.fmt, ks, paraphraser=para, tokenizer=args.tokenizer)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"tracecollapse probe: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
     out = write_probes(probes, args.out)
     meta = json.dumps({"probes": str(out.resolve())})
     print(f"wrote {len(probes)} probes to {out}; run them with any lm-eval model:")
