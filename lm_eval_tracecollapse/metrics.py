@@ -131,6 +131,18 @@ def score_with(scorer: str | Callable[..., Any], gold: Any, pred: Any, **kwargs:
     return value
 
 
+def _correct(pred: TracedAnswer, gold: Any, kwargs: dict[str, Any]) -> float:
+    """``pred``'s correctness, scored once per (scorer, gold, options) even though lm-eval
+    calls pass@1 and rpass@1 separately with the same prediction (a math-verify scorer
+    may take seconds)."""
+    scorer = kwargs.pop("scorer", "exact_match")
+    key = (scorer if isinstance(scorer, str) else id(scorer), repr(gold), repr(sorted(kwargs.items())))
+    scores: dict[tuple[Any, str, str], float] = pred.__dict__.setdefault("_scores", {})
+    if key not in scores:
+        scores[key] = score_with(scorer, gold, pred, **kwargs)
+    return scores[key]
+
+
 def make_metric(name: str) -> Callable[..., dict[str, float]]:
     """The lm-eval metric function registered under ``name``."""
 
@@ -140,8 +152,7 @@ def make_metric(name: str) -> Callable[..., dict[str, float]]:
         if name in ("pass@1", "rpass@1"):
             if not isinstance(pred, TracedAnswer):
                 return {}
-            scorer = kwargs.pop("scorer", "exact_match")
-            correct = score_with(scorer, (references or [""])[0], pred, **kwargs)
+            correct = _correct(pred, (references or [""])[0], kwargs)
         value = trace_metric_values(pred, correct).get(name)
         return {} if value is None else {name: value}
 

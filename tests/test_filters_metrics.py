@@ -82,6 +82,16 @@ def test_registered_metric_functions_score_with_the_tasks_scorer() -> None:
     assert pass1(references=["2280"], predictions=[pred], **kw) == {"pass@1": 1.0}
     assert rpass1(references=["2280"], predictions=[pred], **kw) == {"rpass@1": 1.0}
     assert make_metric("valid_rate")(references=["x"], predictions=["plain"]) == {}
+    # pass@1 and rpass@1 of one prediction share one scorer call
+    calls = []
+
+    def scorer(references: list[str], predictions: list[str]) -> float:
+        calls.append(predictions[0])
+        return 1.0
+
+    assert pass1(references=["2280"], predictions=[pred], scorer=scorer) == {"pass@1": 1.0}
+    assert rpass1(references=["2280"], predictions=[pred], scorer=scorer) == {"rpass@1": 1.0}
+    assert calls == ["$2,280"]
     with pytest.raises(ValueError, match="unknown scorer"):
         score_with("no_such_metric", "1", "1")
 
