@@ -59,8 +59,12 @@ def test_runs_without_our_metrics_and_parallel_reading(tmp_path: Path) -> None:
     _run(tmp_path / "base", BASE_ROWS)
     _run(tmp_path / "ft", FT_ROWS)
     summaries, _ = analyze([tmp_path], workers=2, progress=False)
-    by_run = {s.run: s for s in summaries}
-    assert by_run["base"].n == 8 and by_run["base"].correct_source == "exact_match"  # deduplicated pipelines
+    # every filter pipeline is its own summary (they used to be deduplicated to the first)
+    assert sorted((s.run, s.pipeline) for s in summaries) == [
+        ("base", "flexible-extract"), ("base", "strict-match"), ("ft", "flexible-extract"), ("ft", "strict-match"),
+    ]  # fmt: skip
+    by_run = {s.run: s for s in summaries if s.pipeline == "strict-match"}
+    assert by_run["base"].n == 8 and by_run["base"].correct_source == "exact_match"
     assert by_run["base"].rates["valid"].value == 1.0 and by_run["ft"].rates["missing"].value == 7 / 8
     assert by_run["ft"].rpass_at_1 is None  # nothing valid: N/A, not 0
 
@@ -68,7 +72,9 @@ def test_runs_without_our_metrics_and_parallel_reading(tmp_path: Path) -> None:
 def test_compare(tmp_path: Path) -> None:
     _run(tmp_path / "base", BASE_ROWS)
     _run(tmp_path / "ft", FT_ROWS)
-    [c], _ = compare([tmp_path / "base"], [tmp_path / "ft"])
+    comparisons, _ = compare([tmp_path / "base"], [tmp_path / "ft"])
+    assert [c.pipeline for c in comparisons] == ["strict-match", "flexible-extract"]  # paired per pipeline
+    c = comparisons[0]
     assert c.pairs == 8 and c.vr == (1.0, 0.0)
     assert c.transitions["valid"] == {"valid": 0, "empty": 1, "missing": 7, "truncated": 0}
     assert c.vr_mcnemar_p == pytest.approx(mcnemar_exact(8, 0)) and c.vr_mcnemar_p < 0.01
@@ -82,7 +88,7 @@ def test_corrupt_lines_are_reported_not_raised(tmp_path: Path, capsys: pytest.Ca
         fh.write('{"doc_id": 100}\n')  # no responses
         fh.write("[1, 2]\n")
     docs, problems = read_file(path)
-    assert len(docs) == 8 and problems.skipped == 3
+    assert len(docs) == 16 and problems.skipped == 3  # 8 documents × 2 pipelines
     assert f"{path}:17" in problems.examples[0]
     with pytest.raises(ValueError, match=rf"{path}:17"):
         read_file(path, strict=True)
@@ -102,7 +108,8 @@ def test_tables_and_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         _run(tmp_path / f"checkpoint-{step}", rows, "gsm8k")
         _run(tmp_path / f"checkpoint-{step}", rows, "chemistry")
     summaries, _ = analyze([tmp_path], workers=1, progress=False)
-    md = paper_table(summaries, "markdown").splitlines()
+    one_pipeline = [s for s in summaries if s.pipeline == "strict-match"]
+    md = paper_table(one_pipeline, "markdown").splitlines()
     # tasks in the order their files are found (sorted names)
     assert (
         md[0]
@@ -110,9 +117,13 @@ def test_tables_and_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     )
     assert md[2] == "| checkpoint-100 | 0.750 | 0.750 | 1.000 | 0.750 | 0.750 | 1.000 |"
     assert md[3] == "| checkpoint-200 | 0.750 | N/A | 0.000 | 0.750 | N/A | 0.000 |"
-    assert paper_table(summaries, "csv").splitlines()[1].startswith("checkpoint-100,0.750,0.750,1.000")
+    assert paper_table(one_pipeline, "csv").splitlines()[1].startswith("checkpoint-100,0.750,0.750,1.000")
+    # both pipelines: one named column group each
+    head = paper_table(summaries, "markdown").splitlines()[0]
+    assert head.startswith("| run | chemistry [strict-match] pass@1 | chemistry [strict-match] Rpass@1 |")
+    assert "| chemistry [flexible-extract] VR |" in head and "| gsm8k [flexible-extract] VR |" in head
     latex = paper_table(summaries, "latex")
-    assert r"\begin{tabular}" in latex and r"\multicolumn{3}{c}{gsm8k}" in latex
+    assert r"\begin{tabular}" in latex and r"\multicolumn{3}{c}{gsm8k [strict-match]}" in latex
     with pytest.raises(ValueError, match="markdown, latex or csv"):
         paper_table(summaries, "html")
     for suffix in ("png", "svg"):
@@ -136,7 +147,8 @@ def test_trace_length_in_tokens(tmp_path: Path) -> None:
     tok = build_tokenizer(["a b c"], vocab_size=270)
     tok.save_pretrained(tmp_path / "tok")
     _run(tmp_path / "run", [("<think>abc</think>1", 1.0), ("1", 1.0)])
-    [s], _ = analyze([tmp_path / "run"], workers=1, progress=False, tokenizer=str(tmp_path / "tok"))
+    summaries, _ = analyze([tmp_path / "run"], workers=1, progress=False, tokenizer=str(tmp_path / "tok"))
+    s = summaries[0]  # the first of the fixture's two (identical) pipelines
     expected = len(tok.encode("abc", add_special_tokens=False)) / 2
     assert s.mean_trace_tokens == pytest.approx(expected) and s.mean_trace_chars == 1.5
 

@@ -7,16 +7,38 @@ Example:
     ...                 e, e, 12.0, "exact_match")
     >>> print(paper_table([s], "csv").splitlines()[1])
     ckpt,0.500,0.500,0.500
+    >>> print(analyze_text([s]).splitlines()[0])
+    ckpt / gsm8k [none]: n=8 (correctness from the samples' 'exact_match')
+
+A task with several filter pipelines gets one column group (one panel) per pipeline in
+tables and figures, labelled ``task [pipeline]``; the text reports always name it.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 from .summary import Comparison, Estimate, TaskSummary
 
 __all__ = ["analyze_text", "compare_text", "paper_table", "plot"]
+
+
+def _labels(summaries: list[TaskSummary]) -> dict[tuple[str, str], str]:
+    """(task, pipeline) -> its column/panel name, in first-seen order: the task alone
+    when it has one pipeline, else ``task [pipeline]``."""
+    keys = list(dict.fromkeys((s.task, s.pipeline) for s in summaries))
+    per_task = Counter(t for t, _ in keys)
+    return {(t, p): t if per_task[t] == 1 else f"{t} [{p}]" for t, p in keys}
+
+
+def _size(s: TaskSummary) -> str:
+    if not s.responses or s.responses == s.n:
+        return f"n={s.n}"
+    if s.responses % s.n == 0:
+        return f"n={s.n} × {s.responses // s.n} responses"
+    return f"n={s.n}, {s.responses} responses"
 
 
 def _e(est: Estimate | None, digits: int = 3) -> str:
@@ -26,11 +48,12 @@ def _e(est: Estimate | None, digits: int = 3) -> str:
 
 
 def analyze_text(summaries: list[TaskSummary]) -> str:
-    """The ``analyze`` report: one block per run and task, 95 % intervals in brackets."""
+    """The ``analyze`` report: one block per run, task and filter pipeline, 95 % intervals
+    in brackets (with repeats, rates are over all responses and intervals bootstrap documents)."""
     lines = []
     for s in summaries:
         source = f" (correctness from the samples' {s.correct_source!r})" if s.correct_source else " (no correctness)"
-        lines.append(f"{s.run} / {s.task}: n={s.n}{source}")
+        lines.append(f"{s.run} / {s.task} [{s.pipeline}]: {_size(s)}{source}")
         lines.append(f"  pass@1   {_e(s.pass_at_1)}   Rpass@1 {_e(s.rpass_at_1)}")
         lines.append(
             "  " + "   ".join(f"{k[0].upper()}R {_e(s.rates[k])}" for k in ("valid", "empty", "missing", "truncated"))
@@ -44,39 +67,49 @@ def analyze_text(summaries: list[TaskSummary]) -> str:
 
 def compare_text(comparisons: list[Comparison]) -> str:
     """The ``compare`` report: Δ with paired-bootstrap CI, McNemar p, status transitions."""
+
+    def p(value: float | None) -> str:
+        return f"McNemar p={value:.3g}" if value is not None else "McNemar n/a (repeats)"
+
+    def count(value: float) -> str:
+        return f"{value:>9}" if float(value).is_integer() else f"{value:>9.2f}"
+
     lines = []
     for c in comparisons:
         lo, hi = c.vr_delta_ci
-        lines.append(f"{c.task}: {c.pairs} paired documents")
+        lines.append(f"{c.task} [{c.pipeline}]: {c.pairs} paired documents")
         lines.append(
             f"  VR      {c.vr[0]:.3f} -> {c.vr[1]:.3f}   Δ {c.vr[1] - c.vr[0]:+.3f} [{lo:+.3f}, {hi:+.3f}]"
-            f"   McNemar p={c.vr_mcnemar_p:.3g}"
+            f"   {p(c.vr_mcnemar_p)}"
         )
         if c.pass_at_1 is not None and c.pass_delta_ci is not None:
             lo, hi = c.pass_delta_ci
             lines.append(
                 f"  pass@1  {c.pass_at_1[0]:.3f} -> {c.pass_at_1[1]:.3f}   Δ {c.pass_at_1[1] - c.pass_at_1[0]:+.3f}"
-                f" [{lo:+.3f}, {hi:+.3f}]   McNemar p={c.pass_mcnemar_p:.3g}"
+                f" [{lo:+.3f}, {hi:+.3f}]   {p(c.pass_mcnemar_p)}"
             )
         statuses = list(c.transitions)
         lines.append("  transitions (rows: base, columns: fine-tuned): " + " ".join(f"{s:>9}" for s in statuses))
         for s in statuses:
-            lines.append(f"  {s:>47} " + " ".join(f"{c.transitions[s][t]:>9}" for t in statuses))
+            lines.append(f"  {s:>47} " + " ".join(count(c.transitions[s][t]) for t in statuses))
     return "\n".join(lines)
 
 
 def paper_table(summaries: list[TaskSummary], fmt: str = "markdown") -> str:
-    """Runs as rows, one pass@1 / Rpass@1 / VR column group per task (the paper's layout)."""
+    """Runs as rows, one pass@1 / Rpass@1 / VR column group per task (the paper's layout),
+    and per filter pipeline when a task has several (``task [pipeline]``)."""
     if fmt not in ("markdown", "latex", "csv"):
         raise ValueError(f"table format must be markdown, latex or csv, got {fmt!r}")
-    tasks = list(dict.fromkeys(s.task for s in summaries))
+    labels = _labels(summaries)
+    keys = list(labels)
+    tasks = list(labels.values())
     runs = list(dict.fromkeys(s.run for s in summaries))
-    cell = {(s.run, s.task): s for s in summaries}
+    cell = {(s.run, s.task, s.pipeline): s for s in summaries}
 
     def vals(run: str) -> list[str]:
         out = []
-        for t in tasks:
-            s = cell.get((run, t))
+        for t, pipe in keys:
+            s = cell.get((run, t, pipe))
             for est in (s.pass_at_1, s.rpass_at_1, s.rates["valid"]) if s else (None, None, None):
                 out.append("N/A" if est is None or est.value != est.value else f"{est.value:.3f}")
         return out
@@ -105,7 +138,7 @@ _STEP = re.compile(r"(?:step|checkpoint|ckpt|iter)[-_]?(\d+)", re.IGNORECASE)
 
 
 def plot(summaries: list[TaskSummary], path: str | Path) -> Path:
-    """Stacked status bars per run (one panel per task); plus VR and pass@1 over training
+    """Stacked status bars per run (one panel per task and filter pipeline); plus VR and pass@1 over training
     steps when run names carry a step (``checkpoint-500``, ``step_1000``).  PNG or SVG by suffix."""
     import matplotlib
 
@@ -113,14 +146,14 @@ def plot(summaries: list[TaskSummary], path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    tasks = list(dict.fromkeys(s.task for s in summaries))
+    labels = _labels(summaries)
     steps = {s.run: int(m.group(1)) for s in summaries if (m := _STEP.search(s.run))}
     by_steps = len(steps) == len({s.run for s in summaries}) and len(steps) > 1
-    fig, axes = plt.subplots(2 if by_steps else 1, len(tasks), figsize=(5 * len(tasks), 8 if by_steps else 4),
+    fig, axes = plt.subplots(2 if by_steps else 1, len(labels), figsize=(5 * len(labels), 8 if by_steps else 4),
                              squeeze=False)  # fmt: skip
     colors = {"valid": "#2a9d8f", "empty": "#e9c46a", "missing": "#e76f51", "truncated": "#8d99ae"}
-    for j, task in enumerate(tasks):
-        rows = [s for s in summaries if s.task == task]
+    for j, ((task, pipe), title) in enumerate(labels.items()):
+        rows = [s for s in summaries if (s.task, s.pipeline) == (task, pipe)]
         ax = axes[0][j]
         left = [0.0] * len(rows)
         for status, color in colors.items():
@@ -130,7 +163,7 @@ def plot(summaries: list[TaskSummary], path: str | Path) -> Path:
         ax.plot([s.pass_at_1.value if s.pass_at_1 else float("nan") for s in rows], [s.run for s in rows], "ko",
                 label="pass@1")  # fmt: skip
         ax.set_xlim(0, 1)
-        ax.set_title(task)
+        ax.set_title(title)
         if by_steps:
             ordered = sorted(rows, key=lambda s: steps[s.run])
             ax2 = axes[1][j]

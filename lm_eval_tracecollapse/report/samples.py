@@ -1,13 +1,16 @@
 """Stream lm-eval ``--log_samples`` files into compact per-document records.
 
 lm-eval writes ``<output>/<model>/samples_<task>_<date>.jsonl`` with one line per
-(document, filter pipeline).  :func:`iter_records` reads such files line by line
-(constant memory), keeps the first line of each document, re-parses the **raw**
-responses (``resps``, not ``filtered_resps``) with :func:`~lm_eval_tracecollapse.parse_trace`,
-and takes correctness from the sample's stored scores: our ``pass@1`` when the run
-used our metrics, else the task's own first metric (e.g. ``exact_match``) — the record
-says which.  Broken lines (bad JSON, missing fields) are counted with their file and
-line, or raise with ``strict=True``.
+(document, filter pipeline): ``filter`` names the pipeline and ``resps`` is
+``[[raw_1, ..., raw_k]]`` (k = the task's ``repeats``).  :func:`iter_file` reads such
+files line by line (constant memory) and makes one :class:`DocRecord` per line — every
+pipeline of every document — re-parsing **each** of the k raw responses (``resps``, not
+``filtered_resps``) with :func:`~lm_eval_tracecollapse.parse_trace`.  Correctness comes
+from the line's stored scores: our ``pass@1`` (the mean correctness over its k
+responses) and ``rpass@1`` (the mean over its valid-trace responses) when the run used
+our metrics, else the task's own first metric (e.g. ``exact_match``) — the record says
+which.  Broken lines (bad JSON, missing fields) are counted with their file and line,
+or raise with ``strict=True``.
 
 Example:
     >>> import json, tempfile, pathlib
@@ -17,13 +20,14 @@ Example:
     ...         "metrics": ["exact_match"], "exact_match": 1.0, "prompt_hash": "h"}
     >>> _ = (d / "samples_mytask_2026-01-01T00-00-00.jsonl").write_text(json.dumps(line) + "\\n")
     >>> recs, problems = read_file(next(d.glob("*.jsonl")))
-    >>> recs[0].status, recs[0].correct, recs[0].correct_source, problems.skipped
-    ('valid', 1.0, 'exact_match', 0)
+    >>> recs[0].statuses, recs[0].correct, recs[0].correct_source, recs[0].pipeline, problems.skipped
+    (('valid',), 1.0, 'exact_match', 'none', 0)
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,6 +45,7 @@ __all__ = [
     "iter_file",
     "read_file",
     "sample_prompt",
+    "sample_responses",
     "sample_task",
     "task_and_run",
 ]
@@ -49,25 +54,50 @@ PROBE_TASK = "tc_probe"  # its samples hold faithfulness probes, not trace statu
 
 _NAME = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.:]+)$")
 _PREFERRED = ("pass@1", "exact_match", "math_verify", "acc", "pass_at_1")
-# lm-eval writes doc_id first: lines of a document already read (its other filter
-# pipelines) are skipped before paying for json.loads
-_DOC_ID = re.compile(rb'^\s*\{\s*"doc_id"\s*:\s*(\d+)\s*,')
+DEFAULT_PIPELINE = "none"  # lm-eval's name for a task without filters
 
 
 @dataclass(frozen=True)
 class DocRecord:
-    """One document of one run: its (first) response's trace status and correctness."""
+    """One line of a samples file: one document of one run under one filter pipeline,
+    with the trace status of each of its k raw responses and the line's correctness.
+
+    ``correct`` is the line's ``pass@1`` (a fraction with repeats) or, for runs without
+    our metrics, the task's own first metric; ``rpass_at_1`` is the stored ``rpass@1``
+    (mean correctness over the line's valid-trace responses), None when absent.
+    """
 
     run: str
     task: str
     doc_id: int
     prompt_hash: str | None
-    status: str
-    answered: bool
-    trace_chars: int
+    statuses: tuple[str, ...]  # one per raw response, in order
+    answered: int  # responses with a non-blank answer part
+    trace_chars: int  # reasoning characters, summed over the responses
     correct: float | None
     correct_source: str | None
-    reasoning: str | None = None
+    reasoning: tuple[str | None, ...] | None = None  # per response, with keep_reasoning
+    pipeline: str = DEFAULT_PIPELINE
+    rpass_at_1: float | None = None
+
+    @property
+    def k(self) -> int:
+        """Number of raw responses (the run's ``repeats``)."""
+        return len(self.statuses)
+
+    @property
+    def valid(self) -> int:
+        """Number of responses with a valid trace (the line's weight in rpass@1)."""
+        return self.statuses.count("valid")
+
+    def valid_correct(self) -> float | None:
+        """Mean correctness over the valid responses: the stored ``rpass@1``, else (runs
+        without it) the line's correctness; None when unknown or nothing is valid."""
+        if self.valid == 0:
+            return None
+        if self.rpass_at_1 is not None:
+            return self.rpass_at_1
+        return self.correct
 
 
 @dataclass
@@ -126,6 +156,13 @@ def is_probe_file(path: Path) -> bool:
     return task_and_run(path)[0] == PROBE_TASK
 
 
+def _number(value: Any) -> float | None:
+    """``value`` as a finite float (bools count), else None (absent, NaN/N/A, text)."""
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return float(value)
+    return None
+
+
 def _correctness(rec: dict[str, Any]) -> tuple[float | None, str | None]:
     names = [n for n in rec.get("metrics", []) if isinstance(n, str)]
     for name in (*_PREFERRED, *names):
@@ -165,35 +202,54 @@ def sample_fields(rec: dict[str, Any]) -> tuple[str | None, Any]:
     return sample_prompt(rec), first
 
 
+def sample_responses(rec: dict[str, Any]) -> list[Any]:
+    """Every raw response of an lm-eval sample line (``resps[0]``: k of them with
+    ``repeats: k``), or the ``response`` of a replay line; items may be of the wrong type.
+
+    >>> sample_responses({"resps": [["a", "b"]]}), sample_responses({"response": "c"})
+    (['a', 'b'], ['c'])
+    """
+    resps = rec.get("resps")
+    if isinstance(resps, list) and resps:
+        return list(resps[0]) if isinstance(resps[0], list) else [resps[0]]
+    return [rec["response"]] if "response" in rec else []
+
+
 def _record(rec: dict[str, Any], task: str, run: str, fmt: str, keep_reasoning: bool) -> DocRecord:
     if "doc_id" not in rec:
         raise ValueError("no doc_id")
     if not isinstance(rec.get("resps"), list) or not rec["resps"]:
         raise ValueError("no resps (raw responses)")
-    prompt, first = sample_fields(rec)
-    if not isinstance(first, str):
-        raise ValueError(f"response is {type(first).__name__}, not a string")
-    trace = parse_trace(first, prompt, fmt)
+    responses = sample_responses(rec)
+    if not responses:
+        raise ValueError("no raw responses in resps")
+    for r in responses:
+        if not isinstance(r, str):
+            raise ValueError(f"response is {type(r).__name__}, not a string")
+    prompt = sample_prompt(rec)
+    traces = [parse_trace(r, prompt, fmt) for r in responses]
     correct, source = _correctness(rec)
-    reasoning = trace.reasoning
+    pipeline = rec.get("filter")
     return DocRecord(
         run=run,
         task=task,
         doc_id=int(rec["doc_id"]),
         prompt_hash=rec.get("prompt_hash"),
-        status=trace.status.value,
-        answered=trace.has_answer,
-        trace_chars=len(reasoning or ""),
+        statuses=tuple(t.status.value for t in traces),
+        answered=sum(t.has_answer for t in traces),
+        trace_chars=sum(len(t.reasoning or "") for t in traces),
         correct=correct,
         correct_source=source,
-        reasoning=reasoning if keep_reasoning else None,
+        reasoning=tuple(t.reasoning for t in traces) if keep_reasoning else None,
+        pipeline=pipeline if isinstance(pipeline, str) and pipeline else DEFAULT_PIPELINE,
+        rpass_at_1=_number(rec.get("rpass@1")) if source == "pass@1" else None,
     )
 
 
 def read_file(
     path: Path, fmt: str = "auto", strict: bool = False, keep_reasoning: bool = False
 ) -> tuple[list[DocRecord], Problems]:
-    """All documents of one samples file (first line per document), and the bad lines.
+    """Every line of one samples file (each document under each filter pipeline), and the bad lines.
 
     Raises:
         ValueError: with ``strict``, at the first bad line (``file:line: why``).
@@ -205,30 +261,28 @@ def read_file(
 def iter_file(
     path: Path, problems: Problems, fmt: str = "auto", strict: bool = False, keep_reasoning: bool = False
 ) -> Iterator[DocRecord]:
-    """Stream the documents of one samples file (constant memory apart from the set of
-    document ids seen), counting bad lines into ``problems``."""
+    """Stream the lines of one samples file, one record per (document, filter pipeline)
+    (constant memory apart from the set of those seen; a repeated pair keeps its first
+    line), counting bad lines into ``problems``."""
     task, run = task_and_run(path)
-    seen: set[int] = set()
+    seen: set[tuple[int, str]] = set()
     with path.open("rb") as fh:
         for no, raw in enumerate(fh, 1):
             if not raw.strip():
-                continue
-            head = _DOC_ID.match(raw)
-            if head is not None and int(head.group(1)) in seen:
                 continue
             where = f"{path}:{no}"
             try:
                 rec = json.loads(raw)
                 if not isinstance(rec, dict):
                     raise ValueError("not a JSON object")
-                if rec.get("doc_id") in seen:
-                    continue  # another filter pipeline of a document already read
                 doc = _record(rec, task, run, fmt, keep_reasoning)
+                if (doc.doc_id, doc.pipeline) in seen:
+                    continue
             except (ValueError, TypeError, KeyError) as exc:  # JSONDecodeError is a ValueError
                 why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
                 if strict:
                     raise ValueError(f"{where}: {why}") from None
                 problems.add(where, why)
                 continue
-            seen.add(doc.doc_id)
+            seen.add((doc.doc_id, doc.pipeline))
             yield doc

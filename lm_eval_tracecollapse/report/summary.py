@@ -1,12 +1,20 @@
-"""Per-task summaries and paired checkpoint comparisons, as plain dataclasses.
+"""Per-(run, task, pipeline) summaries and paired checkpoint comparisons, as plain dataclasses.
+
+Every filter pipeline of a task is its own summary.  Rates are per **response** (with
+``repeats: k`` each line holds k raw responses, all re-parsed); ``pass@1`` is the mean
+over documents of each line's correctness; ``rpass@1`` pools the valid-trace responses
+(each line's stored ``rpass@1`` weighted by its number of valid responses).  Intervals:
+Wilson when every document has one response; with repeats a bootstrap over documents
+(whole lines resampled, the pooled ratio recomputed), so correlated responses of one
+document do not make them overconfident.
 
 Example:
     >>> from lm_eval_tracecollapse.report.samples import DocRecord
-    >>> docs = [DocRecord("run", "t", i, None, s, True, 5, c, "exact_match")
+    >>> docs = [DocRecord("run", "t", i, None, (s,), 1, 5, c, "exact_match")
     ...         for i, (s, c) in enumerate([("valid", 1.0), ("valid", 0.0), ("missing", 1.0)])]
     >>> [s] = summarize(docs)
-    >>> round(s.rates["valid"].value, 3), s.pass_at_1.value, s.rpass_at_1.value
-    (0.667, 0.6666666666666666, 0.5)
+    >>> round(s.rates["valid"].value, 3), s.pass_at_1.value, s.rpass_at_1.value, s.pipeline
+    (0.667, 0.6666666666666666, 0.5, 'none')
 """
 
 from __future__ import annotations
@@ -26,11 +34,13 @@ from .stats import mcnemar_exact, paired_bootstrap_ci, wilson
 __all__ = ["Comparison", "Estimate", "TaskSummary", "analyze", "compare", "summarize"]
 
 STATUSES = ("valid", "empty", "missing", "truncated")
+_RATES = (*STATUSES, "answer")  # TaskSummary.rates keys, in _Acc row order after k
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A rate with its 95 % interval over ``n`` documents."""
+    """A value with its 95 % interval; ``n`` is what it is over: responses for the rates,
+    documents for pass@1, valid-trace responses for rpass@1."""
 
     value: float
     lo: float
@@ -40,81 +50,138 @@ class Estimate:
 
 @dataclass
 class TaskSummary:
-    """What ``tracecollapse analyze`` prints for one task of one run."""
+    """What ``tracecollapse analyze`` prints for one filter pipeline of one task of one run."""
 
     run: str
     task: str
-    n: int
-    rates: dict[str, Estimate]  # valid, empty, missing, truncated, answer (Wilson)
-    pass_at_1: Estimate | None  # Wilson; None when the samples carry no correctness
-    rpass_at_1: Estimate | None  # bootstrap over documents; None when nothing is valid
-    mean_trace_chars: float
+    n: int  # documents (lines of this pipeline)
+    rates: dict[str, Estimate]  # valid, empty, missing, truncated, answer: shares of all responses
+    pass_at_1: Estimate | None  # mean over documents; None when the samples carry no correctness
+    rpass_at_1: Estimate | None  # pooled over valid-trace responses; None when nothing is valid
+    mean_trace_chars: float  # per response
     correct_source: str | None
-    mean_trace_tokens: float | None = None  # with a tokenizer
+    mean_trace_tokens: float | None = None  # per response, with a tokenizer
+    pipeline: str = "none"  # lm-eval's filter pipeline name
+    responses: int = 0  # raw responses over all documents (n × repeats); 0: unknown
+
+    @property
+    def repeats(self) -> float:
+        """Responses per document (the task's ``repeats``; a mean if they differ)."""
+        return self.responses / self.n if self.n and self.responses else 1.0
 
 
 @dataclass
 class _Acc:
-    n: int = 0
-    status: Counter[str] = field(default_factory=Counter)
-    answered: int = 0
+    """One (run, task, pipeline) as a few numbers per line (constant per document, so
+    the cluster bootstrap can resample documents): ``(k, valid, empty, missing,
+    truncated, answered, correct, rpass × valid, valid)``, NaN where unknown."""
+
+    rows: list[tuple[float, ...]] = field(default_factory=list)
     chars: int = 0
-    known: int = 0
-    correct: float = 0.0
-    valid_correct: float = 0.0
     sources: Counter[str] = field(default_factory=Counter)
     tokens: int | None = None
 
     def add(self, d: DocRecord, tokenizer: Any = None) -> None:
         if tokenizer is not None:
-            n_tokens = len(tokenizer.encode(d.reasoning or "", add_special_tokens=False)) if d.reasoning else 0
+            enc = tokenizer.encode
+            n_tokens = sum(len(enc(r, add_special_tokens=False)) for r in d.reasoning or () if r)
             self.tokens = (self.tokens or 0) + n_tokens
-        self.n += 1
-        self.status[d.status] += 1
-        self.answered += d.answered
+        counts = [d.statuses.count(s) for s in STATUSES]
+        w = d.valid
+        r = d.valid_correct()
+        rw = 0.0 if w == 0 else (math.nan if r is None else r * w)
+        correct = math.nan if d.correct is None else d.correct
+        self.rows.append((d.k, *counts, d.answered, correct, rw, w))
         self.chars += d.trace_chars
         if d.correct is not None:
-            self.known += 1
-            self.correct += d.correct
-            if d.status == "valid":
-                self.valid_correct += d.correct
             self.sources[d.correct_source or "?"] += 1
 
+    def merge(self, other: _Acc) -> None:
+        self.rows.extend(other.rows)
+        self.chars += other.chars
+        self.sources.update(other.sources)
+        if other.tokens is not None:
+            self.tokens = (self.tokens or 0) + other.tokens
 
-def _rpass(acc: _Acc, iters: int = 2000, seed: int = 0) -> Estimate | None:
-    valid = acc.status["valid"]
-    if valid == 0 or acc.known < acc.n:
-        return None
+
+def _cluster_cis(
+    pairs: list[tuple[Any, Any]], iters: int = 2000, seed: int = 0, chunk_cells: int = 2_000_000
+) -> list[tuple[float, float]]:
+    """95 % percentile intervals of ``Σ num / Σ den`` for each ``(num, den)`` pair of
+    per-document arrays, resampling documents (the same resamples for every pair);
+    resamples with ``Σ den = 0`` are dropped, ``(nan, nan)`` when none is left."""
     import numpy as np
 
-    vc = acc.valid_correct
-    probs = [vc / acc.n, (valid - vc) / acc.n, (acc.n - valid) / acc.n]
-    draws = np.random.default_rng(seed).multinomial(acc.n, probs, size=iters)
-    ok = draws[:, 0] + draws[:, 1] > 0
-    ratios = np.sort(draws[ok, 0] / (draws[ok, 0] + draws[ok, 1]))
-    lo, hi = np.quantile(ratios, [0.025, 0.975]) if len(ratios) else (math.nan, math.nan)
-    return Estimate(vc / valid, float(lo), float(hi), valid)
+    n = len(pairs[0][0]) if pairs else 0
+    if n == 0:
+        return [(math.nan, math.nan)] * len(pairs)
+    rng = np.random.default_rng(seed)
+    draws: list[list[Any]] = [[] for _ in pairs]
+    step = max(1, chunk_cells // n)
+    for start in range(0, iters, step):
+        idx = rng.integers(0, n, size=(min(step, iters - start), n))
+        for out, (num, den) in zip(draws, pairs, strict=True):
+            d = den[idx].sum(axis=1)
+            ok = d > 0
+            out.append(num[idx].sum(axis=1)[ok] / d[ok])
+    cis = []
+    for out in draws:
+        ratios = np.concatenate(out)
+        lo, hi = np.quantile(ratios, [0.025, 0.975]) if len(ratios) else (math.nan, math.nan)
+        cis.append((float(lo), float(hi)))
+    return cis
 
 
-def _summary(run: str, task: str, acc: _Acc) -> TaskSummary:
-    def est(k: float) -> Estimate:
-        lo, hi = wilson(round(k), acc.n)
-        return Estimate(k / acc.n, lo, hi, acc.n)
+def _summary(run: str, task: str, pipeline: str, acc: _Acc) -> TaskSummary:
+    import numpy as np
 
-    rates = {s: est(acc.status[s]) for s in STATUSES}
-    rates["answer"] = est(acc.answered)
-    pass1 = est(acc.correct) if acc.known == acc.n and acc.n else None
+    a = np.array(acc.rows, dtype=float).reshape(-1, 9)
+    n = len(acc.rows)
+    k = a[:, 0]
+    responses = int(k.sum())
+    single = n > 0 and bool((k == 1).all())  # i.i.d. Bernoulli responses: Wilson
+    correct = a[:, 6]
+    has_pass = n > 0 and not bool(np.isnan(correct).any())
+    w, rw = a[:, 8], a[:, 7]
+    has_rpass = has_pass and w.sum() > 0 and not bool(np.isnan(rw).any())
+
+    # the point values in plain Python sums, so that they are exactly the pooled ratios
+    totals = {name: sum(int(row[1 + j]) for row in acc.rows) for j, name in enumerate(_RATES)}
+    boot: list[tuple[Any, Any]] = []
+    if not single:
+        boot += [(a[:, 1 + j], k) for j in range(len(_RATES))]
+        if has_pass:
+            boot.append((correct, np.ones(n)))
+    if has_rpass:
+        boot.append((rw, w))
+    cis = iter(_cluster_cis(boot))
+
+    rates = {}
+    for name in _RATES:
+        lo, hi = wilson(totals[name], responses) if single else next(cis)
+        rates[name] = Estimate(totals[name] / responses if responses else math.nan, lo, hi, responses)
+    pass1 = None
+    if has_pass:
+        total = sum(float(row[6]) for row in acc.rows)
+        lo, hi = wilson(round(total), n) if single else next(cis)
+        pass1 = Estimate(total / n, lo, hi, n)
+    rpass = None
+    if has_rpass:
+        weight = sum(int(row[8]) for row in acc.rows)
+        lo, hi = next(cis)
+        rpass = Estimate(sum(float(row[7]) for row in acc.rows) / weight, lo, hi, weight)
     source = acc.sources.most_common(1)[0][0] if acc.sources else None
-    tokens = acc.tokens / acc.n if acc.tokens is not None and acc.n else None
-    return TaskSummary(run, task, acc.n, rates, pass1, _rpass(acc), acc.chars / acc.n if acc.n else 0.0, source, tokens)
+    tokens = acc.tokens / responses if acc.tokens is not None and responses else None
+    chars = acc.chars / responses if responses else 0.0
+    return TaskSummary(run, task, n, rates, pass1, rpass, chars, source, tokens, pipeline, responses)
 
 
 def summarize(records: Iterable[DocRecord]) -> list[TaskSummary]:
-    """One summary per (run, task), in first-seen order."""
-    accs: dict[tuple[str, str], _Acc] = {}
+    """One summary per (run, task, pipeline), in first-seen order."""
+    accs: dict[tuple[str, str, str], _Acc] = {}
     for d in records:
-        accs.setdefault((d.run, d.task), _Acc()).add(d)
-    return [_summary(run, task, acc) for (run, task), acc in accs.items()]
+        accs.setdefault((d.run, d.task, d.pipeline), _Acc()).add(d)
+    return [_summary(run, task, pipe, acc) for (run, task, pipe), acc in accs.items()]
 
 
 @lru_cache(maxsize=2)
@@ -124,28 +191,15 @@ def _tokenizer(name: str) -> Any:
     return AutoTokenizer.from_pretrained(name)
 
 
-def _file_acc(job: tuple[Path, str, bool, str | None]) -> tuple[str, str, _Acc, Problems]:
+def _file_acc(job: tuple[Path, str, bool, str | None]) -> tuple[str, str, dict[str, _Acc], Problems]:
     path, fmt, strict, tokenizer_name = job
     problems = Problems()
-    acc = _Acc()
+    accs: dict[str, _Acc] = {}
     tok = _tokenizer(tokenizer_name) if tokenizer_name else None
     for d in iter_file(path, problems, fmt, strict, keep_reasoning=tok is not None):
-        acc.add(d, tok)
+        accs.setdefault(d.pipeline, _Acc()).add(d, tok)
     task, run = task_and_run(path)  # the same names iter_file gives every record
-    return run, task, acc, problems
-
-
-def _merge(a: _Acc, b: _Acc) -> None:
-    a.n += b.n
-    a.status.update(b.status)
-    a.answered += b.answered
-    a.chars += b.chars
-    a.known += b.known
-    a.correct += b.correct
-    a.valid_correct += b.valid_correct
-    a.sources.update(b.sources)
-    if b.tokens is not None:
-        a.tokens = (a.tokens or 0) + b.tokens
+    return run, task, accs, problems
 
 
 def analyze(
@@ -156,9 +210,10 @@ def analyze(
     progress: bool = True,
     tokenizer: str | None = None,
 ) -> tuple[list[TaskSummary], Problems]:
-    """Summaries of every samples file under ``paths``; files are read in parallel
-    (``workers`` processes, default: CPU count) and streamed line by line.  With
-    ``tokenizer`` (a local path or hub name), mean trace length is also in tokens."""
+    """Summaries of every (run, task, filter pipeline) in the samples files under
+    ``paths``; files are read in parallel (``workers`` processes, default: CPU count)
+    and streamed line by line.  With ``tokenizer`` (a local path or hub name), mean
+    trace length is also in tokens."""
     import os
     from multiprocessing import get_context
 
@@ -167,7 +222,7 @@ def analyze(
     files = [f for f in find_sample_files(paths) if not is_probe_file(f)]
     jobs = [(f, fmt, strict, tokenizer) for f in files]
     n_workers = min(len(jobs), workers or os.cpu_count() or 1)
-    accs: dict[tuple[str, str], _Acc] = {}
+    accs: dict[tuple[str, str, str], _Acc] = {}
     problems = Problems()
     if n_workers > 1:
         with get_context("spawn").Pool(n_workers) as pool:
@@ -176,34 +231,43 @@ def analyze(
             )
     else:
         results = [_file_acc(j) for j in tqdm(jobs, desc="reading samples", disable=not progress)]
-    for run, task, acc, probs in results:
-        _merge(accs.setdefault((run, task), _Acc()), acc)
+    for run, task, by_pipe, probs in results:
+        for pipe, acc in by_pipe.items():
+            accs.setdefault((run, task, pipe), _Acc()).merge(acc)
         problems.merge(probs)
-    return [_summary(run, task, acc) for (run, task), acc in accs.items()], problems
+    return [_summary(run, task, pipe, acc) for (run, task, pipe), acc in accs.items()], problems
 
 
 @dataclass
 class Comparison:
-    """Paired base → fine-tuned comparison of one task (``tracecollapse compare``)."""
+    """Paired base → fine-tuned comparison of one filter pipeline of one task
+    (``tracecollapse compare``).  Per document, VR is its share of valid responses and
+    pass@1 its line's value (both 0/1 without repeats); deltas are paired bootstraps
+    over documents.  McNemar needs one 0/1 outcome per document: None with repeats."""
 
     task: str
     pairs: int
     vr: tuple[float, float]  # base, fine-tuned
     vr_delta_ci: tuple[float, float]
-    vr_mcnemar_p: float
+    vr_mcnemar_p: float | None
     pass_at_1: tuple[float, float] | None
     pass_delta_ci: tuple[float, float] | None
     pass_mcnemar_p: float | None
-    transitions: dict[str, dict[str, int]]  # base status -> fine-tuned status -> count
+    # base status -> fine-tuned status -> documents; with repeats, the expected count
+    # when one response of each run is drawn per document (Σ share_base × share_ft)
+    transitions: dict[str, dict[str, float]]
+    pipeline: str = "none"
 
 
-def _by_key(paths: list[str | Path], fmt: str, strict: bool, problems: Problems) -> dict[str, dict[Any, DocRecord]]:
-    out: dict[str, dict[Any, DocRecord]] = defaultdict(dict)
+def _by_key(
+    paths: list[str | Path], fmt: str, strict: bool, problems: Problems
+) -> dict[tuple[str, str], dict[Any, DocRecord]]:
+    out: dict[tuple[str, str], dict[Any, DocRecord]] = defaultdict(dict)
     for f in find_sample_files(paths):
         if is_probe_file(f):
             continue
         for d in iter_file(f, problems, fmt, strict):
-            out[_task_key(d.task)][d.doc_id] = d
+            out[(_task_key(d.task), d.pipeline)][d.doc_id] = d
     return out
 
 
@@ -211,16 +275,22 @@ def _task_key(task: str) -> str:
     return re.sub(r"\s+", "", task)
 
 
+def _binary(values: list[float]) -> bool:
+    return all(v in (0.0, 1.0) for v in values)
+
+
 def compare(
     base: list[str | Path], finetuned: list[str | Path], fmt: str = "auto", strict: bool = False
 ) -> tuple[list[Comparison], Problems]:
-    """Pair documents of the same task by ``doc_id`` (checked against the prompt hash)."""
+    """Pair documents of the same task and filter pipeline by ``doc_id`` (checked
+    against the prompt hash)."""
     problems = Problems()
     a, b = _by_key(base, fmt, strict, problems), _by_key(finetuned, fmt, strict, problems)
     out = []
-    for task in [t for t in a if t in b]:
-        ids = [i for i in a[task] if i in b[task]]
-        pairs = [(a[task][i], b[task][i]) for i in sorted(ids)]
+    for key in [t for t in a if t in b]:
+        task, pipeline = key
+        ids = [i for i in a[key] if i in b[key]]
+        pairs = [(a[key][i], b[key][i]) for i in sorted(ids)]
         mismatched = [
             i
             for i, (x, y) in zip(sorted(ids), pairs, strict=True)
@@ -228,21 +298,27 @@ def compare(
         ]
         if mismatched:
             problems.add(
-                task, f"{len(mismatched)} doc_ids have different prompts in the two runs (doc {mismatched[0]})"
+                f"{task} [{pipeline}]",
+                f"{len(mismatched)} doc_ids have different prompts in the two runs (doc {mismatched[0]})",
             )
         if not pairs:
             continue
-        va = [float(x.status == "valid") for x, _ in pairs]
-        vb = [float(y.status == "valid") for _, y in pairs]
-        trans: dict[str, dict[str, int]] = {s: dict.fromkeys(STATUSES, 0) for s in STATUSES}
+        va = [x.valid / x.k for x, _ in pairs]
+        vb = [y.valid / y.k for _, y in pairs]
+        trans: dict[str, dict[str, float]] = {s: dict.fromkeys(STATUSES, 0) for s in STATUSES}
         for x, y in pairs:
-            trans[x.status][y.status] += 1
+            for s in set(x.statuses):
+                for t in set(y.statuses):
+                    share = x.statuses.count(s) * y.statuses.count(t)
+                    trans[s][t] += share if x.k == y.k == 1 else share / (x.k * y.k)
         has_correct = all(x.correct is not None and y.correct is not None for x, y in pairs)
         ca = [float(x.correct or 0.0) for x, _ in pairs]
         cb = [float(y.correct or 0.0) for _, y in pairs]
         n = len(pairs)
 
-        def discordant(u: list[float], v: list[float]) -> float:
+        def discordant(u: list[float], v: list[float]) -> float | None:
+            if not (_binary(u) and _binary(v)):
+                return None
             return mcnemar_exact(
                 sum(x > y for x, y in zip(u, v, strict=True)), sum(x < y for x, y in zip(u, v, strict=True))
             )
@@ -258,6 +334,7 @@ def compare(
                 pass_delta_ci=paired_bootstrap_ci(ca, cb) if has_correct else None,
                 pass_mcnemar_p=discordant(ca, cb) if has_correct else None,
                 transitions=trans,
+                pipeline=pipeline,
             )
         )
     return out, problems
