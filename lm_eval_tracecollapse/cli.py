@@ -2,14 +2,19 @@
 
 ``tracecollapse eval <lm_eval run arguments>`` is ``lm_eval run`` with our filter,
 metrics and models registered first (lm-eval resolves ``--model`` before it loads
-any task YAML, so the bare ``lm_eval`` cannot see ``--model tc_replay``) and with
-our ``task_yamls/`` added to ``--include_path`` unless you pass one.  Same flags,
-same table, same output files.
+any task YAML, so the bare ``lm_eval`` cannot see ``--model tc_replay``), our
+``task_yamls/`` on the include path beside yours (``--include_path``), and every
+``NAME_tc`` in ``--tasks`` that lm-eval does not know — any task, group or tag —
+wrapped on the fly into a cache folder added to the include path.  Same flags, same
+table, same output files.  ``tracecollapse wrap NAME... --out DIR`` writes the
+wrappers for the bare ``lm_eval --include_path DIR``.
 
 Example::
 
     tracecollapse eval --model tc_replay --model_args path=tests/fixtures/replay_gsm8k.jsonl \\
         --tasks tc_gsm8k_256 --log_samples --output_path out/
+    tracecollapse eval --model hf --model_args pretrained=... --tasks minerva_math_tc,ifeval_tc
+    tracecollapse wrap minerva_math bbh_cot_zeroshot --out my_tc_tasks/
     tracecollapse paths      # where our task YAMLs are (for lm_eval --include_path)
     tracecollapse analyze out/                       # rates, pass@1, Rpass@1 with 95 % CIs
     tracecollapse compare out/base out/finetuned     # paired deltas, McNemar, transitions
@@ -48,15 +53,49 @@ def task_yamls_dir() -> Path:
 
 
 def _eval(argv: list[str]) -> None:
-    from lm_eval.__main__ import cli_evaluate
+    from lm_eval._cli import HarnessCLI
+    from lm_eval.utils import setup_logging
 
     from .registry import register
+    from .wrap import resolve_wrapped
 
     register()
-    if not any(a == "--include_path" or a.startswith("--include_path=") for a in argv):
-        argv = [*argv, "--include_path", str(task_yamls_dir())]
-    sys.argv = ["tracecollapse eval", "run", *argv]
-    cli_evaluate()
+    setup_logging()
+    cli = HarnessCLI()
+    sys.argv = ["tracecollapse eval", "run", *argv]  # lm-eval's own parser reads its argv
+    args = cli.parse_args()
+    if getattr(args, "command", None) != "run":
+        cli.execute(args)
+        return
+    # yours and ours together, yours last so that your task names win (lm-eval's order)
+    roots = [str(task_yamls_dir()), *([args.include_path] if getattr(args, "include_path", None) else [])]
+    tasks = [t.strip() for t in str(getattr(args, "tasks", None) or "").split(",") if t.strip()]
+    with _clear_errors("eval"):
+        generated, _ = resolve_wrapped(tasks, roots)
+    args.include_path = [*roots, *([str(generated)] if generated else [])]
+    cli.execute(args)
+
+
+def _wrap(args: argparse.Namespace) -> None:
+    from .task_index import task_index
+    from .wrap import write_wrappers
+
+    with _clear_errors("wrap"):
+        include = [str(task_yamls_dir()), *args.include_path]
+        index = task_index(include)
+        names = list(args.names)
+        if args.all:
+            names += [n for n, e in task_index().items() if e.kind == "group" or e.output_type == "generate_until"]
+        if not names:
+            raise ValueError("name at least one task, group or tag (or --all)")
+        result = write_wrappers(names, args.out, include, index=index)
+    print(f"wrapped {len(result.written)} of {len(result.written) + len(result.refused)} into {result.out}")
+    if result.refused:
+        print(f"cannot wrap {len(result.refused)}:", file=sys.stderr)
+        for reason in result.refused.values():
+            print(f"  {reason}", file=sys.stderr)
+        raise SystemExit(1)
+    print(f"run them with: lm_eval --include_path {result.out} --tasks {result.written[0]} ...")
 
 
 @contextmanager
@@ -120,6 +159,11 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("eval", help="run lm-eval with our tasks, filter, metrics and models (takes lm_eval run flags)")
     sub.add_parser("paths", help="print the task_yamls folder (for lm_eval --include_path)")
+    wr = sub.add_parser("wrap", help="write NAME_tc wrapper YAMLs for tasks, groups or tags (for lm_eval)")
+    wr.add_argument("names", nargs="*", help="lm-eval task, group or tag names (a trailing _tc is dropped)")
+    wr.add_argument("--out", required=True, help="folder to write the YAMLs into (then: --include_path it)")
+    wr.add_argument("--include_path", action="append", default=[], help="your task folder(s), as for lm_eval")
+    wr.add_argument("--all", action="store_true", help="every generative task and every group lm-eval knows")
     sub.add_parser("demo", help="run the CPU demo")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--fmt", default="auto", help="reasoning format family (default: auto)")
@@ -160,6 +204,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "probe":
         _probe(args)
+        return
+    if args.command == "wrap":
+        _wrap(args)
         return
     if args.command in ("analyze", "compare", "table", "plot"):
         _report(args)

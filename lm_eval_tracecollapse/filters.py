@@ -20,6 +20,14 @@ lm-eval hands a filter only the previous step's values, and its stock filters re
 plain strings, so the status could not survive steps *after* ours; running them
 inside ours (``then:``) keeps every pipeline intact and every status attached.
 
+``until:`` holds the task's stop strings when they were taken off generation so
+that the trace could run (our ``*_tc`` tasks do this): each answer part is cut at
+them exactly as lm-eval cuts a generation, before ``then:``.  With ``repeats: k``
+the pipeline's steps also run on each response alone, so every response has its own
+answer to score (``TracedAnswer.responses``).  The prompt reaches the filter on the
+response itself (:class:`Response`, set by ``TraceTask``), so ``prefilled: null``
+reads the template's prefill off it.
+
 Example:
     >>> f = TraceStatusFilter(then=[{"function": "take_first"}])
     >>> [out] = f.apply([["<think>6*7</think>42"]], [{}])
@@ -29,7 +37,6 @@ Example:
 
 from __future__ import annotations
 
-import contextvars
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -39,15 +46,41 @@ from lm_eval.api.filter import Filter
 from .formats import get_format
 from .parse import Trace, TraceStatus, parse_trace
 
-__all__ = ["TraceStatusFilter", "TracedAnswer", "prompts_for_docs"]
+__all__ = ["Response", "TraceStatusFilter", "TracedAnswer", "cut_at"]
 
 log = logging.getLogger(__name__)
 
-#: id(doc) -> prompt text, set by TraceTask around filtering so that ``prefilled``
-#: can be read off the prompt (lm-eval hands filters only responses and docs)
-prompts_for_docs: contextvars.ContextVar[dict[int, str] | None] = contextvars.ContextVar(
-    "tracecollapse_prompts", default=None
-)
+
+class Response(str):
+    """A raw generation that carries the prompt it answers (and the model's ``finish_reason``).
+
+    >>> r = Response("4</think>4", prompt="<think>", finish_reason="stop")
+    >>> r, r.prompt, r.finish_reason
+    ('4</think>4', '<think>', 'stop')
+    """
+
+    prompt: str | None
+    finish_reason: str | None
+
+    def __new__(cls, text: object = "", prompt: str | None = None, finish_reason: str | None = None) -> Response:
+        obj = super().__new__(cls, text)
+        obj.prompt, obj.finish_reason = prompt, finish_reason
+        return obj
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Response, (str(self), self.prompt, self.finish_reason))
+
+
+def cut_at(text: str, until: Sequence[str]) -> str:
+    """``text`` up to the first stop string, as lm-eval cuts a generation.
+
+    >>> cut_at("Paris. It is big", [".", ","])
+    'Paris'
+    """
+    for stop in until:
+        if stop:
+            text = text.split(stop, 1)[0]
+    return text
 
 
 class TracedAnswer(str):
@@ -65,18 +98,24 @@ class TracedAnswer(str):
 
     trace: Trace | None
     traces: tuple[Trace, ...]
-    #: set on one answer of a pipeline in which no response has a valid trace, so
-    #: that rpass@1 shows up as N/A instead of vanishing from the table
-    report_na: bool = False
+    #: with several responses: each response's own answer (the pipeline run on it alone)
+    responses: tuple[TracedAnswer, ...]
 
-    def __new__(cls, value: object = "", traces: Sequence[Trace] = (), trace: Trace | None = None) -> TracedAnswer:
+    def __new__(
+        cls,
+        value: object = "",
+        traces: Sequence[Trace] = (),
+        trace: Trace | None = None,
+        responses: Sequence[TracedAnswer] = (),
+    ) -> TracedAnswer:
         obj = super().__new__(cls, value)
         obj.traces = tuple(traces)
         obj.trace = trace if trace is not None else (obj.traces[0] if obj.traces else None)
+        obj.responses = tuple(responses)
         return obj
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (TracedAnswer, (str(self), self.traces, self.trace))
+        return (TracedAnswer, (str(self), self.traces, self.trace, self.responses))
 
 
 def _steps(then: object) -> list[tuple[Any, dict[str, Any]]]:
@@ -100,6 +139,20 @@ def _steps(then: object) -> list[tuple[Any, dict[str, Any]]]:
     return steps
 
 
+def _single(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else ("" if isinstance(value, list) else value)
+
+
+def _check_until(until: object) -> tuple[str, ...]:
+    if until is None:
+        return ()
+    if isinstance(until, str):
+        return (until,)
+    if isinstance(until, (list, tuple)) and all(isinstance(u, str) for u in until):
+        return tuple(until)
+    raise ValueError(f"trace_status: until must be a stop string or a list of them, got {until!r}")
+
+
 def _check_prefilled(prefilled: object) -> bool | None:
     if prefilled is None or isinstance(prefilled, bool):
         return prefilled
@@ -116,49 +169,64 @@ class TraceStatusFilter(Filter):
         prefilled: ``true``/``false``; ``null`` (default) reads it off each prompt
             where the task exposes prompts (our ``_tc`` wrappers and paper tasks do).
         then: the pipeline's own filter steps, applied to the answer parts.
+        until: stop strings to cut each answer part at (the task's own, when they
+            were taken off generation so that the trace could run).
     """
 
-    def __init__(self, fmt: str = "auto", prefilled: bool | str | None = None, then: list | None = None) -> None:
+    def __init__(
+        self,
+        fmt: str = "auto",
+        prefilled: bool | str | None = None,
+        then: list | None = None,
+        until: Sequence[str] | str | None = None,
+    ) -> None:
         if fmt != "auto":
             get_format(fmt)  # ValueError naming the known families
         self.fmt = fmt
         self.prefilled = _check_prefilled(prefilled)
         self.steps = _steps(then)
+        self.until = _check_until(until)
 
-    def parse(self, resp: object, prompt: str | None) -> Trace:
-        """Parse one raw response (a model may attach ``.finish_reason`` to it)."""
+    def parse(self, resp: object) -> Trace:
+        """Parse one raw response (a :class:`Response` carries its prompt and ``finish_reason``)."""
         if resp is None:
             raise TypeError(
                 "trace_status: the model returned None instead of a response string; "
                 "check the model's generation settings (an API model with content: null?)"
             )
         finish = getattr(resp, "finish_reason", None)
+        prompt = getattr(resp, "prompt", None)
         return parse_trace(str(resp), prompt, self.fmt, finish, prefilled=self.prefilled)
+
+    def _run(self, answers: list[list[str]], docs: Sequence[dict]) -> list[Any]:
+        values: Iterable[Any] = answers
+        for step, kwargs in self.steps:
+            values = step(**kwargs).apply(values, docs)
+        return list(values)
 
     def apply(self, resps: Iterable[Sequence[Any]], docs: Sequence[dict]) -> list[Any]:
         resps = [list(r) for r in resps]
-        prompts = prompts_for_docs.get() or {}
-        traces = [[self.parse(r, prompts.get(id(doc))) for r in rs] for rs, doc in zip(resps, docs, strict=True)]
-        values: Iterable[Any] = [[t.answer for t in ts] for ts in traces]
-        for step, kwargs in self.steps:
-            values = step(**kwargs).apply(values, docs)
+        traces = [[self.parse(r) for r in rs] for rs in resps]
+        answers = [[cut_at(t.answer, self.until) for t in ts] for ts in traces]
+        values = self._run(answers, docs)
+        k = max((len(ts) for ts in traces), default=1)
+        # several responses: each one's own answer, the pipeline's steps run on it alone
+        alone = [self._run([a[i : i + 1] or [""] for a in answers], docs) for i in range(k)] if k > 1 else []
         out: list[Any] = []
-        for value, ts in zip(values, traces, strict=True):
+        for d, (value, ts) in enumerate(zip(values, traces, strict=True)):
+            each = tuple(TracedAnswer(_single(alone[i][d]), ts[i : i + 1]) for i in range(len(ts))) if alone else ()
             if isinstance(value, list):
                 # no selection step: one value per response, each with its own trace
-                out.append([TracedAnswer(v, ts, ts[i] if i < len(ts) else None) for i, v in enumerate(value)])
+                out.append([TracedAnswer(v, ts, ts[i] if i < len(ts) else None, each) for i, v in enumerate(value)])
             else:
-                out.append(TracedAnswer(value, ts))
-        self._warn(traces, out)
+                out.append(TracedAnswer(value, ts, responses=each))
+        self._warn(traces)
         return out
 
-    def _warn(self, traces: list[list[Trace]], out: list[Any]) -> None:
+    def _warn(self, traces: list[list[Trace]]) -> None:
         flat = [t for ts in traces for t in ts]
         if not flat or any(t.is_valid for t in flat):
             return
-        first = out[0][0] if isinstance(out[0], list) else out[0]
-        if isinstance(first, TracedAnswer):
-            first.report_na = True
         closed = any(t.status is TraceStatus.EMPTY for t in flat)
         log.warning(
             "trace_status: none of %d responses has a valid trace, so rpass@1 is N/A.%s",

@@ -1,31 +1,38 @@
 """Trace metrics for lm-eval: VR/ER/MR/TR, answer rate, pass@1 and rpass@1.
 
-Definitions (the paper's; ThinkPack ``stats``):
+Definitions (the paper's; ThinkPack ``stats``), per **response** — with
+``repeats: k`` every one of a document's k responses counts:
 
 * ``valid_rate``/``empty_rate``/``missing_rate``/``truncated_rate`` — share of
   responses with that status (they sum to 1);
 * ``answer_rate`` — share of responses with a non-blank answer part;
-* ``pass@1`` — share of documents answered correctly (greedy, one sample);
-* ``rpass@1`` — correct among documents whose response has a valid trace.
+* ``pass@1`` — share of responses answered correctly (greedy, one sample: of documents);
+* ``rpass@1`` — correct among the **valid-trace responses**, pooled.
 
-Each metric returns ``{name: value}`` per document and aggregates with lm-eval's
-own ``mean``, so lm-eval prints its closed-form standard error (sample standard
-deviation / √n) beside every rate.  ``rpass@1`` is only emitted for documents with
-a valid trace (so its mean and stderr are over those); when no response of a
-pipeline is valid it is reported as ``N/A`` (never 0).  Predictions that did not go
-through ``trace_status`` produce no rows, so other pipelines stay untouched.
+Each metric returns one :class:`Weighted` value per document — its share over the
+document's responses, weighted by their number (``rpass@1``: by its valid-trace
+responses; a document with none weighs 0 and carries ``N/A``) — and aggregates with
+:func:`pooled_mean` (registered as ``pooled_mean``): Σ weight·value / Σ weight, with
+the ratio estimator's standard error over documents, which is lm-eval's own
+``mean``/``mean_stderr`` whenever the weights are equal.  So the row is exact with
+repeats, ``N/A`` (never 0) when no response has a valid trace, and decided over all
+documents however lm-eval sharded them.  Predictions that did not go through
+``trace_status`` produce no rows, so other pipelines stay untouched.
 
 Correctness for ``pass@1``/``rpass@1`` comes from the task's own scoring: in a
 ``*_tc`` wrapper from the task's first metric (``exact_match`` with its options, or
-its ``process_results``); in a hand-written ``metric_list`` from the metric named
-by ``scorer`` (default ``exact_match``) called with the entry's other options.
+its ``process_results``), applied to each response alone; in a hand-written
+``metric_list`` from the metric named by ``scorer`` (default ``exact_match``) called
+with the entry's other options.
 
 Example:
     >>> from lm_eval_tracecollapse.filters import TracedAnswer
     >>> from lm_eval_tracecollapse.parse import parse_trace
     >>> pred = TracedAnswer("42", [parse_trace("<think>6*7</think>42")])
-    >>> trace_metric_values(pred, correct=1.0)["rpass@1"]
+    >>> trace_metric_values(pred, [1.0])["rpass@1"]
     1.0
+    >>> pooled_mean([Weighted(1.0, 3), Weighted(0.0, 1)])
+    0.75
 """
 
 from __future__ import annotations
@@ -34,13 +41,20 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from typing_extensions import Self
+
 from .filters import TracedAnswer
 from .parse import TraceStatus
 
 __all__ = [
     "METRICS",
     "NotAvailable",
+    "Pooled",
+    "Weighted",
     "make_metric",
+    "pooled_mean",
+    "pooled_stderr",
+    "response_answers",
     "score_with",
     "trace_metric_values",
 ]
@@ -63,15 +77,40 @@ _RATE_STATUS = {
 }
 
 
-class NotAvailable(float):
-    """A NaN that lm-eval's table prints as ``N/A`` and arithmetic keeps as itself.
+class Weighted(float):
+    """A per-document value with the weight it carries in :func:`pooled_mean`.
 
-    >>> f"{NotAvailable():.4f}", sum([NotAvailable()]) / 1
-    ('N/A', N/A)
+    >>> w = Weighted(0.5, 4)
+    >>> w, w.weight, w + 1
+    (0.5, 4.0, 1.5)
     """
 
-    def __new__(cls) -> NotAvailable:
-        return super().__new__(cls, "nan")
+    weight: float
+
+    def __new__(cls, value: float, weight: float = 1.0) -> Self:
+        obj = super().__new__(cls, value)
+        obj.weight = float(weight)
+        return obj
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (float(self), self.weight))
+
+
+class NotAvailable(Weighted):
+    """A NaN of weight 0 that lm-eval's table prints as ``N/A`` and arithmetic keeps as itself.
+
+    >>> f"{NotAvailable():.4f}", sum([NotAvailable()]) / 1, NotAvailable().weight
+    ('N/A', N/A, 0.0)
+    """
+
+    def __new__(cls, value: float = math.nan, weight: float = 0.0) -> Self:
+        return super().__new__(cls, math.nan, 0.0)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (NotAvailable, ())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> NotAvailable:
+        return self
 
     def __format__(self, spec: str) -> str:
         return "N/A"
@@ -88,30 +127,92 @@ class NotAvailable(float):
     __truediv__ = __rtruediv__ = __pow__ = __rpow__ = _same
 
 
-def trace_metric_values(pred: Any, correct: float | None = None) -> dict[str, float]:
+class Pooled(Weighted):
+    """An aggregated value: its total weight and how many documents it pools
+    (what a group needs to pool subtasks; see :mod:`.groups`)."""
+
+    count: int
+
+    def __new__(cls, value: float, weight: float = 1.0, count: int = 1) -> Self:
+        obj = super().__new__(cls, value, weight)
+        obj.count = int(count)
+        return obj
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Pooled, (float(self), self.weight, self.count))
+
+
+def _weighted(items: list[Any]) -> list[tuple[float, float]]:
+    pairs = []
+    for item in items:
+        weight = float(getattr(item, "weight", 1.0))
+        if weight > 0 and not math.isnan(item):
+            pairs.append((float(item), weight))
+    return pairs
+
+
+def pooled_mean(items: list[Any]) -> float:
+    """Σ weight·value / Σ weight over the documents that carry weight (``N/A`` if none)."""
+    pairs = _weighted(items)
+    total = sum(w for _, w in pairs)
+    if not pairs or total <= 0:
+        return NotAvailable()
+    return Pooled(sum(v * w for v, w in pairs) / total, total, len(pairs))
+
+
+def pooled_stderr(items: list[Any]) -> float | str:
+    """Standard error of :func:`pooled_mean` over documents (the ratio estimator's:
+    √(n/(n-1) · Σ wᵢ²(xᵢ − R)²) / Σ wᵢ), equal to ``mean_stderr`` for equal weights."""
+    pairs = _weighted(items)
+    n = len(pairs)
+    if n < 2:
+        return "N/A"
+    total = sum(w for _, w in pairs)
+    ratio = sum(v * w for v, w in pairs) / total
+    return math.sqrt(n / (n - 1) * sum((w * (v - ratio)) ** 2 for v, w in pairs)) / total
+
+
+def _responses(pred: Any) -> list[Any] | None:
+    """The per-response answers of a prediction (a TracedAnswer, or a list of them)."""
+    preds = pred if isinstance(pred, list) else [pred]
+    if not preds or not all(isinstance(p, TracedAnswer) for p in preds):
+        return None
+    if len(preds) == 1:
+        return list(preds[0].responses) or preds
+    return preds
+
+
+def trace_metric_values(pred: Any, correct: list[float] | None = None) -> dict[str, float]:
     """Per-document values of every trace metric for one prediction.
 
     ``pred`` is a :class:`TracedAnswer` (or a list of them, one per sampled
-    response); anything else yields ``{}``.  ``correct`` (0/1, or a mean over
-    samples) feeds ``pass@1`` and ``rpass@1``; without it they are left out.
+    response); anything else yields ``{}``.  ``correct`` holds each response's
+    correctness (0/1) in the order of :func:`response_answers`; without it
+    ``pass@1`` and ``rpass@1`` are left out.
     """
-    preds = pred if isinstance(pred, list) else [pred]
-    if not preds or not all(isinstance(p, TracedAnswer) for p in preds):
+    responses = _responses(pred)
+    if responses is None:
         return {}
-    traces = [t for p in preds for t in (p.traces if len(preds) == 1 else (p.trace,)) if t is not None]
+    traces = [r.trace for r in responses if r.trace is not None]
     if not traces:
         return {}
     n = len(traces)
-    out = {name: sum(t.status is status for t in traces) / n for name, status in _RATE_STATUS.items()}
-    out["answer_rate"] = sum(t.has_answer for t in traces) / n
+    out: dict[str, float] = {
+        name: Weighted(sum(t.status is status for t in traces) / n, n) for name, status in _RATE_STATUS.items()
+    }
+    out["answer_rate"] = Weighted(sum(t.has_answer for t in traces) / n, n)
     if correct is not None:
-        out["pass@1"] = float(correct)
-        chosen = preds[0].trace
-        if chosen is not None and chosen.is_valid:
-            out["rpass@1"] = float(correct)
-        elif preds[0].report_na:  # no valid response in the whole pipeline
-            out["rpass@1"] = NotAvailable()
+        if len(correct) != len(responses):
+            raise ValueError(f"pass@1: {len(correct)} correctness values for {len(responses)} responses")
+        out["pass@1"] = Weighted(sum(correct) / len(correct), len(correct))
+        valid = [c for r, c in zip(responses, correct, strict=True) if r.trace is not None and r.trace.is_valid]
+        out["rpass@1"] = Weighted(sum(valid) / len(valid), len(valid)) if valid else NotAvailable()
     return out
+
+
+def response_answers(pred: Any) -> list[Any]:
+    """The answers to score one by one for ``pass@1``: one per response."""
+    return _responses(pred) or []
 
 
 def score_with(scorer: str | Callable[..., Any], gold: Any, pred: Any, **kwargs: Any) -> float:
@@ -131,15 +232,15 @@ def score_with(scorer: str | Callable[..., Any], gold: Any, pred: Any, **kwargs:
     return value
 
 
-def _correct(pred: TracedAnswer, gold: Any, kwargs: dict[str, Any]) -> float:
+def _correct(pred: TracedAnswer, gold: Any, kwargs: dict[str, Any]) -> list[float]:
     """``pred``'s correctness, scored once per (scorer, gold, options) even though lm-eval
     calls pass@1 and rpass@1 separately with the same prediction (a math-verify scorer
     may take seconds)."""
     scorer = kwargs.pop("scorer", "exact_match")
     key = (scorer if isinstance(scorer, str) else id(scorer), repr(gold), repr(sorted(kwargs.items())))
-    scores: dict[tuple[Any, str, str], float] = pred.__dict__.setdefault("_scores", {})
+    scores: dict[tuple[Any, str, str], list[float]] = pred.__dict__.setdefault("_scores", {})
     if key not in scores:
-        scores[key] = score_with(scorer, gold, pred, **kwargs)
+        scores[key] = [score_with(scorer, gold, r, **kwargs) for r in response_answers(pred)]
     return scores[key]
 
 

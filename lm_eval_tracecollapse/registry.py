@@ -6,8 +6,9 @@ package).  Registered names (fixed, see DESIGN.md):
 
 * filter ``trace_status``
 * metrics ``valid_rate``, ``empty_rate``, ``missing_rate``, ``truncated_rate``,
-  ``answer_rate``, ``pass@1``, ``rpass@1`` — aggregation ``mean`` (lm-eval then
-  prints its closed-form stderr), each with its ``higher_is_better``
+  ``answer_rate``, ``pass@1``, ``rpass@1`` — aggregation ``pooled_mean`` (registered
+  too; its stderr and our group rows come from :mod:`.groups`), each with its
+  ``higher_is_better``
 * models ``tc_replay``, ``tc_chat_api``, ``tc_completions_api``
 * graders: metrics ``math_verify``, ``math_timeout`` and ``code_timeout``, filters ``mcq_letter`` and ``code_exec``
 
@@ -15,7 +16,7 @@ Example:
     >>> register()
     >>> from lm_eval.api.registry import get_filter, get_metric_aggregation
     >>> get_filter("trace_status").__name__, get_metric_aggregation("valid_rate").__name__
-    ('TraceStatusFilter', 'mean')
+    ('TraceStatusFilter', 'pooled_mean')
 """
 
 from __future__ import annotations
@@ -40,16 +41,19 @@ def register() -> None:
         import lm_eval.filters
         import lm_eval.models  # noqa: F401  (lm-eval fills its model registry lazily only while it is empty)
         from lm_eval.api.registry import (
+            aggregation_registry,
             filter_registry,
             metric_registry,
             model_registry,
+            register_aggregation,
             register_filter,
             register_metric,
             register_model,
         )
 
+        from . import groups
         from .filters import TraceStatusFilter
-        from .metrics import METRICS, make_metric
+        from .metrics import METRICS, make_metric, pooled_mean
         from .models import ReplayLM
         from .scoring.code import CodeExecFilter, code_timeout_metric
         from .scoring.math import math_timeout_metric, math_verify_metric
@@ -66,11 +70,14 @@ def register() -> None:
         ):
             if mname not in metric_registry:
                 register_metric(metric=mname, higher_is_better=higher, aggregation="mean")(fn)
+        if "pooled_mean" not in aggregation_registry:
+            register_aggregation("pooled_mean")(pooled_mean)
+        groups.install()
         for name, higher in METRICS.items():
             if name not in metric_registry:
-                register_metric(metric=name, higher_is_better=higher, aggregation="mean", output_type="generate_until")(
-                    make_metric(name)
-                )
+                register_metric(
+                    metric=name, higher_is_better=higher, aggregation="pooled_mean", output_type="generate_until"
+                )(make_metric(name))
         if "tc_replay" not in model_registry:
             register_model("tc_replay")(ReplayLM)
         try:

@@ -6,71 +6,74 @@ lm-eval already knows (a stock task, or one of yours on ``--include_path``)::
     task: gsm8k_tc
     class: !function lm_eval_tracecollapse.tasks.TraceTask
     base_task: gsm8k            # any registered generative task
-    # optional: tc_fmt: auto, tc_prefilled: null, and any task key to override
+    # optional: tc_base_yaml: its YAML (else looked up beside this file, in
+    # metadata tc_include_path, then in lm-eval's tasks), tc_fmt: auto,
+    # tc_prefilled: null, tc_until: answer, and any task key to override
     # (or from the command line: --metadata '{"tc_fmt": "gpt_oss_text"}')
 
-or give a full task config with ``class:`` (our paper tasks do).  Every filter
-pipeline of the task keeps its name and its steps; ``trace_status`` runs first and
-feeds them the answer part.  The task's own metrics are computed as before (on the
-answer part) and ours are added per pipeline: ``valid_rate``, ``empty_rate``,
-``missing_rate``, ``truncated_rate``, ``answer_rate``, ``pass@1`` and ``rpass@1``,
-where correctness is the task's own first metric.  The prompt of each request is
-handed to the filter, so a chat template that prefills ``<think>`` is recognised.
+or give a full task config with ``class:`` (our paper tasks do).  ``tracecollapse
+wrap`` and ``tracecollapse eval --tasks NAME_tc`` write such YAMLs for any task,
+group or tag (:mod:`.wrap`).  Every filter pipeline of the task keeps its name and
+its steps; ``trace_status`` runs first and feeds them the answer part.  The task's
+own metrics are computed as before (on the answer part) and ours are added per
+pipeline: ``valid_rate``, ``empty_rate``, ``missing_rate``, ``truncated_rate``,
+``answer_rate``, ``pass@1`` and ``rpass@1``, where correctness is the task's own
+first metric, applied to each response alone.
+
+**Stop sequences let the trace run.**  A task's ``until`` strings (``"\\n"``,
+``"."``, ``"Question:"``…) would end generation inside the reasoning, so they are
+taken off generation — EOS, ``max_gen_toks`` and turn markers such as ``</s>`` or
+``<|im_end|>`` still stop it — and applied to the answer part instead, so the
+task's own scoring sees what it saw before (``tc_until: generation`` keeps them
+on generation).  Each request's prompt travels on its response to the filter, so a
+chat template that prefills ``<think>`` is recognised.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
-from functools import cache
+import re
 from pathlib import Path
 from typing import Any
 
-from lm_eval.api.metrics import mean
 from lm_eval.api.task import ConfigurableTask
 
-from .filters import prompts_for_docs
-from .metrics import METRICS, trace_metric_values
+from .filters import Response
+from .formats import get_format, list_formats
+from .metrics import METRICS, pooled_mean, response_answers, trace_metric_values
+from .task_index import task_index
 
 __all__ = ["TraceTask", "find_task_yaml", "wrap_config"]
 
 log = logging.getLogger(__name__)
 
-_OUR_KEYS = ("base_task", "tc_fmt", "tc_prefilled")
+_OUR_KEYS = ("base_task", "tc_base_yaml", "tc_fmt", "tc_prefilled", "tc_until")
 
 
-@cache
-def _yaml_index(root: str) -> dict[str, str]:
-    """task name -> YAML path for every YAML under ``root`` with a ``task:`` line."""
-    index: dict[str, str] = {}
-    for path in sorted(Path(root).rglob("*.yaml")):
-        try:
-            with path.open(encoding="utf-8") as fh:
-                for line in fh:
-                    if line.startswith("task:"):
-                        name = line[5:].split("#")[0].strip().strip("'\"")
-                        index.setdefault(name, str(path))
-                        break
-        except (OSError, UnicodeDecodeError):
-            continue
-    return index
+def find_task_yaml(name: str, roots: tuple[str, ...] = ()) -> str:
+    """Path of the YAML that defines task ``name``: in ``roots`` (later ones first), then lm-eval's.
 
-
-def find_task_yaml(name: str, extra_roots: tuple[str, ...] = ()) -> str:
-    """Path of the YAML that defines task ``name`` (``extra_roots`` first, then lm-eval's).
+    The lookup is lm-eval's own task index (quoted keys, includes and all).
 
     Raises:
-        ValueError: no such task; the message says how to point at your own.
+        ValueError: no such task, or not a plain YAML task; the message says what to do.
     """
-    import lm_eval.tasks
-
-    for root in (*extra_roots, str(Path(lm_eval.tasks.__file__).parent)):
-        found = _yaml_index(root).get(name)
-        if found:
-            return found
+    for include_defaults, paths in ((False, roots), (True, ())):
+        if not paths and not include_defaults:
+            continue
+        entry = task_index(paths, include_defaults=include_defaults).get(name)
+        if entry is None:
+            continue
+        if entry.kind == "task" and entry.yaml_path:
+            return entry.yaml_path
+        what = {"group": "a group", "tag": "a tag", "py_task": "a Python-class task"}[entry.kind]
+        raise ValueError(
+            f"base_task {name!r} is {what}: a TraceTask wraps one YAML task. "
+            f"Use `tracecollapse wrap {name}` (or --tasks {name}_tc with tracecollapse eval) for groups and tags."
+        )
     raise ValueError(
-        f"base_task {name!r} is not a task lm-eval knows (groups cannot be wrapped: wrap their "
-        "subtasks). For a task of yours, pass its folder with --include_path."
+        f"base_task {name!r} is not a task lm-eval knows. For a task of yours, give its YAML as tc_base_yaml, "
+        "put the wrapper beside it, or pass its folder as metadata tc_include_path."
     )
 
 
@@ -119,28 +122,62 @@ def _resolved(value: Any) -> Any:
     return value
 
 
-def _load_base(path: Path, skip: set[str]) -> dict[str, Any]:
+def _load_base(path: Path, skip: set[str], name: str) -> dict[str, Any]:
     """The base task's config without ``skip`` keys, its ``!function`` hooks imported."""
-    return {k: _resolved(v) for k, v in _read_yaml(path).items() if k not in skip}
+    raw = _read_yaml(path)
+    if "class" in raw:
+        raise ValueError(
+            f"base_task {name!r} is a Python-class task: its class builds its own requests and "
+            "scoring, so a TraceTask cannot wrap it"
+        )
+    try:
+        return {k: _resolved(v) for k, v in raw.items() if k not in skip}
+    except ImportError as exc:
+        from .extras import missing_package_message
+
+        raise ImportError(missing_package_message(exc, f"{name}_tc")) from exc
 
 
-def _user_roots(cfg: dict[str, Any]) -> tuple[str, ...]:
-    """Where a user's own base task may be: beside the wrapper YAML, and --include_path."""
-    roots = []
-    source = (cfg.get("metadata") or {}).get("config_source")
-    if source and Path(source).is_file():
-        roots.append(str(Path(source).parent))
-    argv = sys.argv
-    for i, arg in enumerate(argv):
-        if arg == "--include_path" and i + 1 < len(argv):
-            roots.append(argv[i + 1])
-        elif arg.startswith("--include_path="):
-            roots.append(arg.split("=", 1)[1])
-    return tuple(r for r in roots if Path(r).is_dir())
+def _base_yaml(base: str, ours: dict[str, Any], cfg: dict[str, Any]) -> Path:
+    """The base task's YAML, found through the wrapper's own config (never the process's argv)."""
+    metadata = cfg.get("metadata") or {}
+    source = metadata.get("config_source")
+    here = Path(source).parent if source and Path(source).is_file() else None
+    given = ours.get("tc_base_yaml")
+    if given:
+        path = Path(given) if Path(given).is_absolute() or here is None else here / given
+        if not path.is_file():
+            raise ValueError(f"base_task {base!r}: tc_base_yaml {str(path)!r} is not a file")
+        return path
+    extra = metadata.get("tc_include_path") or ()
+    roots = [*([str(here)] if here else []), *([extra] if isinstance(extra, str) else list(extra))]
+    return Path(find_task_yaml(base, tuple(reversed(roots))))
 
 
-def _wrap_pipelines(filter_list: list[dict] | None, fmt: str, prefilled: bool | None) -> list[dict]:
-    """Each pipeline becomes ``[trace_status(then=<its own steps>)]``, same name."""
+#: stop strings that are turn markers, not text: they may stay on generation
+_TURN_MARKER = re.compile(r"<\|[^|<>]{1,40}\|>|</?[A-Za-z_][\w.-]{0,30}>|\[/?[A-Z_]{2,20}\]")
+
+
+def _delimiter_text() -> str:
+    return "\n".join(f"{f.open}\n{f.close}" for f in map(get_format, list_formats()))
+
+
+def split_until(until: Any) -> tuple[list[str], list[str]]:
+    """A task's stop strings as (kept on generation, applied to the answer part).
+
+    Only turn markers that no reasoning family uses as a delimiter stay on generation.
+
+    >>> split_until(["\\n", ".", "</s>", "<|im_end|>", "Question:"])
+    (['</s>', '<|im_end|>'], ['\\n', '.', 'Question:'])
+    """
+    stops = [until] if isinstance(until, str) else list(until or [])
+    delims = _delimiter_text()
+    keep = [s for s in stops if isinstance(s, str) and _TURN_MARKER.fullmatch(s) and s not in delims]
+    return keep, [s for s in stops if s not in keep]
+
+
+def _wrap_pipelines(filter_list: list[dict] | None, options: dict[str, Any]) -> list[dict]:
+    """Each pipeline becomes ``[trace_status(then=<its own steps>, **options)]``, same name."""
     pipelines = filter_list or [{"name": "none", "filter": [{"function": "take_first"}]}]
     wrapped = []
     for pipe in pipelines:
@@ -148,7 +185,7 @@ def _wrap_pipelines(filter_list: list[dict] | None, fmt: str, prefilled: bool | 
         if steps and steps[0].get("function") == "trace_status":
             wrapped.append(pipe)  # already traced
             continue
-        step = {"function": "trace_status", "fmt": fmt, "prefilled": prefilled, "then": steps}
+        step = {"function": "trace_status", **options, "then": steps}
         wrapped.append({"name": pipe["name"], "filter": [step]})
     return wrapped
 
@@ -163,7 +200,7 @@ def wrap_config(config: dict[str, Any]) -> dict[str, Any]:
         # keys the wrapper replaces are never resolved: humaneval's scorer module, for
         # one, loads HF evaluate's code_eval from the hub when imported
         skip = {"tag", "group", "task_list", "class", *cfg} - {"metadata"}
-        base_cfg = _load_base(Path(find_task_yaml(str(base), _user_roots(cfg))), skip)
+        base_cfg = _load_base(_base_yaml(str(base), ours, cfg), skip, str(base))
         name = cfg.pop("task", f"{base}_tc")
         metadata = {**(base_cfg.get("metadata") or {}), **(cfg.pop("metadata", None) or {})}
         cfg = {**base_cfg, **cfg, "task": name, "metadata": metadata}
@@ -174,9 +211,27 @@ def wrap_config(config: dict[str, Any]) -> dict[str, Any]:
         )
     # --metadata '{"tc_fmt": "gpt_oss_text", "tc_prefilled": true}' reaches every task from the CLI
     metadata = cfg.get("metadata") or {}
-    fmt = metadata.get("tc_fmt", ours.get("tc_fmt", "auto"))
-    prefilled = metadata.get("tc_prefilled", ours.get("tc_prefilled"))
-    cfg["filter_list"] = _wrap_pipelines(cfg.get("filter_list"), fmt, prefilled)
+    options = {
+        "fmt": metadata.get("tc_fmt", ours.get("tc_fmt", "auto")),
+        "prefilled": metadata.get("tc_prefilled", ours.get("tc_prefilled")),
+    }
+    until_mode = metadata.get("tc_until", ours.get("tc_until", "answer"))
+    if until_mode not in ("answer", "generation"):
+        raise ValueError(f"tc_until must be 'answer' or 'generation', got {until_mode!r}")
+    gen = dict(cfg.get("generation_kwargs") or {})
+    if until_mode == "answer" and gen.get("until"):
+        keep, moved = split_until(gen["until"])
+        gen["until"] = keep
+        cfg["generation_kwargs"] = gen
+        if moved:
+            options["until"] = moved
+    cfg["filter_list"] = _wrap_pipelines(cfg.get("filter_list"), options)
+    # bad options fail here, when the task is built, not after every request ran
+    from .filters import TraceStatusFilter
+
+    for pipe in cfg["filter_list"]:
+        first = pipe["filter"][0]
+        TraceStatusFilter(**{k: v for k, v in first.items() if k != "function"})
     return cfg
 
 
@@ -188,33 +243,42 @@ class TraceTask(ConfigurableTask):
             raise ValueError("TraceTask needs a task config (use it through a YAML with class: and base_task:)")
         super().__init__(config=wrap_config(config), **kwargs)
         for name, higher in METRICS.items():
-            self._aggregation_list[name] = mean
+            self._aggregation_list[name] = pooled_mean
             self._higher_is_better[name] = higher
         metric_list = self.config.metric_list or [{"metric": "exact_match"}]
         first = metric_list[0]["metric"]
         self._tc_primary = first if isinstance(first, str) else getattr(first, "__name__", str(first))
 
     def apply_filters(self) -> Any:
-        """Filter as usual, with each request's prompt visible to ``trace_status``."""
-        prompts = {}
+        """Filter as usual, each raw response carrying its request's prompt to ``trace_status``."""
         for inst in self._instances or []:
-            prompt = inst.args[0] if inst.args else None
-            if isinstance(prompt, str):
-                prompts[id(inst.doc)] = prompt
-        token = prompts_for_docs.set(prompts)
-        try:
-            return super().apply_filters()
-        finally:
-            prompts_for_docs.reset(token)
+            prompt = inst.args[0] if inst.args and isinstance(inst.args[0], str) else None
+            inst.resps = [
+                r if isinstance(r, Response) else Response(r, prompt, getattr(r, "finish_reason", None))
+                for r in inst.resps
+            ]
+        return super().apply_filters()
+
+    def _correct(self, doc: dict, result: Any) -> float | None:
+        return self._correct_from(super().process_results(doc, [result]))
 
     def process_results(self, doc: dict, results: list[Any]) -> dict[str, Any]:
         """The task's own metrics, plus ours from the same (traced) results."""
         scores = super().process_results(doc, results)
         if not results:
             return scores
+        answers = response_answers(results[0])
+        if len(answers) == 1 and answers[0] is results[0]:
+            correct = self._correct_from(scores)
+            per_response = None if correct is None else [correct]
+        else:
+            each = [self._correct(doc, a) for a in answers]
+            per_response = None if any(c is None for c in each) else [float(c) for c in each if c is not None]
+        scores.update(trace_metric_values(results[0], per_response))
+        return scores
+
+    def _correct_from(self, scores: dict[str, Any]) -> float | None:
         correct = scores.get(self._tc_primary)
         if correct is None:  # a custom process_results: take its first numeric score
             correct = next((v for v in scores.values() if isinstance(v, (int, float, bool))), None)
-        ours = trace_metric_values(results[0], None if correct is None else float(correct))
-        scores.update(ours)
-        return scores
+        return None if correct is None else float(correct)

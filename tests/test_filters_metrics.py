@@ -9,8 +9,16 @@ from pathlib import Path
 import pytest
 
 import lm_eval_tracecollapse  # noqa: F401  (registers)
-from lm_eval_tracecollapse.filters import TracedAnswer, TraceStatusFilter, prompts_for_docs
-from lm_eval_tracecollapse.metrics import NotAvailable, make_metric, score_with, trace_metric_values
+from lm_eval_tracecollapse.filters import Response, TracedAnswer, TraceStatusFilter
+from lm_eval_tracecollapse.metrics import (
+    NotAvailable,
+    Weighted,
+    make_metric,
+    pooled_mean,
+    pooled_stderr,
+    score_with,
+    trace_metric_values,
+)
 from lm_eval_tracecollapse.models import Generation, ReplayLM
 from lm_eval_tracecollapse.parse import parse_trace
 
@@ -32,14 +40,31 @@ def test_filter_reads_finish_reason_and_prompts() -> None:
     f = TraceStatusFilter(then=[{"function": "take_first"}])
     [a] = f.apply([[Generation("12 * 7 is", finish_reason="length")]], [{}])
     assert a.trace.status.value == "truncated"
-    doc: dict = {}
-    token = prompts_for_docs.set({id(doc): "<|im_start|>assistant\n<think>\n"})
-    try:
-        [b] = f.apply([["12 * 7 is"]], [doc])
-        [c] = TraceStatusFilter(prefilled=False, then=[{"function": "take_first"}]).apply([["12 * 7 is"]], [doc])
-    finally:
-        prompts_for_docs.reset(token)
+    resp = Response("12 * 7 is", prompt="<|im_start|>assistant\n<think>\n")
+    [b] = f.apply([[resp]], [{}])
+    [c] = TraceStatusFilter(prefilled=False, then=[{"function": "take_first"}]).apply([[resp]], [{}])
     assert (b.trace.status.value, c.trace.status.value) == ("truncated", "missing")
+    # the prompt travels on the response: through a pickle round trip (worker processes) too
+    import pickle
+
+    [d] = f.apply([[pickle.loads(pickle.dumps(resp))]], [{}])
+    assert d.trace.status.value == "truncated"
+
+
+def test_filter_cuts_the_answer_at_the_tasks_stop_strings() -> None:
+    f = TraceStatusFilter(until=["\n", "."], then=[{"function": "take_first"}])
+    [a] = f.apply([["<think>Paris. It is in France.\nYes.</think>Paris. Capital\nmore"]], [{}])
+    assert a == "Paris" and a.trace.status.value == "valid" and "France" in (a.trace.reasoning or "")
+
+
+def test_repeats_score_each_response_alone() -> None:
+    f = TraceStatusFilter(then=[{"function": "regex", "regex_pattern": r"(\d+)"}, {"function": "take_first"}])
+    [a] = f.apply([["<think>x</think>1", "2", "<think>y</think>3"]], [{}])
+    assert a == "1" and [str(r) for r in a.responses] == ["1", "2", "3"]
+    values = trace_metric_values(a, [1.0, 1.0, 0.0])
+    assert values["valid_rate"] == pytest.approx(2 / 3) and values["valid_rate"].weight == 3
+    assert values["pass@1"] == pytest.approx(2 / 3)
+    assert values["rpass@1"] == 0.5 and values["rpass@1"].weight == 2  # correct among valid responses
 
 
 def test_filter_option_errors() -> None:
@@ -55,18 +80,30 @@ def test_filter_option_errors() -> None:
         TraceStatusFilter().apply([[None]], [{}])
 
 
-def test_no_valid_trace_marks_rpass_not_available(caplog: pytest.LogCaptureFixture) -> None:
+def test_no_valid_trace_gives_rpass_not_available(caplog: pytest.LogCaptureFixture) -> None:
     out = TraceStatusFilter(then=[{"function": "take_first"}]).apply([["42"], ["<think></think>41"]], [{}, {}])
-    assert out[0].report_na and not out[1].report_na
     assert "none of 2 responses has a valid trace" in caplog.text
-    assert isinstance(trace_metric_values(out[0], correct=1.0)["rpass@1"], NotAvailable)
-    assert "rpass@1" not in trace_metric_values(out[1], correct=1.0)
+    values = [trace_metric_values(o, [1.0])["rpass@1"] for o in out]
+    assert all(isinstance(v, NotAvailable) and v.weight == 0 for v in values)
+    assert isinstance(pooled_mean(values), NotAvailable)  # decided over all documents, not per filter call
+
+
+def test_pooled_mean_and_stderr() -> None:
+    items = [Weighted(1.0, 2), Weighted(0.5, 2), NotAvailable(), Weighted(0.0, 1)]
+    assert pooled_mean(items) == pytest.approx(3 / 5) and pooled_mean(items).weight == 5
+    # equal weights: lm-eval's mean and mean_stderr exactly
+    from lm_eval.api.metrics import mean, mean_stderr
+
+    plain = [1.0, 0.0, 1.0, 1.0]
+    assert pooled_mean([Weighted(v, 4) for v in plain]) == mean(plain)
+    assert pooled_stderr([Weighted(v, 4) for v in plain]) == pytest.approx(mean_stderr(plain))
+    assert pooled_stderr([Weighted(1.0, 1)]) == "N/A"
 
 
 def test_metric_values() -> None:
     valid = TracedAnswer("42", [parse_trace("<think>x</think>42")])
     empty = TracedAnswer("", [parse_trace("<think></think>")])
-    assert trace_metric_values(valid, 0.0) == {
+    assert trace_metric_values(valid, [0.0]) == {
         "valid_rate": 1.0, "empty_rate": 0.0, "missing_rate": 0.0, "truncated_rate": 0.0,
         "answer_rate": 1.0, "pass@1": 0.0, "rpass@1": 0.0,
     }  # fmt: skip
@@ -108,6 +145,11 @@ def test_traced_answer_is_a_str_for_lm_eval() -> None:
 
     b = pickle.loads(pickle.dumps(a))
     assert b == "42" and b.trace == a.trace
+    na = pickle.loads(pickle.dumps(NotAvailable()))
+    assert isinstance(na, NotAvailable) and na.weight == 0
+    import copy
+
+    assert isinstance(copy.deepcopy(NotAvailable()), NotAvailable)
 
 
 def test_replay_loader(tmp_path: Path) -> None:

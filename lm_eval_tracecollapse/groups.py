@@ -1,0 +1,128 @@
+"""Our metrics at every group level, and the standard error of ``pooled_mean``.
+
+lm-eval 0.4.13 aggregates a group's ``aggregate_metric_list`` one way only: the mean
+of its leaf tasks' values weighted by each task's document count (or unweighted),
+and it computes a standard error only for the aggregations it knows by identity
+(``mean`` and a few bootstrapped ones).  Neither is right for a ratio such as
+``rpass@1`` (correct among the valid-trace responses: a subtask weighs by its valid
+responses, and a subtask with none must not count) nor for rates with ``repeats``
+(weights are responses, not documents).  lm-eval has no hook for either, so
+:func:`install` extends exactly two functions, only for what is ours:
+
+* ``Group.aggregate``: after lm-eval's own computation (its rows stay exactly as
+  lm-eval computes them), the rows of *our* metrics (:data:`~.metrics.METRICS`) are
+  recomputed from the leaves' :class:`~.metrics.Pooled` values — weighted by each
+  leaf's pooled weight when the entry weights by size (lm-eval's default), else the
+  plain mean over leaves; subtasks whose value is ``N/A`` are left out, and the row is
+  ``N/A`` when all are.  Stderr as lm-eval computes group stderr: pooled variance
+  over the leaves' documents (``pooled_sample_stderr``), or the unweighted formula.
+* ``stderr_for_metric``: for :func:`~.metrics.pooled_mean`, returns
+  :func:`~.metrics.pooled_stderr`; every other aggregation gets lm-eval's answer.
+
+Example:
+    >>> from lm_eval_tracecollapse.metrics import Pooled
+    >>> pool_leaves([(Pooled(1.0, 3, 3), 0.0), (Pooled(0.0, 1, 1), "N/A")], True)[0]
+    0.75
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+from .metrics import METRICS, NotAvailable, Pooled, pooled_mean, pooled_stderr
+
+__all__ = ["install", "pool_leaves"]
+
+_lock = threading.Lock()
+
+
+def _number(x: Any) -> float | None:
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def pool_leaves(
+    parts: list[tuple[Any, Any]], weight_by_size: bool, sizes: list[int] | None = None
+) -> tuple[float, Any]:
+    """(value, stderr) of a group from its leaves' (value, stderr) pairs.
+
+    A leaf's weight and document count come from its :class:`Pooled` value
+    (``sizes`` — lm-eval's ``sample_len`` — for a plain number).
+    """
+    rows = []
+    for i, (value, stderr) in enumerate(parts):
+        v = _number(value)
+        if v is None:
+            continue  # N/A: this leaf has nothing to pool
+        size = sizes[i] if sizes else 1
+        weight = getattr(value, "weight", size)
+        count = getattr(value, "count", size)
+        if weight <= 0:
+            continue
+        rows.append((v, float(weight), int(count), _number(stderr)))
+    if not rows:
+        return NotAvailable(), "N/A"
+    if weight_by_size:
+        total = sum(w for _, w, _, _ in rows)
+        value = Pooled(sum(v * w for v, w, _, _ in rows) / total, total, sum(c for _, _, c, _ in rows))
+        n = sum(c for _, _, c, _ in rows)
+        if n - len(rows) <= 0 or any(s is None and c > 1 for _, _, c, s in rows):
+            return value, "N/A"
+        # lm-eval's pooled_sample_stderr, a one-document leaf adding no variance
+        var = sum((c - 1) * (s or 0.0) ** 2 * c for _, _, c, s in rows) / (n - len(rows))
+        return value, math.sqrt(var / n)
+    value = Pooled(sum(v for v, _, _, _ in rows) / len(rows), len(rows), sum(c for _, _, c, _ in rows))
+    if any(s is None for *_, s in rows):
+        return value, "N/A"
+    return value, math.sqrt(sum(s**2 for *_, s in rows if s is not None)) / len(rows)
+
+
+def _aggregate(original: Any) -> Any:
+    def aggregate(self: Any, task_metrics: dict[str, Any]) -> Any:
+        out = original(self, task_metrics)
+        leaves = [t.task_name for t in self.get_all_tasks()]
+        for cfg in self.aggregate_metric_list or []:
+            if cfg.metric not in METRICS:
+                continue
+            filters = cfg.filter_list
+            if filters is None:
+                filters = self._discover_filters_for_metric(cfg.metric, task_metrics)
+            for name in filters:
+                key, skey = f"{cfg.metric},{name}", f"{cfg.metric}_stderr,{name}"
+                found = [task_metrics[t] for t in leaves if key in task_metrics.get(t, {})]
+                if not found:
+                    continue
+                parts = [(r[key], r.get(skey, "N/A")) for r in found]
+                sizes = [int(r.get("sample_len", 0)) for r in found]
+                out[key], out[skey] = pool_leaves(parts, cfg.weight_by_size, sizes)
+        return out
+
+    aggregate._tracecollapse = True  # type: ignore[attr-defined]
+    return aggregate
+
+
+def _stderr_for_metric(original: Any) -> Any:
+    def stderr_for_metric(metric: Any, bootstrap_iters: int) -> Any:
+        if metric is pooled_mean:
+            return pooled_stderr if bootstrap_iters > 0 else None
+        return original(metric=metric, bootstrap_iters=bootstrap_iters)
+
+    stderr_for_metric._tracecollapse = True  # type: ignore[attr-defined]
+    return stderr_for_metric
+
+
+def install() -> None:
+    """Extend lm-eval's group aggregation and stderr lookup (idempotent)."""
+    import lm_eval.evaluator_utils as evaluator_utils
+    from lm_eval.api.group import Group
+
+    with _lock:
+        if not getattr(Group.aggregate, "_tracecollapse", False):
+            Group.aggregate = _aggregate(Group.aggregate)
+        if not getattr(evaluator_utils.stderr_for_metric, "_tracecollapse", False):
+            evaluator_utils.stderr_for_metric = _stderr_for_metric(evaluator_utils.stderr_for_metric)
