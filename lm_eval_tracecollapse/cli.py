@@ -69,7 +69,9 @@ def _eval(argv: list[str]) -> None:
         return
     # yours and ours together, yours last so that your task names win (lm-eval's order)
     roots = [str(task_yamls_dir()), *([args.include_path] if getattr(args, "include_path", None) else [])]
-    tasks = [t.strip() for t in str(getattr(args, "tasks", None) or "").split(",") if t.strip()]
+    given = getattr(args, "tasks", None) or []
+    tasks = [t.strip() for item in ([given] if isinstance(given, str) else given) for t in str(item).split(",")]
+    tasks = [t for t in tasks if t]
     with _clear_errors("eval"):
         generated, _ = resolve_wrapped(tasks, roots)
     args.include_path = [*roots, *([str(generated)] if generated else [])]

@@ -1,0 +1,151 @@
+"""Any task, group or tag as NAME_tc: a user's own group wrapped on the fly through the
+real CLI and through simple_evaluate, every row checked against hand-computed values."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lm_eval_tracecollapse.wrap import write_wrappers
+
+TASK = """task: {name}
+dataset_path: json
+dataset_kwargs:
+  data_files: {{test: {data}}}
+test_split: test
+output_type: generate_until
+doc_to_text: "Q: {{{{q}}}}\\nA:"
+doc_to_target: "{{{{a}}}}"
+generation_kwargs: {{until: {until}, do_sample: false}}
+{extra}filter_list:
+  - name: strict-match
+    filter:
+      - {{function: regex, regex_pattern: "#### (\\\\d+)"}}
+      - {{function: take_first}}
+metric_list:
+  - {{metric: exact_match, aggregation: mean, higher_is_better: true}}
+metadata: {{version: 1.0}}
+"""
+
+# ta: valid right, valid wrong, missing right  |  tb: empty right, truncated, missing wrong
+REPLIES = {
+    "ta": ["<think>2+2.\nIs 4.</think>#### 4", "<think>3+3.\nIs 5?</think>#### 5", "#### 6"],
+    "tb": ["<think>\n</think>#### 1", "<think>Let me see.\nHmm", "#### 9"],
+}
+GOLD = {"ta": ["4", "6", "6"], "tb": ["1", "2", "3"]}
+
+
+def _user_dir(root: Path, repeats: int = 1) -> Path:
+    d = root / "mine"
+    d.mkdir()
+    for name in ("ta", "tb"):
+        data = d / f"{name}.jsonl"
+        data.write_text("".join(json.dumps({"q": f"{name} {i}", "a": g}) + "\n" for i, g in enumerate(GOLD[name])))
+        extra = f"repeats: {repeats}\n" if repeats > 1 else ""
+        # ta stops at newlines, as triviaqa-style tasks do: the trace must still run
+        until = '["\\n"]' if name == "ta" else "[]"
+        (d / f"{name}.yaml").write_text(TASK.format(name=name, data=data, until=until, extra=extra))
+    (d / "usub.yaml").write_text("group: usub\ntask: [tb]\n")  # no aggregate_metric_list
+    (d / "ug.yaml").write_text(
+        "group: ug\ntask: [ta, usub]\naggregate_metric_list:\n"
+        "  - {metric: exact_match, aggregation: mean, weight_by_size: true, filter_list: strict-match}\n"
+    )
+    return d
+
+
+def _replies(root: Path, repeats: int = 1) -> Path:
+    path = root / "gens.jsonl"
+    lines = [
+        {"task": f"{name}_tc", "doc_id": i, "response": r}
+        for name, rs in REPLIES.items()
+        for i, r in enumerate(rs)
+        for _ in range(repeats)
+    ]
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return path
+
+
+def _results(out: Path) -> dict[str, Any]:
+    [path] = list(out.rglob("results_*.json"))
+    return json.loads(path.read_text())["results"]
+
+
+def _check(res: dict[str, Any]) -> None:
+    ta, tb, ug, usub = (res[n] for n in ("ta_tc", "tb_tc", "ug_tc", "usub_tc"))
+    f = ",strict-match"
+    assert ta["valid_rate" + f] == pytest.approx(2 / 3) and ta["missing_rate" + f] == pytest.approx(1 / 3)
+    assert ta["pass@1" + f] == pytest.approx(2 / 3) and ta["exact_match" + f] == pytest.approx(2 / 3)
+    assert ta["rpass@1" + f] == pytest.approx(0.5)
+    assert tb["empty_rate" + f] == tb["truncated_rate" + f] == tb["missing_rate" + f] == pytest.approx(1 / 3)
+    assert math.isnan(tb["rpass@1" + f])  # N/A: no valid trace, never 0
+    # group rows: lm-eval's own exact_match untouched, ours pooled over responses
+    assert ug["exact_match" + f] == pytest.approx(0.5)
+    assert ug["valid_rate" + f] == pytest.approx(2 / 6) and ug["pass@1" + f] == pytest.approx(3 / 6)
+    assert ug["rpass@1" + f] == pytest.approx(0.5)  # pooled over valid responses: tb has none
+    assert ug["valid_rate_stderr" + f] != "N/A"
+    # a group without aggregate_metric_list still gets our rows
+    assert usub["valid_rate" + f] == 0.0 and math.isnan(usub["rpass@1" + f])
+
+
+def test_cli_wraps_a_users_group_on_the_fly(tmp_path: Path) -> None:
+    mine, gens = _user_dir(tmp_path), _replies(tmp_path)
+    env = {**os.environ, "TRACECOLLAPSE_CACHE": str(tmp_path / "cache"), "HF_DATASETS_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "lm_eval_tracecollapse", "eval", "--model", "tc_replay"]
+    cmd += ["--model_args", f"path={gens}", "--include_path", str(mine), "--tasks", "ug_tc"]
+    cmd += ["--output_path", str(tmp_path / "out")]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    _check(_results(tmp_path / "out"))
+    assert "ug_tc" in run.stdout and "rpass@1" in run.stdout
+
+
+def test_simple_evaluate_with_written_wrappers(tmp_path: Path) -> None:
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    mine, gens = _user_dir(tmp_path), _replies(tmp_path)
+    result = write_wrappers(["ug"], tmp_path / "wrapped", include_path=[mine])
+    assert result.written == ["ug_tc"] and not result.refused
+    tm = TaskManager(include_path=[str(mine), str(tmp_path / "wrapped")])
+    assert "ug_tc" in tm.all_groups and "ta_tc" in tm.all_subtasks
+    res = simple_evaluate(model="tc_replay", model_args=f"path={gens}", tasks=["ug_tc"], task_manager=tm)
+    _check(res["results"])
+
+
+def test_repeats_rates_per_response(tmp_path: Path) -> None:
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    mine = _user_dir(tmp_path, repeats=2)
+    path = tmp_path / "gens.jsonl"
+    # ta doc 0: one valid right + one missing right; others: the same reply twice
+    lines = []
+    for name, rs in REPLIES.items():
+        for i, r in enumerate(rs):
+            second = "#### 4" if (name, i) == ("ta", 0) else r
+            lines += [{"task": f"{name}_tc", "doc_id": i, "response": x} for x in (r, second)]
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    write_wrappers(["ug"], tmp_path / "wrapped", include_path=[mine])
+    tm = TaskManager(include_path=[str(mine), str(tmp_path / "wrapped")])
+    res = simple_evaluate(model="tc_replay", model_args=f"path={path}", tasks=["ta_tc"], task_manager=tm)
+    ta = res["results"]["ta_tc"]
+    f = ",strict-match"
+    assert ta["valid_rate" + f] == pytest.approx(3 / 6) and ta["missing_rate" + f] == pytest.approx(3 / 6)
+    assert ta["pass@1" + f] == pytest.approx(4 / 6)
+    assert ta["rpass@1" + f] == pytest.approx(1 / 3)  # valid responses: right, wrong, wrong
+
+
+def test_wrap_refuses_what_has_no_generation(tmp_path: Path) -> None:
+    from lm_eval_tracecollapse.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["wrap", "gsm8k", "hellaswag", "squadv2", "--out", str(tmp_path)])
+    assert exc.value.code == 1
+    assert (tmp_path / "gsm8k_tc.yaml").is_file() and not (tmp_path / "hellaswag_tc.yaml").exists()
