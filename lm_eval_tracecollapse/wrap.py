@@ -148,7 +148,7 @@ class _Writer:
                     )
                 mapped.append({**item, key: self._member(parent, item[key])})
             else:
-                raise _Refused(f"{parent}: unsupported member {item!r}")
+                raise _Refused(f"{parent}: a member is an inline task without a name ({str(item)[:80]}…)")
         return mapped
 
     def _member(self, parent: str, name: str) -> str:
