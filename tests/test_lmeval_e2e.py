@@ -43,7 +43,7 @@ def _run(args: list[str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 
 
 # expected per-doc values of tests/fixtures/replay_gsm8k.jsonl, and of the 256-line
-# replay_gsm8k_256.jsonl, which repeats the same pattern over doc_id % 8
+# replay_paper_256/gsm8k.jsonl, which repeats the same pattern over doc_id % 8
 GSM_STATUS = ["valid", "valid", "empty", "missing", "truncated", "valid", "valid", "missing"] * 32
 GSM_CORRECT = [1, 0, 1, 1, 0, 1, 1, 0] * 32
 GSM_ANSWERED = [1, 1, 1, 1, 0, 1, 1, 1] * 32
@@ -73,7 +73,7 @@ def test_tracecollapse_eval_cli(tmp_path: Path) -> None:
     proc = _run(
         [
             str(BIN / "tracecollapse"), "eval", "--model", "tc_replay",
-            "--model_args", f"path={FIX / 'replay_gsm8k_256.jsonl'}", "--include_path", str(REPO / "task_yamls"),
+            "--model_args", f"path={FIX / 'replay_paper_256' / 'gsm8k.jsonl'}", "--include_path", str(REPO / "task_yamls"),
             "--tasks", "tc_gsm8k_256", "--log_samples", "--output_path", str(out),
         ]
     )  # fmt: skip

@@ -1,0 +1,119 @@
+"""Every README snippet marked ``<!-- readme-test: … -->`` runs as shown and gives the
+numbers shown: command blocks (``$ tracecollapse …`` then its output), the three-line
+wrapper YAML and the edited-YAML snippet on the gsm8k fixture."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIX = REPO / "tests" / "fixtures"
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _blocks(kind: str) -> list[str]:
+    """The fenced block right after each ``<!-- readme-test: kind -->`` marker."""
+    pattern = rf"<!-- readme-test: {re.escape(kind)} -->\n```[a-z]*\n(.*?)\n```"
+    return re.findall(pattern, README, flags=re.S)
+
+
+def _commands() -> list[tuple[str, list[str]]]:
+    found = []
+    for block in _blocks("command"):
+        for chunk in re.split(r"^(?=\$ )", block, flags=re.M):
+            if not chunk.strip():
+                continue
+            command, *output = chunk.rstrip("\n").split("\n")
+            found.append((command[2:].split("  #")[0].strip(), [line.rstrip() for line in output]))
+    return found
+
+
+def test_readme_has_tested_snippets() -> None:
+    assert len(_commands()) >= 4 and _blocks("wrapper-yaml") and _blocks("edited-yaml")
+
+
+@pytest.mark.parametrize("command,expected", _commands(), ids=lambda x: x if isinstance(x, str) else "")
+def test_readme_command_prints_what_is_shown(command: str, expected: list[str], tmp_path: Path) -> None:
+    argv = shlex.split(command)
+    assert argv[0] == "tracecollapse"
+    env = {**os.environ, "TRACECOLLAPSE_CACHE": str(tmp_path / "cache"), "TQDM_DISABLE": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "lm_eval_tracecollapse", *argv[1:]],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = [line.rstrip() for line in run.stdout.splitlines()]
+    if all(line.startswith("|") for line in expected if line):
+        lines = [line for line in lines if line.startswith("|")]  # lm-eval's table only
+    assert [x for x in lines if x] == [x for x in expected if x]
+
+
+def _replay(task_manager: Any, task: str) -> dict[str, Any]:
+    from lm_eval import simple_evaluate
+
+    import lm_eval_tracecollapse  # noqa: F401  (registers tc_replay)
+
+    res = simple_evaluate(
+        model="tc_replay",
+        model_args=f"path={FIX / 'replay_gsm8k_local.jsonl'}",
+        tasks=[task],
+        task_manager=task_manager,
+    )
+    return res["results"][task]
+
+
+HEADER = """task: {name}
+dataset_path: json
+dataset_kwargs:
+  data_files: {{test: {data}}}
+test_split: test
+output_type: generate_until
+doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
+doc_to_target: "{{{{answer}}}}"
+generation_kwargs: {{until: [], do_sample: false}}
+metadata: {{version: 1.0}}
+"""
+
+
+def test_readme_wrapper_yaml_runs(tmp_path: Path) -> None:
+    from lm_eval.tasks import TaskManager
+
+    [snippet] = _blocks("wrapper-yaml")
+    data = FIX / "gsm8k_local.jsonl"
+    own = HEADER.format(name="mytask", data=data)
+    own += (
+        'filter_list:\n  - name: strict-match\n    filter:\n      - {function: regex, regex_pattern: "#### (\\\\d+)"}\n'
+    )
+    own += (
+        '      - {function: take_first}\nmetric_list:\n  - {metric: exact_match, regexes_to_ignore: ["(?s).*#### "]}\n'
+    )
+    (tmp_path / "mytask.yaml").write_text(own)
+    (tmp_path / "mytask_tc.yaml").write_text(snippet + "\n")  # verbatim, beside the task
+    row = _replay(TaskManager(include_path=str(tmp_path)), "mytask_tc")
+    assert row["valid_rate,strict-match"] == pytest.approx(1 / 3)
+    assert row["exact_match,strict-match"] == pytest.approx(2 / 3)
+
+
+def test_readme_edited_yaml_gives_the_numbers_shown(tmp_path: Path) -> None:
+    from lm_eval.tasks import TaskManager
+
+    [snippet] = _blocks("edited-yaml")
+    text = HEADER.format(name="edited", data=FIX / "gsm8k_local.jsonl") + snippet + "\n"
+    (tmp_path / "edited.yaml").write_text(text)
+    row = _replay(TaskManager(include_path=str(tmp_path)), "edited")
+    shown = {"exact_match": 0.6667, "valid_rate": 0.3333, "pass@1": 0.6667, "rpass@1": 1.0000}
+    for metric, value in shown.items():
+        assert round(row[f"{metric},strict-match"], 4) == value, metric
+        assert f"{metric} {value:.4f}" in " ".join(README.split())  # the README states it
