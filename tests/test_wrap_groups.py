@@ -149,3 +149,44 @@ def test_wrap_refuses_what_has_no_generation(tmp_path: Path) -> None:
         main(["wrap", "gsm8k", "hellaswag", "squadv2", "--out", str(tmp_path)])
     assert exc.value.code == 1
     assert (tmp_path / "gsm8k_tc.yaml").is_file() and not (tmp_path / "hellaswag_tc.yaml").exists()
+
+
+def test_analyze_agrees_with_lm_eval_on_repeats_and_every_pipeline(tmp_path: Path) -> None:
+    """`tracecollapse analyze` on the samples of a repeats run with two pipelines gives
+    lm-eval's own table, row for row."""
+    from lm_eval_tracecollapse.report import analyze
+
+    mine = _user_dir(tmp_path, repeats=3)
+    text = (mine / "ta.yaml").read_text()
+    second = (
+        '  - name: last-number\n    filter:\n      - {function: regex, regex_pattern: "(\\\\d+)", group_select: -1}\n'
+    )
+    (mine / "ta.yaml").write_text(text.replace("metric_list:", second + "      - {function: take_first}\nmetric_list:"))
+    path = tmp_path / "gens.jsonl"
+    mix = ["<think>a</think>#### 4", "#### 4", "<think>b"]  # valid right, missing right, truncated
+    lines = [
+        {"task": "ta_tc", "doc_id": i, "response": r if i == 0 else rs[i]}
+        for i in range(3)
+        for r, rs in zip(mix, [REPLIES["ta"]] * 3, strict=True)
+    ]
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    env = {**os.environ, "TRACECOLLAPSE_CACHE": str(tmp_path / "cache"), "HF_DATASETS_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "lm_eval_tracecollapse", "eval", "--model", "tc_replay"]
+    cmd += ["--model_args", f"path={path}", "--include_path", str(mine), "--tasks", "ta_tc"]
+    cmd += ["--output_path", str(tmp_path / "out"), "--log_samples"]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    row = _results(tmp_path / "out")["ta_tc"]
+    summaries, _ = analyze([tmp_path / "out"], progress=False)
+    assert {s.pipeline for s in summaries} == {"strict-match", "last-number"}
+    for s in summaries:
+        f = "," + s.pipeline
+        for rate in ("valid", "empty", "missing", "truncated"):
+            assert s.rates[rate].value == pytest.approx(row[f"{rate}_rate{f}"]), (s.pipeline, rate)
+        assert s.rates["answer"].value == pytest.approx(row["answer_rate" + f])
+        assert s.pass_at_1 is not None and s.pass_at_1.value == pytest.approx(row["pass@1" + f])
+        assert s.rpass_at_1 is not None and s.rpass_at_1.value == pytest.approx(row["rpass@1" + f])
+    strict = next(s for s in summaries if s.pipeline == "strict-match")
+    # doc 0: valid, missing, truncated; doc 1: valid x3; doc 2: missing x3
+    assert strict.rates["valid"].value == pytest.approx(4 / 9)
+    assert row["truncated_rate,strict-match"] == pytest.approx(1 / 9)
