@@ -73,7 +73,8 @@ def test_tracecollapse_eval_cli(tmp_path: Path) -> None:
     proc = _run(
         [
             str(BIN / "tracecollapse"), "eval", "--model", "tc_replay",
-            "--model_args", f"path={FIX / 'replay_paper_256' / 'gsm8k.jsonl'}", "--include_path", str(REPO / "task_yamls"),
+            "--model_args", f"path={FIX / 'replay_paper_256' / 'gsm8k.jsonl'}",
+            "--include_path", str(REPO / "task_yamls"),
             "--tasks", "tc_gsm8k_256", "--log_samples", "--output_path", str(out),
         ]
     )  # fmt: skip
