@@ -262,9 +262,14 @@ def test_tiny_hf_model_through_bare_lm_eval(tmp_path: Path) -> None:
     assert len(lines) == 3 and all(isinstance(x["resps"][0][0], str) for x in lines)
 
 
-def test_wrapping_a_users_own_task(task_manager: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrapping_a_users_own_task(task_manager: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(REPO)
-    res = _evaluate(task_manager, ["plain_task", "plain_task_tc"], FIX / "replay_gsm8k_local.jsonl")
+    # two tasks in one run: each saved line names its task (a doc_id alone is ambiguous)
+    saved = [json.loads(x) for x in (FIX / "replay_gsm8k_local.jsonl").read_text().splitlines()]
+    gens = tmp_path / "gens.jsonl"
+    lines = [json.dumps({**x, "task": t}) + "\n" for t in ("plain_task", "plain_task_tc") for x in saved]
+    gens.write_text("".join(lines))
+    res = _evaluate(task_manager, ["plain_task", "plain_task_tc"], gens)
     plain, traced = res["results"]["plain_task"], res["results"]["plain_task_tc"]
     # the stock pipeline reads '#### 40' inside doc 0's reasoning; the traced one does not
     assert plain["exact_match,strict-match"] == pytest.approx(1 / 3)

@@ -10,11 +10,21 @@ our filter and metrics, without a GPU::
 * lm-eval ``--log_samples`` files (``samples_<task>_<date>.jsonl``: the raw ``resps``
   are replayed, matched by prompt text, then by task and ``doc_id``), or
 * plain JSONL lines ``{"prompt" | "doc_id" (+ optional "task"), "response",
-  "finish_reason"?, "reasoning_content"?}``; several lines for one key are replayed in
-  order (repeats).  Lines saved from a server that split the trace off
-  (``reasoning_content`` or ``reasoning``, ``response`` possibly null) are rebuilt as
-  ``<think>reasoning</think>response`` (``reasoning_fmt`` picks the family), unclosed
-  when there is no answer, as ``tc_chat_api`` does.
+  "finish_reason"?, "reasoning_content"?}``.  Lines saved from a server that split the
+  trace off (``reasoning_content`` or ``reasoning``, ``response`` possibly null) are
+  rebuilt as ``<think>reasoning</think>response`` (``reasoning_fmt`` picks the family),
+  unclosed when there is no answer, as ``tc_chat_api`` does.
+
+A request is matched by its prompt text (lines of its own task first, so a task and its
+``_tc`` wrapper with the same prompts keep their own lines), else by its task and
+``doc_id``, else by its ``doc_id`` alone.  Several lines for one key are served in file
+order, one per request (a task with ``repeats: k`` asks each document k times, so save
+k lines per document, in order); a key with fewer lines than the run's requests for it
+is an error, never a silently reused line (only a prompt asked again in a later call,
+as a paraphraser does, gets its answer again).  A line matched by ``doc_id`` alone (no ``"task"``, no
+matching prompt) is used only when that is unambiguous: a run with requests from more
+than one task (a group: every subtask has doc_ids 0..n-1), or doc_id lines from more
+than one task, is an error asking for the ``"task"`` field (or the ``"prompt"``).
 
 ``finish_reason`` travels with the response (a :class:`Generation`), so
 ``finish_reason: "length"`` marks an unclosed trace as truncated.  A request with no
@@ -35,6 +45,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +56,11 @@ from ..report.samples import sample_prompt, sample_task
 from ._text import rebuild_text
 
 __all__ = ["Generation", "ReplayLM", "load_generations"]
+
+_OWN_PROMPT, _PROMPT, _TASK, _DOC = "prompt+task", "prompt", "task", "doc_id"
+#: (how a request matched, the key): ("prompt+task", (text, task)), ("prompt", text),
+#: ("task", (task, doc_id)) or ("doc_id", (None, doc_id))
+_Key = tuple[str, Any]
 
 
 class Generation(str):
@@ -102,11 +118,34 @@ def _response_list(rec: dict[str, Any], where: str, fmt: str = "think") -> list[
 def load_generations(
     path: str | Path, reasoning_fmt: str = "think"
 ) -> tuple[dict[str, list[Generation]], dict[tuple[str | None, int], list]]:
-    """(by prompt, by (task, doc_id)) generations found under ``path``."""
-    by_prompt: dict[str, list[Generation]] = defaultdict(list)
-    by_doc: dict[tuple[str | None, int], list[Generation]] = defaultdict(list)
+    """(by prompt, by (task, doc_id)) generations found under ``path``.
+
+    A line with a task (its ``"task"`` field, or the task in a samples file's name) is
+    filed under ``(task, doc_id)``; every line with a ``doc_id`` is also filed, once,
+    under ``(None, doc_id)``, the doc_id-only fallback that :class:`ReplayLM` uses
+    only when it is unambiguous.
+    """
+    loaded = _load(Path(path), reasoning_fmt)
+    return dict(loaded.by_prompt), dict(loaded.by_doc)
+
+
+@dataclass
+class _Loaded:
+    """The saved generations under their keys (see :func:`load_generations`)."""
+
+    by_prompt: dict[str, list[Generation]] = field(default_factory=lambda: defaultdict(list))
+    #: lines with both a prompt and a task: a prompt shared by several tasks (a task and
+    #: its ``_tc`` wrapper, say) still gives each task its own lines
+    by_own_prompt: dict[tuple[str, str], list[Generation]] = field(default_factory=lambda: defaultdict(list))
+    by_doc: dict[tuple[str | None, int], list[Generation]] = field(default_factory=lambda: defaultdict(list))
+    #: per doc_id, the tasks its lines came from (None: a line without one)
+    doc_tasks: dict[int, set[str | None]] = field(default_factory=lambda: defaultdict(set))
+
+
+def _load(path: Path, reasoning_fmt: str) -> _Loaded:
+    out = _Loaded()
     seen: set[tuple[str, int]] = set()
-    for file in _files(Path(path)):
+    for file in _files(path):
         file_task = sample_task(file)
         for no, rec in iter_jsonl(file, "tc_replay"):
             where = f"{file}:{no}"
@@ -120,13 +159,19 @@ def load_generations(
             prompt = sample_prompt(rec)
             if prompt is None and "doc_id" not in rec:
                 raise ValueError(f"tc_replay: {where}: needs 'prompt' or 'doc_id' to match requests")
+            task = rec.get("task", file_task)
+            task = None if task is None else str(task)
             if prompt is not None:
-                by_prompt[prompt].extend(gens)
+                out.by_prompt[prompt].extend(gens)
+                if task is not None:
+                    out.by_own_prompt[(prompt, task)].extend(gens)
             if "doc_id" in rec:
-                task = rec.get("task", file_task)
-                by_doc[(task, int(rec["doc_id"]))].extend(gens)
-                by_doc[(None, int(rec["doc_id"]))].extend(gens)
-    return dict(by_prompt), dict(by_doc)
+                doc_id = int(rec["doc_id"])
+                if task is not None:
+                    out.by_doc[(task, doc_id)].extend(gens)
+                out.by_doc[(None, doc_id)].extend(gens)  # once: a line without a task is not doubled
+                out.doc_tasks[doc_id].add(task)
+    return out
 
 
 class ReplayLM(LM):
@@ -137,34 +182,94 @@ class ReplayLM(LM):
         if not path:
             raise ValueError("tc_replay needs model_args path=<samples file, JSONL file or folder>")
         self.path = str(path)
-        self._by_prompt, self._by_doc = load_generations(path, reasoning_fmt)
-        self._served: dict[object, int] = defaultdict(int)
+        self._saved = _load(Path(path), reasoning_fmt)
+        self._served: dict[_Key, int] = defaultdict(int)
 
-    def _lookup(self, req: Any) -> Generation | None:
-        prompt = req.args[0]
-        lookups: list[tuple[Any, dict[Any, list[Generation]]]] = [
-            (prompt, self._by_prompt),
-            ((req.task_name, req.doc_id), self._by_doc),
-            ((None, req.doc_id), self._by_doc),
-        ]
-        for key, table in lookups:
-            gens = table.get(key)
-            if gens:
-                i = self._served[(id(table), key)]
-                self._served[(id(table), key)] += 1
-                return gens[i % len(gens)]
+    def _match(self, req: Any) -> _Key | None:
+        """The key that answers ``req``: its prompt (its own task's lines first), else its
+        (task, doc_id), else its doc_id alone."""
+        prompt, saved = req.args[0], self._saved
+        if req.task_name is not None and (prompt, req.task_name) in saved.by_own_prompt:
+            return (_OWN_PROMPT, (prompt, req.task_name))
+        if prompt in saved.by_prompt:
+            return (_PROMPT, prompt)
+        if req.task_name is not None and (req.task_name, req.doc_id) in saved.by_doc:
+            return (_TASK, (req.task_name, req.doc_id))
+        if (None, req.doc_id) in saved.by_doc:
+            return (_DOC, (None, req.doc_id))
         return None
 
+    def _gens(self, key: _Key) -> list[Generation]:
+        kind, value = key
+        if kind == _OWN_PROMPT:
+            return self._saved.by_own_prompt[value]
+        return self._saved.by_prompt[value] if kind == _PROMPT else self._saved.by_doc[value]
+
+    def _check(self, requests: list[Any], plan: list[_Key]) -> None:
+        """Refuse a plan that would guess: doc_id-only lines where the doc_id does not
+        say which task they answer, or any key with fewer lines than requests."""
+        asked: dict[_Key, list[Any]] = defaultdict(list)
+        for req, key in zip(requests, plan, strict=True):
+            asked[key].append(req)
+        doc_only = [(key[1][1], reqs) for key, reqs in asked.items() if key[0] == _DOC]
+        if doc_only:
+            tasks = sorted({str(r.task_name) for r in requests})
+            if len(tasks) > 1:
+                doc_id, reqs = doc_only[0]
+                n = sum(len(r) for _, r in doc_only)
+                raise ValueError(
+                    f"tc_replay: ambiguous saved lines in {self.path}: {n} requests match a line by doc_id alone "
+                    f'(no "task" field, no matching "prompt"), but this run has requests from {len(tasks)} tasks '
+                    f"({', '.join(tasks)}), so such a line could answer any of them (first: doc_id {doc_id}, asked by "
+                    f'task {reqs[0].task_name!r}). Add a "task" field to each line (or the "prompt" it answers); '
+                    f"a line is never served to two tasks."
+                )
+            for doc_id, reqs in doc_only:
+                owners = self._saved.doc_tasks.get(doc_id, set())
+                if len(owners) > 1:
+                    names = ", ".join(sorted("(no task)" if t is None else t for t in owners))
+                    raise ValueError(
+                        f"tc_replay: ambiguous saved lines in {self.path}: task {reqs[0].task_name!r} doc_id {doc_id} "
+                        f"matches no line by prompt or by task, and the lines with doc_id {doc_id} belong to "
+                        f'{len(owners)} tasks ({names}). Add the request\'s task as the "task" field (or the '
+                        f'"prompt" each line answers).'
+                    )
+        short = []
+        for key, reqs in asked.items():
+            # one prompt, one answer: a prompt asked again in a later call may get it again
+            served = 0 if key[0] in (_PROMPT, _OWN_PROMPT) else self._served[key]
+            if len(reqs) > len(self._gens(key)) - served:
+                short.append((key, reqs, served))
+        if short:
+            key, reqs, served = short[0]
+            raise ValueError(self._shortage(key, reqs, served, len(short)))
+
+    def _shortage(self, key: _Key, reqs: list[Any], served: int, n_short: int) -> str:
+        req = reqs[0]
+        have = len(self._gens(key)) - served
+        used = f" unused ({served} already served)" if served else ""
+        if key[0] in (_PROMPT, _OWN_PROMPT):
+            what = f"the prompt {str(req.args[0])[:120]!r} (task {req.task_name!r}, doc_id {req.doc_id})"
+            fix = "save one generation per repeat for it, in order"
+        elif key[0] == _TASK:
+            what = f"task {req.task_name!r} doc_id {req.doc_id}"
+            fix = "save one line per repeat, in order (they are served in file order)"
+        else:
+            what = f'doc_id {req.doc_id}, keyed by doc_id only (no "task" field, no matching "prompt"),'
+            fix = (
+                'save one line per repeat, in order (they are served in file order), and add the "task" field '
+                '(or the "prompt") to tell lines apart'
+            )
+        more = f" ({n_short - 1} more keys are short too)" if n_short > 1 else ""
+        return (
+            f"tc_replay: {what} has {have}{used} saved line(s) in {self.path} but {len(reqs)} requests ask for it "
+            f"(task {req.task_name!r} has repeats={req.repeats}); a saved line is never reused for another "
+            f"request: {fix}{more}."
+        )
+
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
-        out: list[str] = []
-        missing = []
-        for req in requests:
-            gen = self._lookup(req)
-            if gen is None:
-                missing.append(req)
-                out.append("")
-            else:
-                out.append(gen)
+        plan = [self._match(req) for req in requests]
+        missing = [req for req, key in zip(requests, plan, strict=True) if key is None]
         if missing:
             first = missing[0]
             raise ValueError(
@@ -172,6 +277,14 @@ class ReplayLM(LM):
                 f"(matched by prompt, then task+doc_id). First: task={first.task_name!r} doc_id={first.doc_id} "
                 f"prompt={first.args[0][:200]!r}"
             )
+        keys = [key for key in plan if key is not None]
+        self._check(requests, keys)
+        out: list[str] = []
+        for key in keys:  # several lines for one key: in order, one per request (repeats)
+            gens = self._gens(key)
+            i = self._served[key]
+            self._served[key] += 1
+            out.append(gens[i % len(gens)])  # wraps only for a prompt asked again in a later call
         return out
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:

@@ -44,7 +44,16 @@ from pathlib import Path
 
 from lm_eval.api.filter import Filter
 
-__all__ = ["CodeExecFilter", "CodeResult", "code_timeout_metric", "extract_code", "run_many", "run_tests"]
+__all__ = [
+    "CodeExecFilter",
+    "CodeResult",
+    "code_timeout_metric",
+    "extract_code",
+    "reindent_body",
+    "run_many",
+    "run_tests",
+    "with_prompt",
+]
 
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _OUTPUT_CAP = 4096
@@ -81,6 +90,85 @@ def extract_code(answer: str) -> str:
     """
     blocks = _FENCE.findall(answer)
     return blocks[-1] if blocks else answer
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _body_indent(prompt: str, entry: str | None = None) -> str:
+    """The indentation of the body of the prompt's last ``def`` (of ``entry`` if it has
+    one): its first line after the signature, else the ``def``'s own plus four spaces;
+    ``""`` when the prompt defines no function.
+
+    >>> _body_indent("def f(a,\\n      b):\\n    'Doc.'\\n")
+    '    '
+    """
+    lines = prompt.split("\n")
+    name = re.escape(entry) if entry else r"\w+"
+    starts = [i for i, ln in enumerate(lines) if re.match(rf"\s*(?:async\s+)?def\s+{name}\s*\(", ln)]
+    if not starts and entry:
+        return _body_indent(prompt)
+    if not starts:
+        return ""
+    i = starts[-1]
+    own = _indent(lines[i])
+    header_end = next((j for j in range(i, len(lines)) if lines[j].split("#")[0].rstrip().endswith(":")), i)
+    body = next((ln for ln in lines[header_end + 1 :] if ln.strip()), None)
+    if body is not None and len(_indent(body)) > len(own):
+        return _indent(body)
+    return own + "    "
+
+
+def reindent_body(code: str, indent: str) -> str:
+    """``code`` as a function body indented by ``indent``, when its first line is less
+    indented than that (a completion whose leading indentation was stripped, as the
+    trace parser strips the answer part: ``"    return a * b"`` arrives as
+    ``"return a * b"``; only the first line lost its indentation, the others keep theirs)
+    or when the whole body was written from column 0.  Relative indentation is kept.
+
+    >>> reindent_body("return a * b", "    ")
+    '    return a * b'
+    >>> reindent_body("x = a * b\\n    return x", "    ")
+    '    x = a * b\\n    return x'
+    >>> reindent_body("for x in a:\\n    t += x\\nreturn t", "    ")
+    '    for x in a:\\n        t += x\\n    return t'
+    """
+    lines = code.split("\n")
+    first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
+    if first is None or len(_indent(lines[first])) >= len(indent):
+        return code
+    head = lines[first].strip()
+    rest = [ln for ln in lines[first + 1 :] if ln.strip()]
+    # where the first line stood before its indentation was lost: at the level of the
+    # rest, or (a first line opening a block over all of the rest) one level up from it
+    lost = min((len(_indent(ln)) for ln in rest), default=0)
+    opens = head.split("#")[0].rstrip().endswith(":")
+    if rest and opens and len(_indent(rest[0])) == lost:
+        lost = len(indent) if len(indent) < lost else 0
+    shift = len(indent) - lost
+    out = [*lines[:first], indent + head]
+    for ln in lines[first + 1 :]:
+        if not ln.strip() or shift == 0:
+            out.append(ln)
+        elif shift > 0:
+            out.append(" " * shift + ln)
+        else:
+            out.append(ln[min(-shift, len(_indent(ln))) :])
+    return "\n".join(out)
+
+
+def with_prompt(prompt: str, code: str, entry: str | None = None) -> str:
+    """A completion put after its code prompt (HumanEval): the prompt, then ``code``
+    re-indented as the body of the prompt's function (see :func:`reindent_body`).
+
+    >>> with_prompt("def mul(a, b):\\n    'a times b'\\n", "return a * b", "mul")
+    "def mul(a, b):\\n    'a times b'\\n    return a * b"
+    """
+    body = reindent_body(code, _body_indent(prompt, entry))
+    if body != code and prompt and not prompt.endswith("\n") and not body.startswith("\n"):
+        body = "\n" + body  # the stripped completion also lost the newline that began it
+    return prompt + body
 
 
 def _limits(timeout: float, memory_mb: int, drop: bool) -> Callable[[], None]:
@@ -242,8 +330,11 @@ class CodeExecFilter(Filter):
         tests = "\n".join(tests) if isinstance(tests, list) else str(tests)
         entry = str(doc[self.entry_point_field]) if self.entry_point_field else None
         code = extract_code(str(response))
+        if not code.strip():
+            return "", tests, entry  # no answer (a truncated trace): no_code, not the bare prompt run
         if self.prompt_field and entry and not re.search(rf"^\s*def\s+{re.escape(entry)}\s*\(", code, re.MULTILINE):
-            code = str(doc.get(self.prompt_field, "")) + code
+            # a completion: its indentation may have been stripped with the answer part
+            code = with_prompt(str(doc.get(self.prompt_field, "")), code, entry)
         return code, tests, entry
 
     def apply(self, resps: Sequence[Sequence[object]], docs: Sequence[dict]) -> list[list[str]]:
