@@ -207,7 +207,7 @@ class TraceStatusFilter(Filter):
     def apply(self, resps: Iterable[Sequence[Any]], docs: Sequence[dict]) -> list[Any]:
         resps = [list(r) for r in resps]
         traces = [[self.parse(r) for r in rs] for rs in resps]
-        answers = [[cut_at(t.answer, self.until) for t in ts] for ts in traces]
+        answers = [[cut_at(t.raw_answer, self.until) for t in ts] for ts in traces]
         values = self._run(answers, docs)
         k = max((len(ts) for ts in traces), default=1)
         # several responses: each one's own answer, the pipeline's steps run on it alone

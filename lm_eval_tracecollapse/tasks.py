@@ -259,8 +259,10 @@ class TraceTask(ConfigurableTask):
             ]
         return super().apply_filters()
 
-    def _correct(self, doc: dict, result: Any) -> float | None:
-        return self._correct_from(super().process_results(doc, [result]))
+    def _correct(self, doc: dict, result: Any, as_list: bool) -> float | None:
+        """One response scored alone, shaped as the pipeline emits (a list when it keeps
+        every response: a pass@k scorer wants one)."""
+        return self._correct_from(super().process_results(doc, [[result] if as_list else result]))
 
     def process_results(self, doc: dict, results: list[Any]) -> dict[str, Any]:
         """The task's own metrics, plus ours from the same (traced) results."""
@@ -272,7 +274,7 @@ class TraceTask(ConfigurableTask):
             correct = self._correct_from(scores)
             per_response = None if correct is None else [correct]
         else:
-            each = [self._correct(doc, a) for a in answers]
+            each = [self._correct(doc, a, isinstance(results[0], list)) for a in answers]
             per_response = None if any(c is None for c in each) else [float(c) for c in each if c is not None]
         scores.update(trace_metric_values(results[0], per_response))
         return scores

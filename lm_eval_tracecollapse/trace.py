@@ -127,6 +127,25 @@ class Trace:
             a = self._answer = self._src[self._a0 : self._a1].strip()
         return a
 
+    @property
+    def raw_answer(self) -> str:
+        """The answer part as the task's own filters see it: as generated, minus trailing
+        whitespace and the blank lines between the trace and it — a code completion
+        keeps its indentation (``"    return a * b"``), which :attr:`answer` strips.
+
+        >>> _trace(TraceStatus.MISSING, "    return a  ", -1, -1, None, 0, 14, None, False).raw_answer
+        '    return a'
+        """
+        a = self._answer
+        if a is not _LAZY:
+            return a  # an unwrapped answer (gpt-oss final channel, <answer>…)
+        raw = self._src[self._a0 : self._a1].rstrip()
+        if self._status is TraceStatus.MISSING:
+            return raw  # the whole response, as the stock task would have read it
+        body = raw.lstrip()
+        newline = raw.rfind("\n", 0, len(raw) - len(body))
+        return raw[newline + 1 :] if newline >= 0 else body
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (Trace, (self.status, self.reasoning, self.answer, self.fmt, self.prefilled))
 
