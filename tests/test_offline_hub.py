@@ -7,34 +7,20 @@ results and samples files.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import offline_hub as hub  # registered by conftest.py
 import pytest
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 
 pytestmark = pytest.mark.slow
-
-
-def _load_hub() -> ModuleType:
-    """``tests/offline_hub.py`` by path: pytest's importlib mode puts no test folder on sys.path."""
-    spec = importlib.util.spec_from_file_location("offline_hub", HERE / "offline_hub.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("offline_hub", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-hub = _load_hub()
 
 
 @pytest.fixture(scope="module")

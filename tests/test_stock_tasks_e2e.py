@@ -32,34 +32,21 @@ to the answer part (a tail after the answer starts with one and holds the opposi
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import offline_hub as hub  # registered by conftest.py
 import pytest
 
 HERE = Path(__file__).resolve().parent
 
 pytestmark = pytest.mark.slow
 
-
-def _load_hub() -> ModuleType:
-    """``tests/offline_hub.py`` by path: pytest's importlib mode puts no test folder on sys.path."""
-    spec = importlib.util.spec_from_file_location("offline_hub", HERE / "offline_hub.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("offline_hub", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-hub = _load_hub()
 
 V, E, M, T = "valid", "empty", "missing", "truncated"
 Design = list[list[tuple[str, int]]]  # per doc, per response: (status, correct)
