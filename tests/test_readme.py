@@ -117,3 +117,38 @@ def test_readme_edited_yaml_gives_the_numbers_shown(tmp_path: Path) -> None:
     for metric, value in shown.items():
         assert round(row[f"{metric},strict-match"], 4) == value, metric
         assert f"{metric} {value:.4f}" in " ".join(README.split())  # the README states it
+
+
+def _pycon_blocks() -> list[str]:
+    return _blocks("pycon")
+
+
+@pytest.mark.parametrize("block", _pycon_blocks(), ids=lambda b: b.splitlines()[0][:40])
+def test_readme_python_examples_give_what_is_shown(block: str, tmp_path: Path) -> None:
+    """Each ``pycon`` block is a doctest, run by ``python -m doctest`` in its own process."""
+    path = tmp_path / "snippet.txt"
+    path.write_text(block + "\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "doctest", "-o", "NORMALIZE_WHITESPACE", str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+
+
+def test_readme_masking_example_trains(tmp_path: Path) -> None:
+    """The masking snippet as shown, given a tokenizer and a model (a tiny local pair)."""
+    [block] = _blocks("python (tokenizer, model: yours)")
+    preamble = (
+        "from lm_eval_tracecollapse.demo.tiny import build_model, build_tokenizer\n"
+        "tokenizer = build_tokenizer(['What is 12 + 7? 19 3 + 4 = 7 2 + 2? 4'], vocab_size=300)\n"
+        "model = build_model(tokenizer)\n"
+    )
+    script = tmp_path / "snippet.py"
+    script.write_text(preamble + block + "\nprint('trained', trainer.state.global_step)\n")
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "trained 1" in run.stdout
