@@ -75,7 +75,13 @@ def _eval(argv: list[str]) -> None:
     with _clear_errors("eval"):
         generated, _ = resolve_wrapped(tasks, roots)
     args.include_path = [*roots, *([str(generated)] if generated else [])]
-    cli.execute(args)
+    from .extras import MissingExtraError
+
+    try:
+        cli.execute(args)
+    except MissingExtraError as exc:  # one line: what to install, not lm-eval's traceback
+        print(f"tracecollapse eval: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def _wrap(args: argparse.Namespace) -> None:

@@ -14,7 +14,13 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-__all__ = ["MODULE_REQUIREMENTS", "Requirement", "missing_module", "missing_package_message"]
+__all__ = ["MODULE_REQUIREMENTS", "MissingExtraError", "Requirement", "missing_module", "missing_package_message"]
+
+
+class MissingExtraError(ImportError):
+    """A wrapped task's hooks need a package that is not installed; the message is
+    :func:`missing_package_message`'s one line (``tracecollapse eval`` prints just it)."""
+
 
 DIST = "lm-eval-tracecollapse"
 

@@ -132,10 +132,12 @@ def _load_base(path: Path, skip: set[str], name: str) -> dict[str, Any]:
         )
     try:
         return {k: _resolved(v) for k, v in raw.items() if k not in skip}
-    except ImportError as exc:
-        from .extras import missing_package_message
+    except (ImportError, AssertionError) as exc:  # (minerva asserts its antlr4 version)
+        from .extras import MissingExtraError, missing_module, missing_package_message
 
-        raise ImportError(missing_package_message(exc, f"{name}_tc")) from exc
+        if isinstance(exc, AssertionError) and missing_module(exc) is None:
+            raise
+        raise MissingExtraError(missing_package_message(exc, f"{name}_tc")) from exc
 
 
 def _base_yaml(base: str, ours: dict[str, Any], cfg: dict[str, Any]) -> Path:

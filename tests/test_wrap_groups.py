@@ -190,3 +190,57 @@ def test_analyze_agrees_with_lm_eval_on_repeats_and_every_pipeline(tmp_path: Pat
     # doc 0: valid, missing, truncated; doc 1: valid x3; doc 2: missing x3
     assert strict.rates["valid"].value == pytest.approx(4 / 9)
     assert row["truncated_rate,strict-match"] == pytest.approx(1 / 9)
+
+
+def test_a_tag_wraps_as_a_tag(tmp_path: Path) -> None:
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    mine, gens = _user_dir(tmp_path), _replies(tmp_path)
+    for name in ("ta", "tb"):
+        path = mine / f"{name}.yaml"
+        path.write_text(path.read_text().replace("metadata:", "tag: utag\nmetadata:"))
+    result = write_wrappers(["utag"], tmp_path / "wrapped", include_path=[mine])
+    assert result.written == ["utag_tc"]
+    tm = TaskManager(include_path=[str(mine), str(tmp_path / "wrapped")])
+    assert "utag_tc" in tm.all_tags
+    res = simple_evaluate(model="tc_replay", model_args=f"path={gens}", tasks=["utag_tc"], task_manager=tm)
+    assert res["results"]["ta_tc"]["valid_rate,strict-match"] == pytest.approx(2 / 3)
+    assert res["results"]["tb_tc"]["valid_rate,strict-match"] == 0.0
+
+
+def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TRACECOLLAPSE_CACHE": str(tmp_path / "cache"), "HF_DATASETS_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "lm_eval_tracecollapse", "eval", "--model", "tc_replay", *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_your_include_path_and_ours_work_together(tmp_path: Path) -> None:
+    mine = _user_dir(tmp_path)
+    gens = tmp_path / "gens.jsonl"
+    lines = [{"task": "ta", "doc_id": 0, "response": "#### 4"}]
+    lines.append({"task": "tc_gsm8k_256", "doc_id": 0, "response": "<think>x</think>The answer is 18."})
+    gens.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    out = tmp_path / "out"
+    run = _cli(
+        tmp_path,
+        *("--model_args", f"path={gens}", "--include_path", str(mine), "--tasks", "ta,tc_gsm8k_256"),
+        *("--limit", "1", "--output_path", str(out)),
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    res = _results(out)
+    assert res["ta"]["exact_match,strict-match"] == 1.0  # yours
+    assert res["tc_gsm8k_256"]["valid_rate,answer"] == 1.0  # ours, on the same path
+
+
+def test_a_missing_package_is_one_line(tmp_path: Path) -> None:
+    mine = _user_dir(tmp_path)
+    (mine / "utils.py").write_text("import nosuchpkg_tc_xyz\n\n\ndef results(doc, results):\n    return {}\n")
+    path = mine / "ta.yaml"
+    path.write_text(path.read_text().replace("metadata:", "process_results: !function utils.results\nmetadata:"))
+    run = _cli(tmp_path, "--model_args", f"path={_replies(tmp_path)}", "--include_path", str(mine), "--tasks", "ta_tc")
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("tracecollapse eval: task ta_tc needs the Python package nosuchpkg_tc_xyz"), last
+    assert 'pip install "nosuchpkg_tc_xyz"' in last
