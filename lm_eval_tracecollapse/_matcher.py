@@ -147,6 +147,7 @@ class Finder:
 
 
 _SPACES = re.compile(r"\s*")
+_NON_SPACE = re.compile(r"\S")
 
 
 def _reemitted(close: str) -> re.Pattern[str]:
@@ -222,35 +223,80 @@ class FamilyMatcher:
 AutoHit = tuple[int, int, FamilyMatcher, bool]
 
 
+#: characters that start delimiters and are rare in text: a delimiter that begins with a
+#: letter ("to=self<|message|>") is searched from its first of these, the letters before
+#: it checked by a lookbehind, so its scan hops between '<' and not between every 't'
+_PUNCT = "<[{|◁"
+
+
+def _back(key: str) -> int:
+    """How many characters of ``key`` precede its scan anchor (0: the first one)."""
+    if not key[:1].isalnum():
+        return 0
+    return next((i for i, c in enumerate(key) if c in _PUNCT), 0)
+
+
 class AutoScanner:
-    """Find the earliest opening (or bare closing) delimiter of any auto family."""
+    """Find the earliest opening (or bare closing) delimiter of any auto family.
+
+    Delimiters are grouped by their scan anchor (a character without case variants,
+    usually ``<``); each group is one regex — tries of literals, plus lookbehind
+    branches for delimiters anchored after a prefix — searched by :func:`hop_search`.
+    A response that starts with a delimiter (the common case) needs no scan at all.
+    """
 
     def __init__(self, matchers: list[FamilyMatcher]) -> None:
-        # delimiter text (folded) -> (matcher, is_open); first registered family wins
-        self._lookup: dict[str, tuple[FamilyMatcher, bool]] = {}
-        groups: dict[tuple[str, bool], list[str]] = {}
+        # text a group regex matches (folded) -> (matcher, is_open, characters before it)
+        self._lookup: dict[str, tuple[FamilyMatcher, bool, int]] = {}
+        groups: dict[str | None, dict[tuple[bool, str], list[str]]] = {}
+        self._whole: dict[str, list[tuple[str, bool, FamilyMatcher, bool]]] = {}
         for m in matchers:
             f = m.fmt
             if not f.auto or f.refines is not None:
                 continue
-            candidates = [(f.open, True)] + ([(f.close, False)] if f.bare_close else [])
-            for text, is_open in candidates:
-                key = text if f.case_sensitive else text.lower()
-                if key in self._lookup:
-                    continue
-                self._lookup[key] = (m, is_open)
-                groups.setdefault((key[0], f.case_sensitive), []).append(key)
-        self._patterns = [
-            (re.compile(literal_pattern(words, fold=not cs)), _anchor(first) if not cs else first, cs)
-            for (first, cs), words in groups.items()
-        ]
+            cs = f.case_sensitive
+            for text, is_open in [(f.open, True)] + ([(f.close, False)] if f.bare_close else []):
+                key = text if cs else text.lower()
+                back = _back(key)
+                found = key[back:]
+                if found in self._lookup:
+                    if back == 0 or key in self._lookup:
+                        continue  # the first registered family wins
+                    back, found = 0, key
+                self._lookup[found] = (m, is_open, back)
+                anchor = found[0] if cs else _anchor(found[0])
+                groups.setdefault(anchor, {}).setdefault((cs, key[:back]), []).append(found)
+                if back:  # starts with letters: the start-of-response check compares it whole
+                    for c in {key[0], key[0].upper()} if not cs else {key[0]}:
+                        self._whole.setdefault(c, []).append((key, cs, m, is_open))
+        self._patterns: list[tuple[re.Pattern[str], str | None, bool]] = []
+        for anchor, parts in groups.items():
+            # the anchor leads every branch, so the regex engine's own search can skip to it
+            lead, cut = (re.escape(anchor), 1) if anchor is not None else ("", 0)
+            branches = []
+            for (cs, prefix), words in sorted(parts.items(), key=lambda kv: -len(kv[0][1])):
+                body = literal_pattern([w[cut:] for w in words], fold=not cs)
+                if prefix:
+                    body = f"(?<={literal_pattern([prefix + words[0][:cut]], fold=not cs)})(?:{body})"
+                branches.append(body)
+            has_back = any(prefix for _, prefix in parts)
+            self._patterns.append((re.compile(lead + "(?:" + "|".join(branches) + ")"), anchor, has_back))
+        for whole in self._whole.values():
+            whole.sort(key=lambda w: -len(w[0]))
+        #: first character of a response -> the group patterns that may match right there
+        self._starts: dict[str, list[re.Pattern[str]]] = {}
+        for pattern, anchor, _ in self._patterns:
+            self._starts.setdefault(anchor, []).append(pattern)  # type: ignore[arg-type]
+        # (a user delimiter that starts with whitespace or a cased letter: scan only)
+        self._fast = not any(k[:1].isspace() for k in self._lookup) and None not in self._starts
         # the '<' group first: it holds most families, so the others usually search
         # only the first few characters
         self._patterns.sort(key=lambda p: p[1] != "<")
-        self._max_len = max((len(k) for k in self._lookup), default=0)
+        self._max_len = max((len(k) + b for k, (_, _, b) in self._lookup.items()), default=0)
+        self._max_back = max((b for _, _, b in self._lookup.values()), default=0)
 
-    def _resolve(self, found: str, case_sensitive: bool) -> tuple[FamilyMatcher, bool] | None:
-        hit = self._lookup.get(found if case_sensitive else found.lower())
+    def _resolve(self, found: str) -> tuple[FamilyMatcher, bool, int] | None:
+        hit = self._lookup.get(found) or self._lookup.get(found.lower())
         if hit is not None:
             return hit
         # a user delimiter with a letter whose cases do not round-trip
@@ -262,25 +308,44 @@ class AutoScanner:
 
     def scan(self, s: str) -> AutoHit | None:
         """Earliest delimiter in ``s``; the longest one wins at equal positions."""
-        best: re.Match[str] | None = None
-        best_start = n = len(s)
-        best_cs = False
-        for pattern, anchor, cs in self._patterns:
-            end = n if best is None else min(n, best_start + self._max_len)
+        if self._fast:  # a delimiter at the first non-space character: no scan needed
+            i = 0
+            if s[:1].isspace():
+                first = _NON_SPACE.search(s)
+                i = len(s) if first is None else first.start()
+            c = s[i : i + 1]
+            lookup = self._lookup
+            for pattern in self._starts.get(c, ()):
+                m = pattern.match(s, i)
+                if m is not None:
+                    found = m.group()
+                    resolved = lookup.get(found) or lookup.get(found.lower()) or self._resolve(found)
+                    if resolved is not None and resolved[2] == 0:
+                        return (i, m.end(), resolved[0], resolved[1])
+            for key, cs, fam, is_open in self._whole.get(c, ()):
+                piece = s[i : i + len(key)]
+                if (piece if cs else piece.lower()) == key:
+                    return (i, i + len(key), fam, is_open)
+        best: AutoHit | None = None
+        n = len(s)
+        for pattern, anchor, has_back in self._patterns:
+            end = n if best is None else min(n, best[0] + self._max_len)
             if anchor is not None and s.find(anchor, 0, end) < 0:
                 continue  # cheap rejection of a whole group (memchr / str.find)
             m = hop_search(pattern, anchor, s, 0, end)
-            if m is None:
-                continue
-            start = m.start()
-            if best is None or start < best_start or (start == best_start and m.end() > best.end()):
-                best, best_start, best_cs = m, start, cs
-        if best is None:
-            return None
-        resolved = self._resolve(best.group(), best_cs)
-        if resolved is None:  # pragma: no cover
-            return None
-        return (best_start, best.end(), resolved[0], resolved[1])
+            while m is not None:
+                resolved = self._resolve(m.group())
+                if resolved is not None:
+                    fam, is_open, back = resolved
+                    start = m.start() - back
+                    if best is None or start < best[0] or (start == best[0] and m.end() > best[1]):
+                        best = (start, m.end(), fam, is_open)
+                if not has_back:
+                    break
+                # a later match anchored after a prefix may still start earlier
+                stop = min(n, best[0] + self._max_back + 1) if best is not None else n
+                m = pattern.search(s, m.start() + 1, stop) if m.start() + 1 < stop else None
+        return best
 
 
 class _Compiled:

@@ -147,6 +147,10 @@ def _refine(t: Trace, refinements: list[FamilyMatcher]) -> Trace:
     lazy = t._answer is _LAZY
     src, a0, a1 = (t._src, t._a0, t._a1) if lazy else (t._answer, 0, len(t._answer))
     for r in refinements:
+        anchor = r.answer_anchor
+        if anchor is not None and not r.fmt.answer_start_search and not src.startswith(anchor, a0):
+            if not src[a0 : a0 + 1].isspace():
+                continue  # the wrapper cannot start here: spare the regex (the common case)
         if r.answer_start is not None and r.find_answer_start(src, a0, a1) is not None:
             return Trace(t.status, t.reasoning, _unwrap_answer(r, t.answer), r.fmt.name, t.prefilled)
     return t
