@@ -48,6 +48,10 @@ class ReasoningFormat:
             the family for :func:`~lm_eval_tracecollapse.detect.detect_format` when
             its delimiters are not written out literally (gpt-oss builds its channel
             headers from pieces; Hunyuan's template never mentions ``<answer>``).
+        decoded_form: regex for what a response looks like when the family's markers are
+            special tokens and were dropped at decoding (``skip_special_tokens=True``, as
+            lm-eval's ``hf`` model decodes): the trace filter then names the family and
+            the fix instead of reporting every response as missing.
         models: model families known to use it (documentation only).
         source: where its behaviour was transcribed from (documentation only).
 
@@ -69,6 +73,7 @@ class ReasoningFormat:
     auto: bool = True
     refines: str | None = None
     template_markers: tuple[str, ...] = ()
+    decoded_form: str | None = None
     models: tuple[str, ...] = field(default=(), compare=False)
     source: str = field(default="", compare=False)
 
@@ -83,8 +88,9 @@ class ReasoningFormat:
                 raise ValueError(f"format {self.name!r}: {attr} delimiter must be a non-blank string")
         if self.open == self.close:
             raise ValueError(f"format {self.name!r}: open and close delimiters must differ")
-        if self.answer_start is not None:
-            re.compile(self.answer_start)
+        for pattern in (self.answer_start, self.decoded_form):
+            if pattern is not None:
+                re.compile(pattern)
 
 
 _TAG_NAMES = ("think", "thinking", "thought", "reasoning")
@@ -119,6 +125,7 @@ BUILTINS: tuple[ReasoningFormat, ...] = (
         answer_start_search=True,
         template_markers=("<|channel|>", "analysis", "<|message|>"),
         answer_end=("<|return|>", "<|end|>", "<|call|>"),
+        decoded_form=r"\s*analysis\S",
         models=("gpt-oss",),
     ),
     ReasoningFormat(
@@ -153,6 +160,7 @@ BUILTINS: tuple[ReasoningFormat, ...] = (
         "<channel|>",
         implicit_closes=("<|tool_call>",),
         template_markers=("<|channel>", "<channel|>"),
+        decoded_form=r"\s*thought\n",
         models=("Gemma 4",),
         source="vLLM 0.33 vllm/parser/gemma4.py; SGLang Gemma4Detector",
     ),

@@ -43,7 +43,7 @@ from typing import Any
 
 from lm_eval.api.filter import Filter
 
-from .formats import get_format
+from .formats import decoded_family, get_format
 from .parse import Trace, TraceStatus, parse_trace
 
 __all__ = ["Response", "TraceStatusFilter", "TracedAnswer", "cut_at"]
@@ -228,6 +228,20 @@ class TraceStatusFilter(Filter):
         if not flat or any(t.is_valid for t in flat):
             return
         closed = any(t.status is TraceStatus.EMPTY for t in flat)
+        stripped = None if closed else decoded_family([t.answer for t in flat[:200]])
+        if stripped is not None:
+            log.warning(
+                "trace_status: none of %d responses has a valid trace, so rpass@1 is N/A. They look like %s output "
+                "decoded with skip_special_tokens=True: its markers %s ... %s are special tokens and were dropped "
+                "(lm-eval's hf model decodes that way). Run it with vllm (which keeps special tokens), or serve it "
+                "with a reasoning parser and use tc_chat_api%s.",
+                len(flat),
+                "/".join(stripped.models) or stripped.name,
+                stripped.open,
+                stripped.close,
+                ', or --metadata \'{"tc_fmt": "gpt_oss_text"}\'' if stripped.name == "gpt_oss" else "",
+            )
+            return
         log.warning(
             "trace_status: none of %d responses has a valid trace, so rpass@1 is N/A.%s",
             len(flat),

@@ -20,6 +20,7 @@ import threading
 
 __all__ = [
     "ReasoningFormat",
+    "decoded_family",
     "get_format",
     "list_formats",
     "register_format",
@@ -76,6 +77,25 @@ def get_format(name: str) -> ReasoningFormat:
 def all_formats() -> tuple[ReasoningFormat, ...]:
     """Every registered family, in registration order."""
     return tuple(_registry.values())
+
+
+def decoded_family(texts: list[str]) -> ReasoningFormat | None:
+    """The family whose special-token markers were dropped at decoding, if most of
+    ``texts`` (responses in which no trace was found) look like its decoded form.
+
+    >>> decoded_family(["thought\\nR is 6*7.\\n42", "thought\\nx\\n4"]).name
+    'gemma4'
+    """
+    import re
+
+    for fmt in _registry.values():
+        if fmt.decoded_form is None:
+            continue
+        pattern = re.compile(fmt.decoded_form)
+        hits = sum(pattern.match(t) is not None for t in texts)
+        if texts and hits * 2 > len(texts):
+            return fmt
+    return None
 
 
 def register_format(

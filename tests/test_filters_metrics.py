@@ -214,3 +214,16 @@ def test_replay_rebuilds_server_split_reasoning(tmp_path: Path) -> None:
     out = lm.generate_until([Instance("generate_until", {}, (f"Q{i}", {}), 0, ("t", i, 1)) for i in (0, 1)])
     assert out == ["<think>6*7=42</think>42", "<think>6*7 is"]
     assert [parse_trace(o, finish_reason=o.finish_reason).status.value for o in out] == ["valid", "truncated"]
+
+
+def test_special_token_markers_dropped_at_decoding_are_named(caplog: pytest.LogCaptureFixture) -> None:
+    """Gemma 4 decoded with skip_special_tokens=True: '<|channel>thought\\nR<channel|>42' became
+    'thought\\nR42' — no boundary survives, so the filter says which family and what to do."""
+    f = TraceStatusFilter(then=[{"function": "take_first"}])
+    out = f.apply([["thought\nR is 6*7.\n42"], ["thought\nadd them\n4"]], [{}, {}])
+    assert [o.trace.status.value for o in out] == ["missing", "missing"]
+    assert "Gemma 4 output decoded with skip_special_tokens=True" in caplog.text
+    assert "<|channel>thought ... <channel|>" in caplog.text and "vllm" in caplog.text
+    caplog.clear()
+    f.apply([["analysisLet me think.assistantfinal42"]], [{}])
+    assert "gpt-oss output" in caplog.text and "gpt_oss_text" in caplog.text
