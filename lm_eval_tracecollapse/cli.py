@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -75,12 +76,15 @@ def _eval(argv: list[str]) -> None:
     with _clear_errors("eval"):
         generated, _ = resolve_wrapped(tasks, roots)
     args.include_path = [*roots, *([str(generated)] if generated else [])]
-    from .extras import MissingExtraError
-
     try:
         cli.execute(args)
-    except MissingExtraError as exc:  # one line: what to install, not lm-eval's traceback
-        print(f"tracecollapse eval: {exc}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, ImportError) as exc:
+        # a bad task, option, file or missing package: its one line, not 30-60 lines of
+        # lm-eval's traceback first (TRACECOLLAPSE_TRACEBACK=1 shows them)
+        if os.environ.get("TRACECOLLAPSE_TRACEBACK"):
+            raise
+        print(f"tracecollapse eval: {' '.join(str(exc).split())}", file=sys.stderr)
+        print("(set TRACECOLLAPSE_TRACEBACK=1 for the traceback)", file=sys.stderr)
         raise SystemExit(1) from None
 
 

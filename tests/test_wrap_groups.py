@@ -241,6 +241,15 @@ def test_a_missing_package_is_one_line(tmp_path: Path) -> None:
     run = _cli(tmp_path, "--model_args", f"path={_replies(tmp_path)}", "--include_path", str(mine), "--tasks", "ta_tc")
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
-    last = run.stderr.strip().splitlines()[-1]
+    last = run.stderr.strip().splitlines()[-2]
     assert last.startswith("tracecollapse eval: task ta_tc needs the Python package nosuchpkg_tc_xyz"), last
     assert 'pip install "nosuchpkg_tc_xyz"' in last
+
+
+def test_a_bad_option_is_one_line_before_any_request(tmp_path: Path) -> None:
+    mine, gens = _user_dir(tmp_path), _replies(tmp_path)
+    args = ("--model_args", f"path={gens}", "--include_path", str(mine), "--tasks", "ta_tc")
+    run = _cli(tmp_path, *args, "--metadata", '{"tc_fmt": "nosuch"}')
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "unknown reasoning format 'nosuch'" in run.stderr
+    assert "Requesting API" not in run.stderr and "it/s" not in run.stderr  # refused before generation
