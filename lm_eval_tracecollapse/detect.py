@@ -3,13 +3,32 @@
 :func:`detect_format` answers two questions a user would otherwise look up by hand:
 which delimiter family does this model use, and does its chat template *prefill*
 the opening delimiter into the generation prompt (DeepSeek-R1, QwQ,
-Qwen3-*-Thinking-2507, OLMo-3-Think do), so that responses start inside the trace.
+Qwen3-*-Thinking-2507, OLMo-3-Think, Apriel 1.6, Kimi K3 do), so that responses
+start inside the trace.
 
-The family is read off the template text (every family whose delimiters occur
-in it is a candidate); the prefill is measured by rendering the template with
-``add_generation_prompt=True`` through transformers' own Jinja renderer, with a
-static reading of the ``add_generation_prompt`` block as the fallback when a
+The prefill is measured by rendering the template with ``add_generation_prompt=True``
+(and the caller's ``chat_template_kwargs``) through transformers' own Jinja renderer,
+with a static reading of the ``add_generation_prompt`` block as the fallback when a
 template cannot be rendered outside its tokenizer.  No hub access is needed.
+
+The family is read off the template source together with its rendered generation
+prompts (default kwargs and the caller's).  Evidence for a family, strongest first:
+
+1. all of its ``template_markers`` occur (Gemma 4 ``<|channel>`` + ``<channel|>``,
+   Solar Open ``<|think|>`` + ``<|content|>``, gpt-oss channel pieces);
+2. its opening and closing delimiters occur;
+3. its opening delimiter occurs;
+4. only its closing delimiter occurs, and the family's close is a pure trace
+   delimiter (``bare_close``, e.g. ``</think>``).  A close that doubles as a turn
+   terminator (gpt-oss / Solar ``<|end|>``, Inkling ``<|end_message|>``, Muse
+   ``<|eom|>``; ``bare_close=False``) is never evidence on its own, so Phi-3's
+   ``<|end|>`` turns are not gpt-oss.  Plain turn terminators (``<|im_end|>``,
+   ``<end_of_turn>``, ``<|eot_id|>``, ``</s>``) are no family's delimiter at all.
+
+Within a tier the longest (most specific) opening delimiter wins, then registration
+order; a family whose opening delimiter ends the generation prompt beats all others.
+Reasoning models whose template never mentions a delimiter (MiMo, Phi-4-mini-
+reasoning: the model writes ``<think>`` unprompted) give ``None``.
 
 Example:
     >>> tpl = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
@@ -71,34 +90,49 @@ def _template_text(source: Any) -> tuple[str | None, Any]:
     return template, source
 
 
-def _has(template: str, lowered: str, text: str, case_sensitive: bool) -> bool:
-    return text in template if case_sensitive else text.lower() in lowered
+def _has(text: str, lowered: str, s: str, case_sensitive: bool) -> bool:
+    return s in text if case_sensitive else s.lower() in lowered
 
 
-def _score(template: str, lowered: str, f: ReasoningFormat) -> int:
-    """3: the family's template markers; 2: both delimiters; 1: one of them; 0: none."""
+# evidence tiers, strongest first (see the module docstring)
+_MARKERS, _BOTH, _OPEN, _CLOSE = range(4)
+
+
+def _tier(text: str, lowered: str, f: ReasoningFormat) -> int | None:
+    """How strongly ``text`` points at family ``f``; None: not at all."""
     cs = f.case_sensitive
-    if f.template_markers and all(_has(template, lowered, m, cs) for m in f.template_markers):
-        return 3
-    return sum(_has(template, lowered, d, cs) for d in (f.open, f.close))
+    if f.template_markers and all(_has(text, lowered, m, cs) for m in f.template_markers):
+        return _MARKERS
+    if _has(text, lowered, f.open, cs):
+        return _BOTH if _has(text, lowered, f.close, cs) else _OPEN
+    # A closing marker on its own identifies only a family whose close is a pure trace
+    # delimiter (bare_close, e.g. ``</think>``); closes that double as turn terminators
+    # (gpt-oss / Solar ``<|end|>``, Inkling ``<|end_message|>``, Muse ``<|eom|>``) never do.
+    if f.bare_close and _has(text, lowered, f.close, cs):
+        return _CLOSE
+    return None
 
 
-def _candidates(template: str) -> list[ReasoningFormat]:
-    """Families mentioned by the template, best evidence first."""
-    lowered = template.lower()
-    scored = []
+def _candidates(text: str) -> list[ReasoningFormat]:
+    """Families mentioned by ``text``, best evidence first.
+
+    Order: evidence tier, then the longest opening marker (the most specific one:
+    ``<|channel>thought`` before ``<|think|>``), then registration order.
+    """
+    lowered = text.lower()
+    ranked = []
     for order, f in enumerate(all_formats()):
         if f.auto and f.refines is None:
-            score = _score(template, lowered, f)
-            if score:
-                scored.append((-score, order, f))
-    return [f for *_, f in sorted(scored, key=lambda x: x[:2])]
+            tier = _tier(text, lowered, f)
+            if tier is not None:
+                ranked.append((tier, -len(f.open), order, f))
+    return [f for *_, f in sorted(ranked, key=lambda x: x[:3])]
 
 
-def _refined(template: str, fmt: ReasoningFormat) -> ReasoningFormat:
-    lowered = template.lower()
+def _refined(text: str, fmt: ReasoningFormat) -> ReasoningFormat:
+    lowered = text.lower()
     for f in all_formats():
-        if f.refines == fmt.name and f.template_markers and _score(template, lowered, f) == 3:
+        if f.refines == fmt.name and f.template_markers and _tier(text, lowered, f) == _MARKERS:
             return f
     return fmt
 
@@ -168,15 +202,20 @@ def detect_format(
     template, tokenizer = _template_text(tokenizer_or_chat_template)
     if not template:
         return None
-    candidates = _candidates(template)
-    if not candidates:
-        return None
     kwargs = dict(chat_template_kwargs or {})
     rendered = _render(template, tokenizer, kwargs)
+    # The family is a property of the template, not of the kwargs: look for it in the
+    # source and in the default generation prompt too (Kimi K3 assembles
+    # ``<|open|>think<|sep|>`` from pieces and drops it when ``thinking=False``).
+    default = _render(template, tokenizer, {}) if kwargs else rendered
+    evidence = "\n".join(t for t in (template, rendered, default) if t is not None)
+    candidates = _candidates(evidence)
+    if not candidates:
+        return None
     if rendered is not None:
         prefilling = [f for f in candidates if _ends_with_open(rendered, f)]
         fmt = prefilling[0] if prefilling else candidates[0]
-        return FormatDetection(_refined(template, fmt), bool(prefilling), "rendered", rendered[-80:])
+        return FormatDetection(_refined(evidence, fmt), bool(prefilling), "rendered", rendered[-80:])
     prefilling = [f for f in candidates if _static_prefill(template, f)]
     fmt = prefilling[0] if prefilling else candidates[0]
-    return FormatDetection(_refined(template, fmt), bool(prefilling), "static")
+    return FormatDetection(_refined(evidence, fmt), bool(prefilling), "static")
