@@ -294,6 +294,11 @@ class AutoScanner:
         self._patterns.sort(key=lambda p: p[1] != "<")
         self._max_len = max((len(k) + b for k, (_, _, b) in self._lookup.items()), default=0)
         self._max_back = max((b for _, _, b in self._lookup.values()), default=0)
+        # delimiters that begin another one: a match of theirs is never remembered, since
+        # startswith could not tell them from the longer one
+        keys = [k.lower() for k in self._lookup]
+        self._prefixes = {a for a in keys if any(b != a and b.startswith(a) for b in keys)}
+        self._memo: tuple[str, FamilyMatcher, bool] | None = None
 
     def _resolve(self, found: str) -> tuple[FamilyMatcher, bool, int] | None:
         hit = self._lookup.get(found) or self._lookup.get(found.lower())
@@ -313,6 +318,9 @@ class AutoScanner:
             if s[:1].isspace():
                 first = _NON_SPACE.search(s)
                 i = len(s) if first is None else first.start()
+            memo = self._memo  # the delimiter the previous response started with, as written
+            if memo is not None and s.startswith(memo[0], i):
+                return (i, i + len(memo[0]), memo[1], memo[2])
             c = s[i : i + 1]
             lookup = self._lookup
             for pattern in self._starts.get(c, ()):
@@ -321,6 +329,8 @@ class AutoScanner:
                     found = m.group()
                     resolved = lookup.get(found) or lookup.get(found.lower()) or self._resolve(found)
                     if resolved is not None and resolved[2] == 0:
+                        if found.lower() not in self._prefixes:
+                            self._memo = (found, resolved[0], resolved[1])
                         return (i, m.end(), resolved[0], resolved[1])
             for key, cs, fam, is_open in self._whole.get(c, ()):
                 piece = s[i : i + len(key)]
