@@ -1,19 +1,21 @@
-"""Run generated code against its tests in a separate, limited process — never ``exec``.
+"""Run generated code against its tests in a sandboxed process — never ``exec`` here.
 
-:func:`run_tests` writes the candidate and its tests into a fresh temporary folder
-and runs them with the current Python in isolated mode (``-I``) as a child process:
+:func:`run_tests` hands the answer and its tests to a supervisor process
+(``sandbox.py``) that runs them in fresh PID, mount, network, IPC and UTS namespaces
+(as root; otherwise inside a user namespace as well) and reports the verdict back;
+docs/sandbox.md has the threat model.  In short:
 
-* wall-clock timeout (the whole process group is killed), CPU-time limit;
-* address-space cap (``RLIMIT_AS``), output-file cap (``RLIMIT_FSIZE``), no core dumps;
-* stdout/stderr go to files in the temporary folder and only their first 4 kB are read;
-* run as root (as CI is), the child drops to user ``nobody`` (so files outside its
-  folder that are not world-readable stay closed and ``RLIMIT_NPROC`` stops fork
-  bombs) and gets an empty network namespace (no network at all); it then runs the
-  first Python that ``nobody`` may start (this one, or the system ``python3``: the
-  tests must need only the standard library).  As another user those two protections
-  are not available and the limits above still apply;
-* success needs a fresh random token printed *after* the tests ran, so code that
-  calls ``sys.exit(0)`` or ``os._exit(0)`` before them does not pass.
+* every process the answer starts dies with the run (it is PID 1's namespace), and
+  nothing it writes survives (its whole filesystem is a 64 MB tmpfs with read-only
+  binds of /usr, /etc and the interpreter; the host's /tmp, /run, /root are not there);
+* no network, no host unix socket, its own /proc; a fresh uid per run (as root), no
+  capabilities, ``no_new_privs``; wall-clock and CPU limits; memory and task count are
+  capped over the whole run, not per process;
+* the verdict is a nonce the harness writes on a pipe after the tests ran; it is
+  never in a file, argv, the environment or a code object, and stdout/stderr (read
+  from pipes, 4 kB of each kept) play no part in it;
+* when the isolation cannot be set up, :class:`SandboxUnavailable` is raised and
+  nothing runs.
 
 The parent survives anything the child does (segfault, fork, endless loop, memory
 bomb, ``os._exit``).  :func:`run_many` runs problems in parallel with a bounded
@@ -28,15 +30,14 @@ Example:
 
 from __future__ import annotations
 
-import ctypes
+import json
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
-import tempfile
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -47,6 +48,7 @@ from lm_eval.api.filter import Filter
 __all__ = [
     "CodeExecFilter",
     "CodeResult",
+    "SandboxUnavailable",
     "code_timeout_metric",
     "extract_code",
     "reindent_body",
@@ -55,10 +57,11 @@ __all__ = [
     "with_prompt",
 ]
 
-_FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
-_OUTPUT_CAP = 4096
-_CLONE_NEWNET = 0x40000000
-_NOBODY = 65534
+_FENCE_LANGS = frozenset({"", "python", "py", "python3"})
+_WORD = re.compile(r"[A-Za-z0-9]*")
+_BLANKS = re.compile(r"[ \t]*")
+_TMPFS_MB = 64  # all the answer may write: /tmp, /dev/shm, its folder together
+_MAX_TASKS = 64  # processes + threads of one run
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,28 @@ def extract_code(answer: str) -> str:
     >>> extract_code("Here:\\n```python\\nprint(1)\\n```\\nDone")
     'print(1)\\n'
     """
-    blocks = _FENCE.findall(answer)
+    blocks = _fenced_blocks(answer)
     return blocks[-1] if blocks else answer
+
+
+def _fenced_blocks(text: str) -> list[str]:
+    """The bodies the regex ``````[ \\t]*(?:python|py|python3)?[ \\t]*\\n(.*?)`````` (DOTALL,
+    IGNORECASE) finds, in linear time (that regex backtracks quadratically on blanks)."""
+    blocks: list[str] = []
+    i = text.find("```")
+    while i >= 0:
+        k = _BLANKS.match(text, i + 3).end()  # type: ignore[union-attr]
+        word = _WORD.match(text, k).end()  # type: ignore[union-attr]
+        k2 = _BLANKS.match(text, word).end()  # type: ignore[union-attr]
+        if text[k:word].lower() in _FENCE_LANGS and text.startswith("\n", k2):
+            end = text.find("```", k2 + 1)
+            if end < 0:
+                break  # no later opening can close either
+            blocks.append(text[k2 + 1 : end])
+            i = text.find("```", end + 3)
+        else:
+            i = text.find("```", i + 1)
+    return blocks
 
 
 def _indent(line: str) -> str:
@@ -171,114 +194,124 @@ def with_prompt(prompt: str, code: str, entry: str | None = None) -> str:
     return prompt + body
 
 
-def _limits(timeout: float, memory_mb: int, drop: bool) -> Callable[[], None]:
-    def apply() -> None:  # runs in the child between fork and exec
-        import resource
+class SandboxUnavailable(RuntimeError):
+    """The isolation the sandbox needs cannot be set up here: nothing is run."""
 
-        if drop:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.unshare(_CLONE_NEWNET)  # best effort: an empty network namespace
-        cpu = int(timeout) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-        mem = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (10 * 1024 * 1024, 10 * 1024 * 1024))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if drop:
-            resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
-            os.setgroups([])
-            os.setgid(_NOBODY)
-            os.setuid(_NOBODY)
 
-    return apply
+_SUPERVISOR = str(Path(__file__).with_name("sandbox.py"))
+_UID_BASE, _UID_SPAN = 2_000_000_000, 1 << 20  # root mode: one fresh uid per concurrent run
+_uids_lock = threading.Lock()
+_uids_busy: set[int] = set()
+
+
+def _take_uid() -> int:
+    with _uids_lock:
+        while True:
+            uid = _UID_BASE + secrets.randbelow(_UID_SPAN)
+            if uid not in _uids_busy:
+                _uids_busy.add(uid)
+                return uid
+
+
+def _binds() -> list[str]:
+    """Host paths the sandbox sees read-only: /usr, /etc and this interpreter's prefix."""
+    prefix = os.path.realpath(sys.base_prefix)
+    return list(dict.fromkeys(["/usr", "/etc", prefix]))
+
+
+def _sandbox_python() -> str:
+    """The base interpreter (not the venv: the answer gets the standard library only)."""
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    return os.path.realpath(base)
+
+
+def _supervise(job: dict[str, object], wait: float) -> dict[str, object]:
+    """One run through the supervisor script (see sandbox.py); its JSON report."""
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-S", _SUPERVISOR],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd="/",
+        env={"PATH": "/usr/bin:/bin"},
+        close_fds=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(json.dumps({**job, "parent": os.getpid()}).encode(), timeout=wait)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # its init has PR_SET_PDEATHSIG: the run's namespace goes with it
+        proc.communicate()
+        return {"status": "timeout", "returncode": None, "output": "sandbox supervisor did not finish", "stuck": True}
+    try:
+        report = json.loads(out.decode("utf-8", "replace")) if out else {}
+    except ValueError:
+        report = {}
+    if not isinstance(report, dict) or not report:
+        report = {
+            "error": f"sandbox supervisor failed (exit {proc.returncode}): {err.decode('utf-8', 'replace')[-2000:]}"
+        }
+    return report
+
+
+def _job(code: str, test_code: str, entry: str | None, timeout: float, memory_mb: int, uid: int) -> dict[str, object]:
+    return {
+        "code": code,
+        "tests": test_code,
+        "entry": entry,
+        "timeout": float(timeout),
+        "memory_mb": int(memory_mb),
+        "tmpfs_mb": _TMPFS_MB,
+        "max_tasks": _MAX_TASKS,
+        "uid": uid,
+        "python": _sandbox_python(),
+        "binds": _binds(),
+    }
 
 
 @lru_cache(maxsize=1)
-def _sandbox_python() -> tuple[str, bool]:
-    """(interpreter, drop privileges?): as root, the first Python that user ``nobody``
-    can start (this venv's usually lives under /root, which nobody cannot enter)."""
-    if os.geteuid() != 0:
-        return sys.executable, False
-    candidates = [os.path.realpath(sys.executable), "/usr/bin/python3", "/usr/local/bin/python3"]
-    for exe in dict.fromkeys(c for c in candidates if os.path.isfile(c)):
-        try:
-            probe = subprocess.run(
-                [exe, "-I", "-c", "import json, math, re, collections"],
-                cwd="/",
-                capture_output=True,
-                timeout=30,
-                preexec_fn=_limits(30, 512, True),
-            )
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if probe.returncode == 0:
-            return exe, True
-    return sys.executable, False
-
-
-def _read(path: Path) -> str:
+def _check_sandbox() -> None:
+    """Run a known-good problem once; raise :class:`SandboxUnavailable` if that fails."""
+    if not sys.platform.startswith("linux"):
+        raise SandboxUnavailable("code_exec needs Linux namespaces; see docs/sandbox.md")
+    uid = _take_uid()
     try:
-        with path.open("rb") as fh:
-            return fh.read(_OUTPUT_CAP).decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        report = _supervise(
+            _job("def add(a, b):\n    return a + b\n", "assert add(2, 3) == 5\n", None, 30, 512, uid), 60
+        )
+    finally:
+        with _uids_lock:
+            _uids_busy.discard(uid)
+    if "error" in report or report.get("status") != "pass":
+        why = report.get("error") or f"a known-good program scored {report.get('status')}: {report.get('output')}"
+        raise SandboxUnavailable(
+            f"code_exec refuses to run generated code: the sandbox cannot be set up here ({why}). "
+            "It needs root, or unprivileged user namespaces (see docs/sandbox.md)."
+        )
 
 
 def run_tests(
     code: str, test_code: str, entry_point: str | None, timeout: float = 10.0, memory_mb: int = 512
 ) -> CodeResult:
-    """Run ``code`` then ``test_code`` (and ``check(<entry_point>)``) in a sandboxed child."""
+    """Run ``code`` then ``test_code`` (and ``check(<entry_point>)``) in the sandbox.
+
+    Raises :class:`SandboxUnavailable` (before running anything) when the isolation
+    cannot be set up; never raises because of what the code does."""
     if not code.strip():
         return CodeResult("no_code")
-    token = secrets.token_hex(16)
-    call = f"\ncheck({entry_point})\n" if entry_point else "\n"
-    program = f"{code}\n\n{test_code}\n{call}print({token!r}, flush=True)\n"
-    python, drop = _sandbox_python()
-    with tempfile.TemporaryDirectory(prefix="tc_code_") as tmp:
-        folder = Path(tmp)
-        (folder / "prog.py").write_text(program, encoding="utf-8")
-        out, err = folder / "stdout.txt", folder / "stderr.txt"
-        if drop:
-            os.chmod(folder, 0o777)
-        with out.open("wb") as fo, err.open("wb") as fe:
-            proc = subprocess.Popen(
-                [python, "-I", "-B", "prog.py"],
-                cwd=folder,
-                stdin=subprocess.DEVNULL,
-                stdout=fo,
-                stderr=fe,
-                env={"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "HOME": str(folder)},
-                preexec_fn=_limits(timeout, memory_mb, drop),
-                start_new_session=True,
-                close_fds=True,
-            )
-            try:
-                rc = proc.wait(timeout=timeout)
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                rc = None
-            finally:
-                _kill_group(proc.pid)  # forked children too
-                proc.wait()
-        stdout, stderr = _read(out), _read(err)
-    output = (stderr + stdout)[:_OUTPUT_CAP]
-    if timed_out or (rc is not None and rc == -signal.SIGXCPU):
-        return CodeResult("timeout", rc, output)
-    if rc == 0 and token in stdout:
-        return CodeResult("pass", rc, output)
-    if "MemoryError" in stderr:
-        return CodeResult("memory", rc, output)
-    if rc is not None and rc < 0:
-        return CodeResult("crash", rc, output)
-    return CodeResult("fail", rc, output)
+    _check_sandbox()
+    uid = _take_uid()
+    report: dict[str, object] = {}
+    try:
+        report = _supervise(_job(code, test_code, entry_point, timeout, memory_mb, uid), float(timeout) + 30)
+    finally:
+        if not report.get("stuck"):  # every process of that uid is gone: the uid may be reused
+            with _uids_lock:
+                _uids_busy.discard(uid)
+    if "error" in report:
+        raise SandboxUnavailable(f"code_exec: {report['error']}")
+    rc = report.get("returncode")
+    return CodeResult(str(report["status"]), rc if isinstance(rc, int) else None, str(report.get("output", "")))
 
 
 def run_many(
@@ -332,7 +365,8 @@ class CodeExecFilter(Filter):
         code = extract_code(str(response))
         if not code.strip():
             return "", tests, entry  # no answer (a truncated trace): no_code, not the bare prompt run
-        if self.prompt_field and entry and not re.search(rf"^\s*def\s+{re.escape(entry)}\s*\(", code, re.MULTILINE):
+        defines = rf"^[^\S\n]*def[^\S\n]+{re.escape(entry or '')}[^\S\n]*\("  # linear: no \s* across lines
+        if self.prompt_field and entry and not re.search(defines, code, re.MULTILINE):
             # a completion: its indentation may have been stripped with the answer part
             code = with_prompt(str(doc.get(self.prompt_field, "")), code, entry)
         return code, tests, entry
