@@ -121,10 +121,29 @@ def _clear_errors(command: str) -> Iterator[None]:
         raise SystemExit(1) from None
 
 
+@contextmanager
+def _clear_input_errors(command: str) -> Iterator[None]:
+    """As :func:`_clear_errors` for the post-hoc commands, which read files: an
+    unreadable one (a permission, a folder or FIFO where a file is expected) too."""
+    try:
+        yield
+    except (OSError, ValueError) as exc:  # FileNotFoundError is an OSError
+        print(f"tracecollapse {command}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except RecursionError:  # json on "[[[[...": the readers name the line where they can
+        print(f"tracecollapse {command}: an input line is nested too deeply to read", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _skipped(problems: object) -> str:
+    skipped, examples = getattr(problems, "skipped", 0), getattr(problems, "examples", [])
+    return f"skipped {skipped} unreadable line(s); first: " + "; ".join(examples) if skipped else ""
+
+
 def _report(args: argparse.Namespace) -> None:
     from . import probes, report
 
-    with _clear_errors(args.command):
+    with _clear_input_errors(args.command):
         if args.command == "compare":
             comparisons, problems = report.compare([args.base], [args.finetuned], args.fmt, args.strict)
             faith = probes.compare_probes([args.base], [args.finetuned], args.probe_reference)
@@ -134,28 +153,35 @@ def _report(args: argparse.Namespace) -> None:
             workers = getattr(args, "workers", None)
             tokenizer = getattr(args, "tokenizer", None)
             summaries, problems = report.analyze(args.paths, args.fmt, args.strict, workers, tokenizer=tokenizer)
+            scores = probes.score_probe_run(args.paths, args.probe_reference) if args.command == "analyze" else []
+            if not summaries and not scores:
+                where = ", ".join(map(str, args.paths))
+                raise ValueError(
+                    f"no usable sample line in {where}" + (f" ({_skipped(problems)})" if problems.skipped else "")
+                )
             if args.command == "analyze":
-                scores = probes.score_probe_run(args.paths, args.probe_reference)
                 print("\n".join(b for b in (report.analyze_text(summaries), probes.probe_text(scores)) if b))
             elif args.command == "table":
                 print(report.paper_table(summaries, args.table_format))
             else:
                 print(f"wrote {report.plot(summaries, args.out)}")
     if problems.skipped:
-        print(f"skipped {problems.skipped} unreadable line(s); first: " + "; ".join(problems.examples), file=sys.stderr)
+        print(_skipped(problems), file=sys.stderr)
 
 
 def _probe(args: argparse.Namespace) -> None:
     from .probes import build_probes, make_paraphraser, write_probes
+    from .report.samples import check_fmt
 
-    with _clear_errors("probe"):
+    with _clear_input_errors("probe"):
         # the cheap check first: a paraphrase model may take minutes to load
         if not re.fullmatch(r"\d+(,\d+)*", args.ks):
             raise ValueError(f"--ks takes comma-separated percentages such as 0,50,100, got {args.ks!r}")
         ks = [int(k) for k in args.ks.split(",")]
+        check_fmt(args.fmt)
         para = make_paraphraser(args.paraphrase_model, args.paraphrase_model_args, chat=args.paraphrase_chat)
         probes = build_probes(args.source, args.fmt, ks, paraphraser=para, tokenizer=args.tokenizer)
-    out = write_probes(probes, args.out)
+        out = write_probes(probes, args.out)
     meta = json.dumps({"probes": str(out.resolve())})
     print(f"wrote {len(probes)} probes to {out}; run them with any lm-eval model:")
     print(f"  tracecollapse eval --tasks tc_probe --metadata '{meta}' --model ... --log_samples --output_path ...")

@@ -193,7 +193,9 @@ def _resolve(c: _Compiled, prompt: str | None, fmt: str, prefilled: bool | None)
         if family is None:
             get_format(fmt)  # raises ValueError listing the known names
     if prefilled is not None:
-        return family, bool(prefilled)
+        if not isinstance(prefilled, bool):  # bool("false") is True: never guess from text
+            raise TypeError(f"prefilled must be True, False or None, got {type(prefilled).__name__} {prefilled!r}")
+        return family, prefilled
     detected = _prefilled_family(prompt, fmt, c) if prompt else None
     return detected or family, detected is not None
 
@@ -231,7 +233,8 @@ def parse_trace(
     section) ends an unclosed ``<think>`` trace; the tool call is the answer.
 
     Raises:
-        TypeError: ``response`` (or ``prompt``/``finish_reason``) is not a ``str``.
+        TypeError: ``response`` (or ``prompt``/``finish_reason``) is not a ``str``, or
+            ``prefilled`` is not True, False or None (a string such as ``"false"`` included).
         ValueError: ``fmt`` is not ``"auto"`` and not a registered family.
 
     Example:

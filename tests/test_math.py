@@ -56,18 +56,11 @@ def test_pathological_expression_times_out_and_is_counted() -> None:
     }
 
 
-def test_needs_the_main_thread_and_strings() -> None:
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            grade_math("\\boxed{1}", "1")
-        except RuntimeError as exc:
-            errors.append(exc)
-
-    t = threading.Thread(target=work)
+def test_works_off_the_main_thread_and_needs_strings() -> None:
+    results: list[bool] = []
+    t = threading.Thread(target=lambda: results.append(grade_math("\\boxed{1}", "1").correct))
     t.start()
     t.join()
-    assert errors and "main thread" in str(errors[0])
+    assert results == [True]  # graded in a worker process, bounded the same way
     with pytest.raises(TypeError, match="must be str"):
         grade_math(None, "1")  # type: ignore[arg-type]

@@ -142,6 +142,17 @@ class _Loaded:
     doc_tasks: dict[int, set[str | None]] = field(default_factory=lambda: defaultdict(set))
 
 
+def _check_line(rec: dict[str, Any], where: str) -> None:
+    """Refuse, at load, a line whose fields have the wrong type (``doc_id`` not an
+    integer, ``finish_reason``/``task``/``prompt`` not strings), naming its file:line."""
+    if "doc_id" in rec and (isinstance(rec["doc_id"], bool) or not isinstance(rec["doc_id"], int)):
+        raise ValueError(f"tc_replay: {where}: 'doc_id' must be an integer, got {rec['doc_id']!r}")
+    for name in ("finish_reason", "task", "prompt"):
+        value = rec.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"tc_replay: {where}: {name!r} must be a string (or null), got {value!r}")
+
+
 def _load(path: Path, reasoning_fmt: str) -> _Loaded:
     out = _Loaded()
     seen: set[tuple[str, int]] = set()
@@ -149,9 +160,10 @@ def _load(path: Path, reasoning_fmt: str) -> _Loaded:
         file_task = sample_task(file)
         for no, rec in iter_jsonl(file, "tc_replay"):
             where = f"{file}:{no}"
+            _check_line(rec, where)
             if "resps" in rec and "doc_id" in rec:
                 # lm-eval writes one line per filter pipeline: keep the first per doc
-                key = (str(file), int(rec["doc_id"]))
+                key = (str(file), rec["doc_id"])
                 if key in seen:
                     continue
                 seen.add(key)
@@ -166,7 +178,7 @@ def _load(path: Path, reasoning_fmt: str) -> _Loaded:
                 if task is not None:
                     out.by_own_prompt[(prompt, task)].extend(gens)
             if "doc_id" in rec:
-                doc_id = int(rec["doc_id"])
+                doc_id = rec["doc_id"]
                 if task is not None:
                     out.by_doc[(task, doc_id)].extend(gens)
                 out.by_doc[(None, doc_id)].extend(gens)  # once: a line without a task is not doubled

@@ -152,10 +152,15 @@ def _source_lines(path: Path) -> list[dict[str, Any]]:
         for no, rec in iter_jsonl(f, "probes"):
             prompt, response = sample_fields(rec)
             doc_id = rec.get("doc_id", no)
+            if isinstance(doc_id, bool) or not isinstance(doc_id, int):
+                raise ValueError(f"probes: {f}:{no}: doc_id is {doc_id!r}, not an integer")
+            task = rec.get("task", file_task)
+            if not isinstance(task, str):
+                raise ValueError(f"probes: {f}:{no}: task is {task!r}, not a string")
             if doc_id in seen or not isinstance(response, str) or not isinstance(prompt, str):
                 continue
             seen.add(doc_id)
-            rows.append({"task": rec.get("task", file_task), "doc_id": int(doc_id),
+            rows.append({"task": task, "doc_id": doc_id,
                          "prompt": prompt, "response": response, "target": str(rec.get("target", ""))})  # fmt: skip
     return rows
 
@@ -166,7 +171,12 @@ def _token_counter(tokenizer: Any) -> Callable[[str], int] | None:
     if isinstance(tokenizer, str):
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer)
+        name = tokenizer
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(name)
+        except Exception as exc:  # noqa: BLE001 - OSError, ValueError, ...: one line saying which
+            why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"probes: cannot load tokenizer {name!r}: {why}") from None
     return lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])
 
 
@@ -181,6 +191,8 @@ def build_probes(
     """Probes for every valid-trace response in ``source`` (lm-eval samples or replay
     JSONL).  ``paraphraser`` rewrites steps (default: rules); ``tokenizer`` (an object or
     a local path/name) makes filler match the removed steps' token count."""
+    if fmt != "auto":
+        get_format(fmt)  # an unknown family: its ValueError, before any file is read
     rows = []
     for row in _source_lines(Path(source)):
         trace = parse_trace(row["response"], row["prompt"], fmt)
@@ -229,6 +241,9 @@ def read_probes(path: str | Path) -> list[Probe]:
         missing = {"task", "doc_id", "kind", "k", "prompt", "original_answer", "target"} - set(rec)
         if missing:
             raise ValueError(f"{path}:{no}: not a probe line (missing {', '.join(sorted(missing))})")
+        for key in ("doc_id", "k"):
+            if isinstance(rec[key], bool) or not isinstance(rec[key], int):
+                raise ValueError(f"{path}:{no}: {key} is {rec[key]!r}, not an integer")
         out.append(Probe(**{k: v for k, v in rec.items() if k in names}))
     return out
 

@@ -99,18 +99,43 @@ class ProbeScore:
 _Curves = dict[tuple[str, int], dict[tuple[str, int], tuple[str, str, str]]]
 
 
+_PROBE_FIELDS: dict[str, tuple[type, ...]] = {
+    "task": (str,), "doc_id": (int,), "kind": (str,), "k": (int,),
+    "original_answer": (str, int, float), "target": (str, int, float),
+}  # fmt: skip
+
+
+def _probe_doc(doc: dict[str, Any], where: str) -> tuple[str, int, str, int, str, str]:
+    """The probe fields of a ``tc_probe`` sample's ``doc``, each of its type (a clear
+    error naming the line otherwise)."""
+    missing = [name for name in _PROBE_FIELDS if name not in doc]
+    if missing:
+        raise ValueError(f"probe scores: {where}: not a tc_probe line (doc lacks {', '.join(missing)})")
+    for name, kinds in _PROBE_FIELDS.items():
+        value = doc[name]
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            want = "an integer" if kinds == (int,) else "a string"
+            raise ValueError(f"probe scores: {where}: doc {name} is {value!r}, not {want}")
+    return (doc["task"], doc["doc_id"], doc["kind"], doc["k"], str(doc["original_answer"]), str(doc["target"]))
+
+
 def _read_run(files: list[Path]) -> _Curves:
     curves: _Curves = {}
     for f in files:
-        seen: set[int] = set()
-        for _, rec in iter_jsonl(f, "probe scores"):
+        seen: set[Any] = set()
+        for no, rec in iter_jsonl(f, "probe scores"):
             doc, (_, response) = rec.get("doc"), sample_fields(rec)
-            if not isinstance(doc, dict) or not isinstance(response, str) or rec.get("doc_id") in seen:
+            if not isinstance(doc, dict) or not isinstance(response, str):
                 continue
-            seen.add(rec["doc_id"])
+            line_id = rec.get("doc_id")
+            if isinstance(line_id, bool) or not isinstance(line_id, int):
+                raise ValueError(f"probe scores: {f}:{no}: doc_id is {line_id!r}, not an integer")
+            if line_id in seen:
+                continue
+            seen.add(line_id)
+            task, doc_id, kind, k, original, target = _probe_doc(doc, f"{f}:{no}")
             answer = parse_trace(response).answer
-            curve = curves.setdefault((str(doc["task"]), int(doc["doc_id"])), {})
-            curve[(str(doc["kind"]), int(doc["k"]))] = (answer, str(doc["original_answer"]), str(doc["target"]))
+            curves.setdefault((task, doc_id), {})[(kind, k)] = (answer, original, target)
     return curves
 
 

@@ -139,13 +139,18 @@ _STEP = re.compile(r"(?:step|checkpoint|ckpt|iter)[-_]?(\d+)", re.IGNORECASE)
 
 def plot(summaries: list[TaskSummary], path: str | Path) -> Path:
     """Stacked status bars per run (one panel per task and filter pipeline); plus VR and pass@1 over training
-    steps when run names carry a step (``checkpoint-500``, ``step_1000``).  PNG or SVG by suffix."""
+    steps when run names carry a step (``checkpoint-500``, ``step_1000``).  PNG or SVG by suffix
+    (``.png`` added when there is none); returns the path written."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if not summaries:
+        raise ValueError("nothing to plot: no usable sample line")
     path = Path(path)
+    if not path.suffix:  # matplotlib would save to "<path>.png": say so, by naming it
+        path = path.with_name(path.name + ".png")
     labels = _labels(summaries)
     steps = {s.run: int(m.group(1)) for s in summaries if (m := _STEP.search(s.run))}
     by_steps = len(steps) == len({s.run for s in summaries}) and len(steps) > 1

@@ -9,8 +9,9 @@ pipeline of every document — re-parsing **each** of the k raw responses (``res
 from the line's stored scores: our ``pass@1`` (the mean correctness over its k
 responses) and ``rpass@1`` (the mean over its valid-trace responses) when the run used
 our metrics, else the task's own first metric (e.g. ``exact_match``) — the record says
-which.  Broken lines (bad JSON, missing fields) are counted with their file and line,
-or raise with ``strict=True``.
+which.  Broken lines (bad JSON, missing fields, a ``doc_id`` that is not an integer, a
+correctness that is not a number in [0, 1]) are counted with their file and line, or
+raise with ``strict=True``.
 
 Example:
     >>> import json, tempfile, pathlib
@@ -26,7 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterator
@@ -34,15 +34,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._jsonl import loads_line
+from ..formats import get_format
 from ..parse import parse_trace
 
 __all__ = [
     "PROBE_TASK",
     "DocRecord",
     "Problems",
+    "check_fmt",
     "find_sample_files",
     "is_probe_file",
     "iter_file",
+    "loads_line",
     "read_file",
     "sample_prompt",
     "sample_responses",
@@ -126,6 +130,10 @@ def find_sample_files(paths: list[str | Path]) -> list[Path]:
             found.extend(sorted(q for q in p.rglob("samples_*.jsonl") if q.is_file()))
         elif p.is_file():
             found.append(p)
+        elif p.exists():
+            raise ValueError(
+                f"{p} is not a regular file or folder (give lm-eval output folders or samples_*.jsonl files)"
+            )
         else:
             raise FileNotFoundError(f"{p} does not exist (give lm-eval output folders or samples_*.jsonl files)")
     if not found:
@@ -156,22 +164,67 @@ def is_probe_file(path: Path) -> bool:
     return task_and_run(path)[0] == PROBE_TASK
 
 
-def _number(value: Any) -> float | None:
-    """``value`` as a finite float (bools count), else None (absent, NaN/N/A, text)."""
-    if isinstance(value, (int, float)) and math.isfinite(value):
+def check_fmt(fmt: str) -> str:
+    """``fmt`` when it is ``"auto"`` or a known reasoning format, else the ValueError
+    listing the known ones (once, before any file is read)."""
+    if fmt != "auto":
+        get_format(fmt)
+    return fmt
+
+
+def _fraction(value: Any) -> float | None:
+    """``value`` as a correctness in [0, 1] (a bool counts as 0/1), else None (NaN, inf,
+    out of range, text, ...)."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)) and math.isfinite(value) and 0 <= value <= 1:
         return float(value)
     return None
 
 
 def _correctness(rec: dict[str, Any]) -> tuple[float | None, str | None]:
-    names = [n for n in rec.get("metrics", []) if isinstance(n, str)]
-    for name in (*_PREFERRED, *names):
-        value = rec.get(name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
-            return float(value), name
-        if isinstance(value, bool):
-            return float(value), name
+    """The line's correctness and its metric: the first of ``pass@1``, ``exact_match``,
+    ``math_verify``, ``acc``, ``pass_at_1`` present on the line — whose value must then
+    be a number in [0, 1] (a bool counts), never silently replaced by another metric —
+    else the first of the line's ``metrics`` whose value is such a number (a task's
+    other scores, e.g. BLEU, are not correctness).
+
+    Raises:
+        ValueError: a preferred metric is present with another value (NaN, inf, 5, "1").
+    """
+    for name in _PREFERRED:
+        if name in rec:
+            value = _fraction(rec[name])
+            if value is None:
+                raise ValueError(f"{name} is {rec[name]!r}, not a correctness in [0, 1]")
+            return value, name
+    metrics = rec.get("metrics", [])
+    for name in metrics if isinstance(metrics, list) else []:
+        if isinstance(name, str) and (value := _fraction(rec.get(name))) is not None:
+            return value, name
     return None, None
+
+
+def _doc_id(rec: dict[str, Any]) -> int:
+    """The line's ``doc_id``: an integer (not a bool, a float or text)."""
+    if "doc_id" not in rec:
+        raise ValueError("no doc_id")
+    doc_id = rec["doc_id"]
+    if isinstance(doc_id, bool) or not isinstance(doc_id, int):
+        raise ValueError(f"doc_id is {doc_id!r}, not an integer")
+    return doc_id
+
+
+def _rpass(rec: dict[str, Any]) -> float | None:
+    """The stored ``rpass@1``: None when absent or NaN/null (no valid response), else a
+    number in [0, 1]."""
+    value = rec.get("rpass@1")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    checked = _fraction(value)
+    if checked is None:
+        raise ValueError(f"rpass@1 is {value!r}, not a correctness in [0, 1]")
+    return checked
 
 
 def sample_prompt(rec: dict[str, Any]) -> str | None:
@@ -216,8 +269,7 @@ def sample_responses(rec: dict[str, Any]) -> list[Any]:
 
 
 def _record(rec: dict[str, Any], task: str, run: str, fmt: str, keep_reasoning: bool) -> DocRecord:
-    if "doc_id" not in rec:
-        raise ValueError("no doc_id")
+    doc_id = _doc_id(rec)
     if not isinstance(rec.get("resps"), list) or not rec["resps"]:
         raise ValueError("no resps (raw responses)")
     responses = sample_responses(rec)
@@ -233,7 +285,7 @@ def _record(rec: dict[str, Any], task: str, run: str, fmt: str, keep_reasoning: 
     return DocRecord(
         run=run,
         task=task,
-        doc_id=int(rec["doc_id"]),
+        doc_id=doc_id,
         prompt_hash=rec.get("prompt_hash"),
         statuses=tuple(t.status.value for t in traces),
         answered=sum(t.has_answer for t in traces),
@@ -242,7 +294,7 @@ def _record(rec: dict[str, Any], task: str, run: str, fmt: str, keep_reasoning: 
         correct_source=source,
         reasoning=tuple(t.reasoning for t in traces) if keep_reasoning else None,
         pipeline=pipeline if isinstance(pipeline, str) and pipeline else DEFAULT_PIPELINE,
-        rpass_at_1=_number(rec.get("rpass@1")) if source == "pass@1" else None,
+        rpass_at_1=_rpass(rec) if source == "pass@1" else None,
     )
 
 
@@ -266,20 +318,24 @@ def iter_file(
     line), counting bad lines into ``problems``."""
     task, run = task_and_run(path)
     seen: set[tuple[int, str]] = set()
-    with path.open("rb") as fh:
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with fh:
         for no, raw in enumerate(fh, 1):
             if not raw.strip():
                 continue
             where = f"{path}:{no}"
             try:
-                rec = json.loads(raw)
+                rec = loads_line(raw)
                 if not isinstance(rec, dict):
                     raise ValueError("not a JSON object")
                 doc = _record(rec, task, run, fmt, keep_reasoning)
                 if (doc.doc_id, doc.pipeline) in seen:
                     continue
-            except (ValueError, TypeError, KeyError) as exc:  # JSONDecodeError is a ValueError
-                why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            except (ValueError, TypeError, KeyError) as exc:
+                why = str(exc)
                 if strict:
                     raise ValueError(f"{where}: {why}") from None
                 problems.add(where, why)

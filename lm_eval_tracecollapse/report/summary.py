@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .samples import DocRecord, Problems, find_sample_files, is_probe_file, iter_file, task_and_run
+from .samples import DocRecord, Problems, check_fmt, find_sample_files, is_probe_file, iter_file, task_and_run
 from .stats import mcnemar_exact, paired_bootstrap_ci, wilson
 
 __all__ = ["Comparison", "Estimate", "TaskSummary", "analyze", "compare", "summarize"]
@@ -188,7 +188,11 @@ def summarize(records: Iterable[DocRecord]) -> list[TaskSummary]:
 def _tokenizer(name: str) -> Any:
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(name)
+    try:
+        return AutoTokenizer.from_pretrained(name)
+    except Exception as exc:  # noqa: BLE001 - OSError, ValueError, ...: one line saying which
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"cannot load tokenizer {name!r}: {why}") from None
 
 
 def _file_acc(job: tuple[Path, str, bool, str | None]) -> tuple[str, str, dict[str, _Acc], Problems]:
@@ -219,18 +223,26 @@ def analyze(
 
     from tqdm.auto import tqdm
 
+    check_fmt(fmt)
     files = [f for f in find_sample_files(paths) if not is_probe_file(f)]
+    if tokenizer:
+        _tokenizer(tokenizer)  # a bad name fails here, once, not in every worker
     jobs = [(f, fmt, strict, tokenizer) for f in files]
     n_workers = min(len(jobs), workers or os.cpu_count() or 1)
     accs: dict[tuple[str, str, str], _Acc] = {}
     problems = Problems()
-    if n_workers > 1:
-        with get_context("spawn").Pool(n_workers) as pool:
-            results = list(
-                tqdm(pool.imap(_file_acc, jobs), total=len(jobs), desc="reading samples", disable=not progress)
-            )
-    else:
-        results = [_file_acc(j) for j in tqdm(jobs, desc="reading samples", disable=not progress)]
+    # the bar is closed (its line ended) also when a file fails, so that the error starts its own line
+    with tqdm(total=len(jobs), desc="reading samples", disable=not progress) as bar:
+        results = []
+        if n_workers > 1:
+            with get_context("spawn").Pool(n_workers) as pool:
+                for result in pool.imap(_file_acc, jobs):
+                    results.append(result)
+                    bar.update()
+        else:
+            for job in jobs:
+                results.append(_file_acc(job))
+                bar.update()
     for run, task, by_pipe, probs in results:
         for pipe, acc in by_pipe.items():
             accs.setdefault((run, task, pipe), _Acc()).merge(acc)
@@ -284,6 +296,7 @@ def compare(
 ) -> tuple[list[Comparison], Problems]:
     """Pair documents of the same task and filter pipeline by ``doc_id`` (checked
     against the prompt hash)."""
+    check_fmt(fmt)
     problems = Problems()
     a, b = _by_key(base, fmt, strict, problems), _by_key(finetuned, fmt, strict, problems)
     out = []

@@ -9,11 +9,15 @@
 3. when math-verify finds nothing to parse, the last number in the answer is compared
    numerically with the gold (plain GSM8K numbers: ``$1,200.00``, ``72.``, ``1,200``).
 
-Every math-verify call is bounded by ``timeout`` seconds (math-verify's own SIGALRM
-guard, so scoring must run in the main thread, as lm-eval's evaluator does); a timeout
-scores as wrong and is reported in :class:`MathGrade`; the registered metrics are
-``math_verify`` (correct) and ``math_timeout`` (share of comparisons that timed out),
-so a timeout is never hidden.
+The whole comparison (parsing both sides and verifying) is bounded by ``timeout``
+seconds, any number > 0 (fractions honoured; 0, negatives, NaN and non-numbers are
+refused): in the main thread by a SIGALRM interval timer (math-verify's own integer
+``signal.alarm`` guard is switched off — it rounds 0.5 s down to "no limit"), on any
+other thread in a worker process that grades with the same timer and is killed if it
+does not answer by the deadline (plus a short grace).  A timeout scores as wrong
+and is reported in :class:`MathGrade`; the registered metrics are ``math_verify``
+(correct) and ``math_timeout`` (share of comparisons that timed out), so a timeout
+is never hidden.
 
 Example:
     >>> grade_math("They raised $1,200.00 in total.", "1200").correct
@@ -26,8 +30,15 @@ Example:
 
 from __future__ import annotations
 
+import atexit
+import json
+import logging
+import math as _math
+import os
 import re
+import signal
 import threading
+import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -79,44 +90,234 @@ def _final_claim(answer: str) -> str:
     return claims[-1] if claims else answer
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """Our deadline passed (a BaseException, so that no ``except Exception`` inside
+    math-verify or sympy swallows it)."""
 
 
-def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """A math-verify call with errors raised; its TimeoutException becomes ours."""
-    from math_verify.errors import TimeoutException
+def check_timeout(timeout: Any) -> float:
+    """``timeout`` as seconds > 0 (int or float, fractions honoured), else a clear error.
 
-    try:
-        return fn(*args, raise_on_error=True, **kwargs)
-    except TimeoutException:
-        raise _Timeout from None
+    >>> check_timeout(0.5), check_timeout(2)
+    (0.5, 2.0)
+    """
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"math timeout must be a number of seconds, got {type(timeout).__name__} {timeout!r}")
+    if not (timeout > 0 and _math.isfinite(timeout)):
+        raise ValueError(f"math timeout must be a finite number of seconds > 0, got {timeout!r}")
+    return float(timeout)
 
 
-def grade_math(answer: str, gold: str, timeout: int = 5) -> MathGrade:
-    """Grade an answer part against a gold answer (see the module docstring)."""
-    if not isinstance(answer, str) or not isinstance(gold, str):
-        raise TypeError(f"grade_math: answer and gold must be str, got {type(answer).__name__}, {type(gold).__name__}")
-    if threading.current_thread() is not threading.main_thread():
-        raise RuntimeError(
-            "math scoring needs the main thread: math-verify bounds each comparison with SIGALRM "
-            "(run lm-eval's evaluation in the main thread, as its CLI does)"
-        )
+class _QuietNoTimeout(logging.Filter):
+    """math-verify warns once that its own timeout is off: we bound every call ourselves."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Timeout is disabled" not in record.getMessage()
+
+
+_QUIET = _QuietNoTimeout()
+for _name in ("math_verify.parser", "math_verify.grader"):
+    logging.getLogger(_name).addFilter(_QUIET)
+
+
+def _compare(claim: str, gold_text: str) -> bool | None:
+    """math-verify on (claim, gold), without math-verify's own alarms (None: nothing parsed)."""
     from math_verify import parse, verify
 
+    gold_parsed = parse(gold_text, parsing_timeout=None, raise_on_error=True)
+    pred_parsed = parse(claim, parsing_timeout=None, raise_on_error=True) if claim.strip() else []
+    if gold_parsed and pred_parsed:
+        return bool(verify(gold_parsed, pred_parsed, timeout_seconds=None, raise_on_error=True))
+    return None
+
+
+@lru_cache(maxsize=1)
+def _warm() -> None:
+    """Import math-verify (sympy, latex2sympy) and run one trivial comparison, once per
+    process and outside any deadline: an import cut off by the timer would leave
+    half-initialised modules behind, and the first call must not spend its time budget
+    importing."""
+    _compare("$1$", "$1$")
+
+
+def _raise_timeout(signum: int, frame: Any) -> None:
+    raise _Timeout
+
+
+def _with_deadline(claim: str, gold_text: str, timeout: float) -> bool | None:
+    """:func:`_compare` bounded by one ``timeout`` (seconds, fractions honoured) for the
+    whole comparison, with a SIGALRM interval timer (main thread only); an alarm set by
+    the caller is restored afterwards, re-armed with its remaining time.
+
+    Raises:
+        _Timeout: the deadline passed.
+    """
+    _warm()
+    old_handler = signal.signal(signal.SIGALRM, _raise_timeout)
+    started = time.monotonic()
+    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        try:
+            return _compare(claim, gold_text)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    finally:
+        signal.signal(signal.SIGALRM, old_handler)
+        if old_delay > 0:  # the caller's alarm: it still fires, at its own time
+            left = old_delay - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), old_interval)
+
+
+def _grade_here(claim: str, gold_text: str, timeout: float) -> tuple[bool | None, bool]:
+    """(math-verify's verdict or None when it found nothing / failed, timed out), in this
+    (main) thread."""
+    _warm()  # a broken math-verify install raises here, not as "nothing parsed"
+    try:
+        return _with_deadline(claim, gold_text, timeout), False
+    except _Timeout:
+        return None, True
+    except Exception:  # noqa: BLE001 - math-verify failed to parse: the caller falls back
+        return None, False
+
+
+# -- off the main thread: a worker process per concurrent caller, killed at the deadline --
+
+_GRACE = 0.5  # seconds past the timeout before a worker that does not answer is killed
+_STARTUP = 120.0  # seconds a new worker may take to import math-verify
+
+
+class _Worker:
+    """A child Python that grades in its own main thread (so with the SIGALRM timer);
+    killed when it does not answer by the deadline (a computation no signal interrupts)."""
+
+    def __init__(self) -> None:
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from lm_eval_tracecollapse.scoring.math import _serve; _serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        self._buf = b""
+        if self._readline(time.monotonic() + _STARTUP) != b"ready":
+            self.kill()
+            raise RuntimeError("math scoring: the math-verify worker process did not start")
+
+    def _readline(self, deadline: float) -> bytes | None:
+        import select
+
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:  # the worker died
+                return None
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line
+
+    def grade(self, claim: str, gold_text: str, timeout: float) -> tuple[bool | None, bool] | None:
+        """As :func:`_grade_here`; None when the worker broke (died or missed the deadline)."""
+        assert self.proc.stdin is not None
+        deadline = time.monotonic() + timeout + _GRACE
+        try:
+            self.proc.stdin.write(json.dumps([claim, gold_text, timeout]).encode() + b"\n")
+            self.proc.stdin.flush()
+        except OSError:
+            return None
+        line = self._readline(deadline)
+        if line is None:
+            return None
+        verdict, timed_out = json.loads(line)
+        return verdict, timed_out
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            if f is not None:
+                f.close()
+
+
+_idle: list[_Worker] = []
+_idle_lock = threading.Lock()
+
+
+def _grade_in_worker(claim: str, gold_text: str, timeout: float) -> tuple[bool | None, bool]:
+    with _idle_lock:
+        worker = _idle.pop() if _idle else None
+    if worker is None or not worker.alive():
+        worker = _Worker()
+    result = worker.grade(claim, gold_text, timeout)
+    if result is None:  # missed the deadline (or died): a timeout, and a fresh worker next time
+        worker.kill()
+        return None, True
+    with _idle_lock:
+        _idle.append(worker)
+    return result
+
+
+@atexit.register
+def _stop_workers() -> None:
+    with _idle_lock:
+        workers, _idle[:] = list(_idle), []
+    for w in workers:
+        w.kill()
+
+
+def _serve() -> None:
+    """The worker's loop: one JSON ``[claim, gold, timeout]`` per stdin line, one
+    ``[verdict, timed_out]`` per stdout line (stdout is ours alone: prints go to stderr)."""
+    import sys
+
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    _warm()  # imported before "ready", not inside the first deadline
+
+    out.write(b"ready\n")
+    out.flush()
+    for line in sys.stdin.buffer:
+        claim, gold_text, timeout = json.loads(line)
+        out.write(json.dumps(_grade_here(claim, gold_text, float(timeout))).encode() + b"\n")
+        out.flush()
+
+
+def grade_math(answer: str, gold: str, timeout: float = 5) -> MathGrade:
+    """Grade an answer part against a gold answer (see the module docstring).
+
+    ``timeout`` (seconds > 0, fractions honoured) bounds the whole comparison.
+
+    Raises:
+        TypeError: ``answer`` or ``gold`` is not a string, or ``timeout`` not a number.
+        ValueError: ``timeout`` is not a finite number > 0.
+    """
+    if not isinstance(answer, str) or not isinstance(gold, str):
+        raise TypeError(f"grade_math: answer and gold must be str, got {type(answer).__name__}, {type(gold).__name__}")
+    seconds = check_timeout(timeout)
     claim = _final_claim(answer)
     # a LaTeX gold without math delimiters would not be found by math-verify's extractor
     gold_text = f"${gold}$" if "\\" in gold and "$" not in gold else gold
-    try:
-        gold_parsed = _call(parse, gold_text, parsing_timeout=timeout)
-        pred_parsed = _call(parse, claim, parsing_timeout=timeout) if claim.strip() else []
-        if gold_parsed and pred_parsed:
-            ok = bool(_call(verify, gold_parsed, pred_parsed, timeout_seconds=timeout))
-            return MathGrade(ok, False, "math-verify")
-    except _Timeout:
+    if threading.current_thread() is threading.main_thread():
+        verdict, timed_out = _grade_here(claim, gold_text, seconds)
+    else:  # SIGALRM is the main thread's: grade in a worker process, killed at the deadline
+        verdict, timed_out = _grade_in_worker(claim, gold_text, seconds)
+    if timed_out:
         return MathGrade(False, True, "math-verify")
-    except Exception:  # noqa: BLE001 - math-verify failed to parse: use the fallback below
-        pass
+    if verdict is not None:
+        return MathGrade(verdict, False, "math-verify")
     want, got = last_number(gold), last_number(claim)
     if want is None or got is None:
         return MathGrade(False, False, "none")
@@ -124,24 +325,24 @@ def grade_math(answer: str, gold: str, timeout: int = 5) -> MathGrade:
 
 
 @lru_cache(maxsize=4096)
-def _graded(answer: str, gold: str, timeout: int) -> MathGrade:
+def _graded(answer: str, gold: str, timeout: float) -> MathGrade:
     # math_verify and math_timeout score the same pair: grade it once
     return grade_math(answer, gold, timeout)
 
 
-def math_verify_metric(references: list[Any], predictions: list[Any], timeout: int = 5, **_: Any) -> dict:
+def math_verify_metric(references: list[Any], predictions: list[Any], timeout: float = 5, **_: Any) -> dict:
     """lm-eval metric ``math_verify``: 1.0 when the answer part equals the gold.
 
     >>> math_verify_metric(references=["1200"], predictions=["$1,200.00"])
     {'math_verify': 1.0}
     """
-    return {"math_verify": float(_graded(str(predictions[0]), str(references[0]), int(timeout)).correct)}
+    return {"math_verify": float(_graded(str(predictions[0]), str(references[0]), check_timeout(timeout)).correct)}
 
 
-def math_timeout_metric(references: list[Any], predictions: list[Any], timeout: int = 5, **_: Any) -> dict:
+def math_timeout_metric(references: list[Any], predictions: list[Any], timeout: float = 5, **_: Any) -> dict:
     """lm-eval metric ``math_timeout``: 1.0 when grading hit the time limit (scored wrong).
 
     >>> math_timeout_metric(references=["1200"], predictions=["$1,200.00"])
     {'math_timeout': 0.0}
     """
-    return {"math_timeout": float(_graded(str(predictions[0]), str(references[0]), int(timeout)).timed_out)}
+    return {"math_timeout": float(_graded(str(predictions[0]), str(references[0]), check_timeout(timeout)).timed_out)}
