@@ -327,7 +327,7 @@ class AutoScanner:
                 m = pattern.match(s, i)
                 if m is not None:
                     found = m.group()
-                    resolved = lookup.get(found) or lookup.get(found.lower()) or self._resolve(found)
+                    resolved = lookup.get(found) or self._resolve(found)
                     if resolved is not None and resolved[2] == 0:
                         if found.lower() not in self._prefixes:
                             self._memo = (found, resolved[0], resolved[1])

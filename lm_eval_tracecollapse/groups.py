@@ -69,8 +69,8 @@ def pool_leaves(
         return NotAvailable(), "N/A"
     if weight_by_size:
         total = sum(w for _, w, _, _ in rows)
-        value = Pooled(sum(v * w for v, w, _, _ in rows) / total, total, sum(c for _, _, c, _ in rows))
         n = sum(c for _, _, c, _ in rows)
+        value = Pooled(sum(v * w for v, w, _, _ in rows) / total, total, n)
         if n - len(rows) <= 0 or any(s is None and c > 1 for _, _, c, s in rows):
             return value, "N/A"
         # lm-eval's pooled_sample_stderr, a one-document leaf adding no variance

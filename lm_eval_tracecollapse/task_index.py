@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +29,7 @@ __all__ = ["IndexEntry", "Kind", "cache_dir", "lm_eval_tasks_dir", "task_index"]
 
 Kind = Literal["task", "py_task", "group", "tag"]
 _KINDS: dict[str, Kind] = {"TASK": "task", "PY_TASK": "py_task", "GROUP": "group", "TAG": "tag"}
-_FORMAT = 2  # bump when IndexEntry changes
+_FORMAT = 3  # bump when IndexEntry changes
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,6 @@ class IndexEntry:
     #: a group's ``task:`` list (raw, ``!function`` values as strings), a tag's members
     members: tuple[Any, ...] = ()
     aggregate_metric_list: tuple[dict[str, Any], ...] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def cache_dir() -> Path:

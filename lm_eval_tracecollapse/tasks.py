@@ -58,10 +58,9 @@ def find_task_yaml(name: str, roots: tuple[str, ...] = ()) -> str:
     Raises:
         ValueError: no such task, or not a plain YAML task; the message says what to do.
     """
-    for include_defaults, paths in ((False, roots), (True, ())):
-        if not paths and not include_defaults:
-            continue
-        entry = task_index(paths, include_defaults=include_defaults).get(name)
+    indexes = ([task_index(roots, include_defaults=False)] if roots else []) + [task_index()]
+    for index in indexes:
+        entry = index.get(name)
         if entry is None:
             continue
         if entry.kind == "task" and entry.yaml_path:
@@ -272,12 +271,15 @@ class TraceTask(ConfigurableTask):
         if not results:
             return scores
         answers = response_answers(results[0])
-        if len(answers) == 1 and answers[0] is results[0]:
+        as_list = isinstance(results[0], list)
+        single = results[0][0] if as_list and len(results[0]) == 1 else results[0]
+        if len(answers) == 1 and answers[0] is single:
+            # one response, and the pipeline's output is it: the task's scores above are its own
             correct = self._correct_from(scores)
             per_response = None if correct is None else [correct]
         else:
-            each = [self._correct(doc, a, isinstance(results[0], list)) for a in answers]
-            per_response = None if any(c is None for c in each) else [float(c) for c in each if c is not None]
+            each = [self._correct(doc, a, as_list) for a in answers]
+            per_response = None if None in each else [c for c in each if c is not None]
         scores.update(trace_metric_values(results[0], per_response))
         return scores
 
