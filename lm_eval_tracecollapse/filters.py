@@ -43,7 +43,7 @@ from typing import Any
 
 from lm_eval.api.filter import Filter
 
-from .formats import decoded_family, get_format
+from .formats import adopt_formats, decoded_family, get_format, user_formats
 from .parse import Trace, TraceStatus, parse_trace
 
 __all__ = ["Response", "TraceStatusFilter", "TracedAnswer", "cut_at"]
@@ -115,7 +115,14 @@ class TracedAnswer(str):
         return obj
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (TracedAnswer, (str(self), self.traces, self.trace, self.responses))
+        # the scores cached by the metrics travel too (data-parallel lm-eval pickles
+        # results to gather them); a scorer given as a callable is keyed by its id(),
+        # which means nothing in another process, so those entries stay behind
+        state = dict(self.__dict__)
+        scores = state.pop("_scores", None)
+        if scores:
+            state["_scores"] = {k: v for k, v in scores.items() if isinstance(k[0], str)}
+        return (TracedAnswer, (str(self), self.traces, self.trace, self.responses), state)
 
 
 def _steps(then: object) -> list[tuple[Any, dict[str, Any]]]:
@@ -187,6 +194,15 @@ class TraceStatusFilter(Filter):
         self.steps = _steps(then)
         self.until = _check_until(until)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # a spawn/forkserver worker knows only the built-in families: take ours along
+        return {**self.__dict__, "_formats": user_formats()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        adopt_formats(state.pop("_formats", ()))
+        self.__dict__.update(state)
+
     def parse(self, resp: object) -> Trace:
         """Parse one raw response (a :class:`Response` carries its prompt and ``finish_reason``)."""
         if resp is None:
@@ -231,7 +247,8 @@ class TraceStatusFilter(Filter):
         stripped = None if closed else decoded_family([t.answer for t in flat[:200]])
         if stripped is not None:
             log.warning(
-                "trace_status: none of %d responses has a valid trace, so rpass@1 is N/A. They look like %s output "
+                "trace_status: none of %d responses has a valid trace (rpass@1 is N/A unless another rank's do). "
+                "They look like %s output "
                 "decoded with skip_special_tokens=True: its markers %s ... %s are special tokens and were dropped "
                 "(lm-eval's hf model decodes that way). Run it with vllm (which keeps special tokens), or serve it "
                 "with a reasoning parser and use tc_chat_api%s.",
@@ -243,7 +260,7 @@ class TraceStatusFilter(Filter):
             )
             return
         log.warning(
-            "trace_status: none of %d responses has a valid trace, so rpass@1 is N/A.%s",
+            "trace_status: none of %d responses has a valid trace (rpass@1 is N/A unless another rank's do).%s",
             len(flat),
             ""
             if closed

@@ -20,11 +20,13 @@ import threading
 
 __all__ = [
     "ReasoningFormat",
+    "adopt_formats",
     "decoded_family",
     "get_format",
     "list_formats",
     "register_format",
     "unregister_format",
+    "user_formats",
 ]
 
 
@@ -153,3 +155,44 @@ def unregister_format(name: str) -> None:
         get_format(name)
         del _registry[name]
         _generation += 1
+
+
+def user_formats() -> tuple[ReasoningFormat, ...]:
+    """The families added with :func:`register_format`, in registration order.
+
+    A worker process started with ``spawn`` or ``forkserver`` imports this module
+    afresh and knows only the built-in families; what it needs to parse as this
+    process does is this tuple (picklable), handed to :func:`adopt_formats` there.
+    Our ``trace_status`` filter carries it when it is pickled.
+
+    Example:
+        >>> _ = register_format("memo", open="<memo>", close="</memo>")
+        >>> [f.name for f in user_formats()]
+        ['memo']
+        >>> unregister_format("memo")
+    """
+    return tuple(f for name, f in _registry.items() if name not in _BUILTIN_NAMES)
+
+
+def adopt_formats(formats: tuple[ReasoningFormat, ...] | list[ReasoningFormat]) -> None:
+    """Register, in this process, families that another process registered
+    (:func:`user_formats` there): absent ones are added, equal ones left alone, and a
+    family of the same name defined differently here is replaced by the given one, so
+    that a worker parses exactly as the process that sent it the work.
+
+    Example:
+        >>> from lm_eval_tracecollapse.formats import ReasoningFormat
+        >>> adopt_formats([ReasoningFormat("memo2", "<m>", "</m>")])
+        >>> get_format("memo2").open
+        '<m>'
+        >>> unregister_format("memo2")
+    """
+    global _generation
+    with _lock:
+        for fmt in formats:
+            if fmt.name in _BUILTIN_NAMES or _registry.get(fmt.name) == fmt:
+                continue
+            if fmt.refines is not None and fmt.refines not in _registry:
+                raise ValueError(f"format {fmt.name!r} refines unknown format {fmt.refines!r}; adopt that one first")
+            _registry[fmt.name] = fmt
+            _generation += 1

@@ -254,9 +254,11 @@ class TraceTask(ConfigurableTask):
         """Filter as usual, each raw response carrying its request's prompt to ``trace_status``."""
         for inst in self._instances or []:
             prompt = inst.args[0] if inst.args and isinstance(inst.args[0], str) else None
+            # on several ranks lm-eval pads a short rank with copies of its last request,
+            # whose answers land on that request: keep the ``repeats`` it asked for
             inst.resps = [
                 r if isinstance(r, Response) else Response(r, prompt, getattr(r, "finish_reason", None))
-                for r in inst.resps
+                for r in inst.resps[: inst.repeats or None]
             ]
         return super().apply_filters()
 

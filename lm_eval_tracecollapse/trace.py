@@ -147,7 +147,26 @@ class Trace:
         return raw[newline + 1 :] if newline >= 0 else body
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Trace, (self.status, self.reasoning, self.answer, self.fmt, self.prefilled))
+        """Pickle only the part of the response the spans cover, spans kept lazy, so
+        :attr:`raw_reasoning` and :attr:`raw_answer` keep their whitespace and nothing
+        is cut or copied twice (data-parallel lm-eval gathers results by pickling).
+
+        >>> import pickle
+        >>> from lm_eval_tracecollapse import parse_trace
+        >>> t = parse_trace("<think>\\n  step 1\\n</think>\\n    return a  ")
+        >>> u = pickle.loads(pickle.dumps(t))
+        >>> u == t, u.raw_reasoning, u.raw_answer
+        (True, '\\n  step 1\\n', '    return a')
+        """
+        if not self._src:  # built by hand: no response behind it
+            return (Trace, (self._status, self._reasoning, self._answer, self._fmt, self._prefilled))
+        lazy = self._answer is _LAZY
+        spans = ([self._r0, self._r1] if self._reasoning is not None else []) + ([self._a0, self._a1] if lazy else [])
+        lo, hi = (min(spans), max(spans)) if spans else (0, 0)
+        r0, r1 = (self._r0 - lo, self._r1 - lo) if self._reasoning is not None else (-1, -1)
+        a0, a1 = (self._a0 - lo, self._a1 - lo) if lazy else (0, 0)
+        answer = None if lazy else self._answer
+        return (_trace, (self._status, self._src[lo:hi], r0, r1, answer, a0, a1, self._fmt, self._prefilled))
 
     def _key(self) -> tuple[object, ...]:
         return (self.status, self.reasoning, self.answer, self.fmt, self.prefilled)

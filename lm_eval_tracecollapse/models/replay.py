@@ -44,6 +44,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,6 +187,75 @@ def _load(path: Path, reasoning_fmt: str) -> _Loaded:
     return out
 
 
+def _split_padding(requests: list[Any]) -> tuple[list[Any], set[int]]:
+    """(the requests to answer, the positions of padding copies).
+
+    lm-eval runs each request ``repeats`` times (the same object, repeated) and, on
+    several ranks, pads a rank that got fewer requests with extra copies of its last
+    one, so that every rank runs as many batches.  Copies beyond ``repeats`` are that
+    padding: they get an answer (lm-eval needs one per request) but use no saved line.
+
+    >>> from lm_eval.api.instance import Instance
+    >>> r = Instance("generate_until", {}, ("Q", {}), 0, ("t", 0, 1))
+    >>> real, pad = _split_padding([r, r]); len(real), pad
+    (1, {1})
+    """
+    seen: dict[int, int] = defaultdict(int)
+    real, padding = [], set()
+    for i, req in enumerate(requests):
+        seen[id(req)] += 1
+        if seen[id(req)] > max(getattr(req, "repeats", 1) or 1, 1):
+            padding.add(i)
+        else:
+            real.append(req)
+    return real, padding
+
+
+@dataclass(frozen=True)
+class _Distributed:
+    """This process's place in a ``torch.distributed`` run (rank 0 of 1 without one)."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    @staticmethod
+    def detect() -> _Distributed:
+        """Join the process group a launcher set up (``torchrun``/``accelerate launch``
+        set ``WORLD_SIZE``, ``RANK``, ``MASTER_ADDR``); gloo, so it works on CPU."""
+        if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+            return _Distributed()
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("gloo")
+        return _Distributed(dist.get_rank(), dist.get_world_size())
+
+    def all_gather(self, tensor: Any) -> Any:
+        if self.world_size == 1:
+            return tensor
+        import torch
+        import torch.distributed as dist
+
+        parts = [torch.zeros_like(tensor) for _ in range(self.world_size)]
+        dist.all_gather(parts, tensor)
+        return torch.stack(parts)
+
+    def gather_object(self, obj: Any, dst: int) -> Any:
+        if self.world_size == 1:
+            return [obj]
+        import torch.distributed as dist
+
+        out: list[Any] | None = [None] * self.world_size if self.rank == dst else None
+        dist.gather_object(obj, out, dst=dst)
+        return out
+
+    def barrier(self) -> None:
+        if self.world_size > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+
 class ReplayLM(LM):
     """lm-eval model ``tc_replay`` (see the module docstring)."""
 
@@ -196,6 +266,20 @@ class ReplayLM(LM):
         self.path = str(path)
         self._saved = _load(Path(path), reasoning_fmt)
         self._served: dict[_Key, int] = defaultdict(int)
+        self._dist = _Distributed.detect()
+        self._rank, self._world_size = self._dist.rank, self._dist.world_size
+
+    # Under ``torchrun``/``accelerate launch`` lm-eval gives each rank every
+    # world_size-th document and gathers the results with these methods, exactly as
+    # with its ``hf`` model on several GPUs.
+    def all_gather(self, tensor: Any) -> Any:
+        return self._dist.all_gather(tensor)
+
+    def gather_object(self, obj: Any, dst: int = 0) -> Any:
+        return self._dist.gather_object(obj, dst)
+
+    def barrier(self) -> None:
+        self._dist.barrier()
 
     def _match(self, req: Any) -> _Key | None:
         """The key that answers ``req``: its prompt (its own task's lines first), else its
@@ -280,6 +364,16 @@ class ReplayLM(LM):
         )
 
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
+        real, padding = _split_padding(requests)
+        out = self._generate(real)
+        first: dict[int, str] = {}
+        for req, text in zip(real, out, strict=True):
+            first.setdefault(id(req), text)
+        merged = iter(out)
+        # a padding copy (see _split_padding) gets its request's first answer again
+        return [first[id(req)] if i in padding else next(merged) for i, req in enumerate(requests)]
+
+    def _generate(self, requests: list[Any]) -> list[str]:
         plan = [self._match(req) for req in requests]
         missing = [req for req, key in zip(requests, plan, strict=True) if key is None]
         if missing:
