@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo faithfulness lint typecheck bench clean
+.PHONY: test demo faithfulness lint typecheck bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,14 +25,25 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The HTML report's tests (tests/test_html_report.py) drive Debian's chromium through
+# Playwright (no browser download): installed here when missing, as root on Debian;
+# elsewhere install it yourself, or those tests are skipped with a note.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; \
+	  else echo "make: no chromium (Debian: apt-get install chromium); the HTML report's browser tests are skipped" >&2; fi; }
+
 # pytest exits 5 when it collected no test: that must fail loudly, never pass.
-test: $(STAMP) lint typecheck
+test: $(STAMP) browser lint typecheck
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED - pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 
 demo: $(STAMP)
 	DEMO_SIZE=$${DEMO_SIZE:-small} $(BIN)/python -m lm_eval_tracecollapse.demo
+	$(BIN)/tracecollapse report demo_out/lm_eval --html demo_out/report.html
 
 # faithfulness probes of the demo's checkpoints (runs `make demo` first when they are missing)
 faithfulness: $(STAMP)

@@ -20,6 +20,7 @@ Example::
     tracecollapse compare out/base out/finetuned     # paired deltas, McNemar, transitions
     tracecollapse table out/ --format latex          # the paper's table
     tracecollapse plot out/ --out figure.png
+    tracecollapse report out/base out/finetuned --html report.html   # one offline HTML page
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main", "task_yamls_dir"]
 
@@ -161,11 +163,25 @@ def _report(args: argparse.Namespace) -> None:
                 )
             if args.command == "analyze":
                 print("\n".join(b for b in (report.analyze_text(summaries), probes.probe_text(scores)) if b))
+                if getattr(args, "html", None):
+                    _html(args, summaries)
             elif args.command == "table":
                 print(report.paper_table(summaries, args.table_format))
             else:
                 print(f"wrote {report.plot(summaries, args.out)}")
     if problems.skipped:
+        print(_skipped(problems), file=sys.stderr)
+
+
+def _html(args: argparse.Namespace, summaries: list[Any] | None = None) -> None:
+    """``report`` (and ``analyze --html``): write the one-file HTML report."""
+    from .report.html import write_report
+
+    with _clear_input_errors(args.command):
+        base, budget = getattr(args, "base", None), getattr(args, "max_text_mb", 32.0)
+        out, problems = write_report(args.paths, args.html, args.fmt, args.strict, base, budget, summaries)
+    print(f"wrote {out}")
+    if problems.skipped and args.command == "report":  # analyze has said so already
         print(_skipped(problems), file=sys.stderr)
 
 
@@ -210,6 +226,12 @@ def main(argv: list[str] | None = None) -> None:
     an.add_argument("paths", nargs="+", help="lm-eval output folders or samples_*.jsonl files")
     an.add_argument("--workers", type=int, default=None, help="processes reading files (default: CPU count)")
     an.add_argument("--tokenizer", default=None, help="tokenizer (local path or name) for trace lengths in tokens")
+    an.add_argument("--html", default=None, metavar="OUT.html", help="also write the HTML report (as `report`)")
+    rep = sub.add_parser("report", parents=[common], help="one self-contained HTML page: tables, figure, samples")
+    rep.add_argument("paths", nargs="+", help="lm-eval output folders or samples_*.jsonl files (one run per folder)")
+    rep.add_argument("--html", default="report.html", metavar="OUT.html", help="output file (default report.html)")
+    rep.add_argument("--base", default=None, help="base run of the comparisons (default: one named base, else first)")
+    rep.add_argument("--max-text-mb", type=float, default=32.0, help="text budget of the sample browser (MB)")
     cmp = sub.add_parser("compare", parents=[common], help="paired base vs fine-tuned comparison")
     cmp.add_argument("base")
     cmp.add_argument("finetuned")
@@ -248,6 +270,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.command in ("analyze", "compare", "table", "plot"):
         _report(args)
+    elif args.command == "report":
+        _html(args)
     elif args.command == "paths":
         print(task_yamls_dir())
     elif args.command == "demo":

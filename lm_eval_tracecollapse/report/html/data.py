@@ -1,0 +1,240 @@
+"""The sample browser's data: one row per raw response, as compact columnar JSON.
+
+Each samples line (a document under one filter pipeline of one run) is read with the
+same reader as ``tracecollapse analyze`` (:func:`..samples._record`: statuses,
+correctness, pipeline, the same bad-line rules), and each of its k responses becomes a
+row with its prompt, trace and answer apart (:func:`~lm_eval_tracecollapse.parse_trace`,
+the split that gave the status).  Rows of a non-base run also carry the base run's
+status of the same document (task + pipeline + ``doc_id``, as ``compare`` pairs them)
+when both lines hold one response, for the transition filter.
+
+Long texts are shortened in the data (:func:`shorten`: head and tail kept, the cut
+length said in between); the caps come from a text budget for the whole page
+(:class:`TextCaps`), so that 100,000 samples still make a file of tens of MB.
+
+Example:
+    >>> shorten("abcdefghij", 6)
+    'abcd\\n… [4 characters cut] …\\nij'
+    >>> TextCaps.for_budget(lines=100_000, budget_mb=32)
+    TextCaps(prompt=240, trace=240, answer=120)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..._jsonl import loads_line
+from ...parse import parse_trace
+from ..render import _STEP
+from ..samples import DocRecord, Problems, _record, find_sample_files, is_probe_file, sample_prompt, task_and_run
+from ..samples import sample_responses as _responses
+from ..summary import STATUSES
+
+__all__ = ["BrowserData", "TextCaps", "default_base", "order_runs", "read_browser_data", "shorten", "to_json"]
+
+
+def shorten(text: str, cap: int) -> str:
+    """``text`` when it has at most ``cap`` characters, else its first ⅔ and last ⅓ of
+    ``cap`` with ``… [N characters cut] …`` between them (prompts end with the question,
+    traces with the conclusion: both ends matter)."""
+    if len(text) <= cap:
+        return text
+    head = cap * 2 // 3
+    tail = cap - head
+    return f"{text[:head]}\n… [{len(text) - cap:,} characters cut] …\n{text[len(text) - tail :]}"
+
+
+@dataclass(frozen=True)
+class TextCaps:
+    """Characters kept per prompt, trace and answer in the page's data."""
+
+    prompt: int = 4000
+    trace: int = 4000
+    answer: int = 1000
+
+    @classmethod
+    def for_budget(cls, lines: int, budget_mb: float) -> TextCaps:
+        """Caps that keep about ``budget_mb`` MB of text for ``lines`` samples lines
+        (40 % trace, 40 % prompt — prompts are stored once per document —, 20 % answer),
+        never above the defaults nor below 240/240/120 characters."""
+        if budget_mb <= 0:
+            raise ValueError(f"the text budget (--max-text-mb) must be a positive number of MB, got {budget_mb}")
+        per = budget_mb * 1_000_000 / max(lines, 1)
+        top = cls()
+        return cls(
+            prompt=int(min(top.prompt, max(240, 0.4 * per))),
+            trace=int(min(top.trace, max(240, 0.4 * per))),
+            answer=int(min(top.answer, max(120, 0.2 * per))),
+        )
+
+
+def order_runs(runs: Iterable[str]) -> list[str]:
+    """Runs in first-seen order, or by training step when every name carries one
+    (``checkpoint-500``, ``step_200``; the same rule as the plot's curves).
+
+    >>> order_runs(["checkpoint-1000", "checkpoint-200", "checkpoint-50"])
+    ['checkpoint-50', 'checkpoint-200', 'checkpoint-1000']
+    >>> order_runs(["base", "checkpoint-20"])
+    ['base', 'checkpoint-20']
+    """
+    names = list(dict.fromkeys(runs))
+    steps = {r: int(m.group(1)) for r in names if (m := _STEP.search(r))}
+    return sorted(names, key=steps.__getitem__) if len(steps) == len(names) > 1 else names
+
+
+def default_base(runs: list[str]) -> str | None:
+    """The base run of the comparisons: one named ``base`` (or ending in ``_base``,
+    ``-base``, ``/base``), else the first; None for a single run.
+
+    >>> default_base(["m__arm0", "m__base"]), default_base(["step-1", "step-2"]), default_base(["a"])
+    ('m__base', 'step-1', None)
+    """
+    if len(runs) < 2:
+        return None
+    return next((r for r in runs if re.search(r"(?:^|[_\-./])base$", r, re.IGNORECASE)), runs[0])
+
+
+@dataclass
+class BrowserData:
+    """What the browser shows, column by column (one entry per response)."""
+
+    runs: list[str]
+    groups: list[tuple[str, str]]  # (task, pipeline)
+    base: int | None  # index into runs of the transition filter's base run
+    prompts: list[str] = field(default_factory=list)
+    cols: dict[str, list[Any]] = field(default_factory=dict)
+    docs: list[DocRecord] = field(default_factory=list)  # every line, for summarize()
+    caps: TextCaps = field(default_factory=TextCaps)
+
+    @property
+    def size(self) -> int:
+        """Number of rows (responses)."""
+        return len(self.cols.get("s", []))
+
+
+_COLS = ("r", "g", "d", "i", "k", "s", "c", "b", "p", "x", "a")
+
+
+def _count_lines(files: list[Path]) -> int:
+    total = 0
+    for f in files:
+        with f.open("rb") as fh:
+            total += sum(1 for raw in fh if raw.strip())
+    return total
+
+
+def read_browser_data(
+    paths: list[str | Path],
+    fmt: str = "auto",
+    strict: bool = False,
+    base: str | None = None,
+    budget_mb: float = 32.0,
+) -> tuple[BrowserData, Problems]:
+    """Every response under ``paths`` as browser rows (probe runs left out, as in
+    ``analyze``); ``base`` names the transition filter's base run (default:
+    :func:`default_base` of :func:`order_runs`).
+
+    Raises:
+        ValueError: ``base`` is not one of the runs, or a bad line with ``strict``.
+    """
+    files = [f for f in find_sample_files(paths) if not is_probe_file(f)]
+    caps = TextCaps.for_budget(_count_lines(files), budget_mb)
+    problems = Problems()
+    docs: list[DocRecord] = []
+    texts: list[tuple[str | None, list[tuple[str | None, str]]]] = []
+    for f in files:
+        task, run = task_and_run(f)
+        seen: set[tuple[int, str]] = set()
+        with f.open("rb") as fh:
+            for no, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    rec = loads_line(raw)
+                    if not isinstance(rec, dict):
+                        raise ValueError("not a JSON object")
+                    doc = _record(rec, task, run, fmt, False)
+                except (ValueError, TypeError, KeyError) as exc:
+                    if strict:
+                        raise ValueError(f"{f}:{no}: {exc}") from None
+                    problems.add(f"{f}:{no}", str(exc))
+                    continue
+                if (doc.doc_id, doc.pipeline) in seen:
+                    continue
+                seen.add((doc.doc_id, doc.pipeline))
+                prompt = sample_prompt(rec)
+                parsed = [parse_trace(r, prompt, fmt) for r in _responses(rec)]
+                docs.append(doc)
+                texts.append((prompt, [(t.reasoning, t.answer) for t in parsed]))
+    runs = order_runs(d.run for d in docs)
+    if base is not None and base not in runs:
+        raise ValueError(f"base run {base!r} is not one of the runs: {', '.join(runs) or 'none'}")
+    base_run = base if base is not None else default_base(runs)
+    groups = list(dict.fromkeys((d.task, d.pipeline) for d in docs))
+    data = BrowserData(runs, groups, runs.index(base_run) if base_run else None, caps=caps)
+    _fill(data, docs, texts, base_run)
+    return data, problems
+
+
+def _task_key(task: str) -> str:
+    return re.sub(r"\s+", "", task)  # compare's pairing key
+
+
+def _fill(
+    data: BrowserData,
+    docs: list[DocRecord],
+    texts: list[tuple[str | None, list[tuple[str | None, str]]]],
+    base_run: str | None,
+) -> None:
+    run_ix = {r: i for i, r in enumerate(data.runs)}
+    group_ix = {g: i for i, g in enumerate(data.groups)}
+    status_ix = {s: i for i, s in enumerate(STATUSES)}
+    base_status = {
+        (_task_key(d.task), d.pipeline, d.doc_id): status_ix[d.statuses[0]]
+        for d in docs
+        if d.run == base_run and d.k == 1
+    }
+    prompt_ix: dict[tuple[str, int], int] = {}
+    cols: dict[str, list[Any]] = {c: [] for c in _COLS}
+    caps = data.caps
+    for d, (prompt, parts) in zip(docs, texts, strict=True):
+        key = (d.task, d.doc_id)
+        if key not in prompt_ix:
+            prompt_ix[key] = len(data.prompts)
+            data.prompts.append(shorten(prompt or "", caps.prompt))
+        other = d.run != base_run and d.k == 1
+        b = base_status.get((_task_key(d.task), d.pipeline, d.doc_id), -1) if other else -1
+        for i, (status, (trace, answer)) in enumerate(zip(d.statuses, parts, strict=True)):
+            row = (run_ix[d.run], group_ix[(d.task, d.pipeline)], d.doc_id, i, d.k, status_ix[status], d.correct, b,
+                   prompt_ix[key], None if trace is None else shorten(trace, caps.trace),
+                   shorten(answer, caps.answer))  # fmt: skip
+            for c, v in zip(_COLS, row, strict=True):
+                cols[c].append(v)
+    data.cols = cols
+    data.docs = docs
+
+
+def to_json(data: BrowserData) -> str:
+    """The data as compact JSON, safe inside ``<script type="application/json">`` (every
+    ``<`` escaped, so no text can close the element).
+
+    >>> d = BrowserData(["r"], [("t", "none")], None, ["</script>"], {"s": []})
+    >>> "</script>" in to_json(d), json.loads(to_json(d))["prompts"]
+    (False, ['</script>'])
+    """
+    payload = {
+        "runs": data.runs,
+        "groups": [{"task": t, "pipeline": p} for t, p in data.groups],
+        "statuses": list(STATUSES),
+        "base": data.base,
+        "caps": {"prompt": data.caps.prompt, "trace": data.caps.trace, "answer": data.caps.answer},
+        "prompts": data.prompts,
+        "cols": data.cols,
+    }
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")

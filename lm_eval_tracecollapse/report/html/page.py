@@ -1,0 +1,146 @@
+"""Assemble the one-file HTML report: tables, the figure as inline SVG, the comparisons,
+the sample browser (data as JSON in ``<script type="application/json">``, script and
+style inline from ``assets/``).  Nothing in the page loads anything from a network.
+
+Example:
+    >>> from pathlib import Path
+    >>> fixture = Path("tests/fixtures/lm_eval_run")
+    >>> if fixture.is_dir():
+    ...     import tempfile
+    ...     out, problems = write_report([fixture], Path(tempfile.mkdtemp()) / "r.html")
+    ...     text = out.read_text()
+    ...     print("<svg" in text, 'type="application/json"' in text, problems.skipped)
+    ... else:
+    ...     print(True, True, 0)
+    True True 0
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections import defaultdict
+from datetime import datetime, timezone
+from html import escape
+from importlib.resources import files
+from pathlib import Path
+
+from ..render import analyze_text, compare_text, plot
+from ..samples import Problems, find_sample_files, is_probe_file, task_and_run
+from ..summary import Comparison, TaskSummary, compare, summarize
+from .data import BrowserData, read_browser_data, to_json
+from .tables import compare_tables, paper_html, summary_table, to_html
+
+__all__ = ["build_page", "write_report"]
+
+
+def _asset(name: str) -> str:
+    return (files("lm_eval_tracecollapse.report.html") / "assets" / name).read_text(encoding="utf-8")
+
+
+def figure_svg(summaries: list[TaskSummary]) -> str:
+    """:func:`..render.plot`'s figure (status bars; VR and pass@1 over steps for
+    checkpoints) as an inline ``<svg>`` element (its XML prolog dropped)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        svg = plot(summaries, Path(tmp) / "figure.svg").read_text(encoding="utf-8")
+    start = svg.find("<svg")
+    return re.sub(r"<metadata>.*?</metadata>", "", svg[start:], flags=re.DOTALL)
+
+
+def _comparisons(
+    paths: list[str | Path], data: BrowserData, fmt: str, strict: bool
+) -> list[tuple[str, str, list[Comparison]]]:
+    """``compare`` of the base run with every other run, from their sample files."""
+    if data.base is None:
+        return []
+    by_run: dict[str, list[str | Path]] = defaultdict(list)
+    for f in find_sample_files(paths):
+        if not is_probe_file(f):
+            by_run[task_and_run(f)[1]].append(f)
+    base = data.runs[data.base]
+    out = []
+    for run in data.runs:
+        if run != base:
+            comparisons, _ = compare(by_run[base], by_run[run], fmt, strict)
+            out.append((base, run, comparisons))
+    return out
+
+
+def build_page(
+    data: BrowserData,
+    summaries: list[TaskSummary],
+    comparisons: list[tuple[str, str, list[Comparison]]],
+    texts: tuple[str, str] = ("", ""),
+    title: str = "tracecollapse report",
+) -> str:
+    """The page's HTML; ``texts`` are ``analyze``'s and ``compare``'s text output, kept
+    verbatim in collapsed sections."""
+    if not summaries:
+        raise ValueError("nothing to report: no usable sample line")
+    figure = f'<figure id="tc-figure">{figure_svg(summaries)}</figure>'
+    parts = [
+        f"<section><h2>Summary</h2>{to_html(summary_table(summaries))}</section>",
+        f"<section><h2>Paper table</h2>{to_html(paper_html(summaries))}</section>",
+        f"<section><h2>Status bars</h2>{figure}</section>",
+    ]
+    blocks = []
+    index = 0
+    for base, run, comps in comparisons:
+        for c in comps:
+            deltas, trans = compare_tables(base, run, c, index)
+            blocks.append(f'<details class="tc-compare"{" open" if index == 0 else ""} data-base="{escape(base)}" '
+                          f'data-run="{escape(run)}" data-task="{escape(c.task)}" data-pipeline="{escape(c.pipeline)}">'
+                          f"<summary>{escape(deltas.caption)}</summary><div>{to_html(deltas)}{to_html(trans)}</div>"
+                          "</details>")  # fmt: skip
+            index += 1
+    if blocks:
+        parts.append(f"<section><h2>Comparisons</h2>{''.join(blocks)}</section>")
+    parts.append(_asset("browser.html"))
+    for name, text in zip(("analyze", "compare"), texts, strict=True):
+        if text:
+            parts.append(f"<details><summary>{name} output</summary><pre>{escape(text)}</pre></details>")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_asset('report.css')}</style></head><body>"
+        f"<header><h1>{escape(title)}</h1><p>{len(data.runs)} run(s), {len(data.groups)} task pipeline(s), "
+        f"{data.size:,} responses · written {stamp}</p></header><main>{''.join(parts)}</main>"
+        f'<script type="application/json" id="tc-data">{to_json(data)}</script>'
+        f"<script>{_asset('report.js')}</script></body></html>\n"
+    )
+
+
+def write_report(
+    paths: list[str | Path],
+    out: str | Path,
+    fmt: str = "auto",
+    strict: bool = False,
+    base: str | None = None,
+    budget_mb: float = 32.0,
+    summaries: list[TaskSummary] | None = None,
+) -> tuple[Path, Problems]:
+    """Read the samples under ``paths`` and write the report to ``out`` (``.html`` added
+    when it has no suffix); returns the path written and the lines skipped.  ``summaries``: ``analyze``'s,
+    when already computed (else they are computed from the same records).
+
+    Raises:
+        ValueError: ``out``'s folder does not exist, ``base`` is not a run, nothing usable.
+    """
+    out = Path(out)
+    if not out.suffix:
+        out = out.with_name(out.name + ".html")
+    if not out.parent.is_dir():
+        raise ValueError(f"cannot write the report {out}: folder {out.parent} does not exist")
+    data, problems = read_browser_data(paths, fmt, strict, base, budget_mb)
+    summaries = summaries if summaries is not None else summarize(data.docs)
+    order = {r: i for i, r in enumerate(data.runs)}  # checkpoints by step, as in the browser
+    summaries = sorted(summaries, key=lambda s: order.get(s.run, len(order)))
+    comparisons = _comparisons(paths, data, fmt, strict)
+    cmp_text = "\n".join(f"{b} → {r}\n{compare_text(c)}" for b, r, c in comparisons if c)
+    page = build_page(data, summaries, comparisons, (analyze_text(summaries), cmp_text))
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out)
+    return out, problems

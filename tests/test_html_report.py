@@ -1,0 +1,252 @@
+"""``tracecollapse report --html``: the one-file page, opened from disk in headless Chromium.
+
+The browser is Debian's ``chromium`` (``make test`` installs it when missing), driven by
+Playwright's Python API through ``executable_path`` — no browser download.  Inputs are
+the real lm-eval ``--log_samples`` files in ``tests/fixtures/lm_eval_run`` (a base run
+and a fine-tuned run of ``tc_gsm8k_256``), copied under checkpoint names for the
+step curves; one synthetic line tests the text caps and a hostile ``</script>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lm_eval_tracecollapse.cli import main
+from lm_eval_tracecollapse.parse import parse_trace
+from lm_eval_tracecollapse.report import analyze, compare, read_file
+from lm_eval_tracecollapse.report.html import TextCaps, read_browser_data, shorten
+from lm_eval_tracecollapse.report.samples import sample_prompt
+from lm_eval_tracecollapse.report.summary import STATUSES
+
+RUNS = Path(__file__).parent / "fixtures" / "lm_eval_run"
+BASE, FT = RUNS / "base", RUNS / "finetuned"
+CHROMIUM = os.environ.get("TRACECOLLAPSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+EST = re.compile(r"N/A|\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]")
+
+
+# ---------------------------------------------------------------- without a browser
+
+
+def test_shorten_keeps_both_ends_and_says_how_much_is_cut() -> None:
+    text = "A" * 5000 + "Z" * 5000
+    short = shorten(text, 900)
+    assert short.startswith("A" * 600) and short.endswith("Z" * 300) and "[9,100 characters cut]" in short
+    assert shorten("short", 900) == "short"
+
+
+def test_caps_follow_the_budget() -> None:
+    assert TextCaps.for_budget(16, 32) == TextCaps()  # small studies keep the full caps
+    small = TextCaps.for_budget(100_000, 32)
+    assert (small.prompt, small.trace, small.answer) == (240, 240, 120)
+
+
+def test_rows_match_the_readers_statuses() -> None:
+    data, problems = read_browser_data([BASE, FT])
+    assert problems.skipped == 0 and data.runs == ["base", "finetuned"] and data.base == 0
+    for run, path in (("base", BASE), ("finetuned", FT)):
+        [f] = path.glob("samples_*.jsonl")
+        records, _ = read_file(f)
+        ix = data.runs.index(run)
+        got = [STATUSES[s] for r, s in zip(data.cols["r"], data.cols["s"], strict=True) if r == ix]
+        assert got == [st for d in records for st in d.statuses]
+
+
+def test_bad_inputs_get_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cases = [
+        (["report", str(tmp_path / "nothing")], "nothing does not exist"),
+        (["report", str(BASE), str(FT), "--base", "nope"], "base run 'nope' is not one of the runs: base, finetuned"),
+        (["report", str(BASE), "--html", str(tmp_path / "no" / "r.html")], "folder"),
+        (["report", str(BASE), "--max-text-mb", "0"], "--max-text-mb"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 1
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- in the browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the [test] extra)")
+    if not CHROMIUM:
+        pytest.skip("no chromium: `make test` installs Debian's package (apt-get install -y chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+class Page:
+    """A report opened from disk, with its console errors and uncaught exceptions."""
+
+    def __init__(self, browser: Any, path: Path) -> None:
+        self.errors: list[str] = []
+        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: None if r.url.startswith(("file:", "data:")) else self.errors.append(r.url))
+        self.page.goto(path.resolve().as_uri())
+        self.page.wait_for_selector("body[data-ready='1']")
+
+    def cell(self, table: str, key: str, col: str) -> str:
+        return str(self.page.locator(f'#{table} tr[data-key="{key}"] td[data-col="{col}"]').text_content()).strip()
+
+    def count(self, **filters: str) -> int:
+        for name in ("run", "group", "status", "trans", "verdict"):
+            default = "all" if name in ("run", "group", "status") else "any"
+            if name in filters or self.page.is_enabled(f"#f-{name}"):  # one run: no transition filter
+                self.page.select_option(f"#f-{name}", label=filters.get(name, default))
+        self.page.fill("#f-search", filters.get("search", ""))
+        self.page.wait_for_timeout(300 if "search" in filters else 0)  # the search box waits 200 ms for typing
+        n = int(str(self.page.get_attribute("#tc-count", "data-count")))
+        rows = self.page.locator("#tc-rows .tc-row").count()
+        assert rows <= min(n, 60) and (n == 0) == (rows == 0)  # only the rows in view are in the DOM
+        return n
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    main(["report", str(BASE), str(FT), "--html", str(out)])
+    return out
+
+
+def test_tables_show_analyze_numbers(browser: Any, report: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    main(["analyze", str(BASE), str(FT), "--workers", "1"])
+    text = capsys.readouterr().out.splitlines()
+    page = Page(browser, report)
+    seen = 0
+    for i, line in enumerate(text):
+        m = re.match(r"(\S+) / (\S+) \[(\S+)\]: n=(\d+)", line)
+        if not m:
+            continue
+        key = "|".join(m.groups()[:3])
+        pass1, rpass = EST.findall(text[i + 1])
+        rates = EST.findall(text[i + 2])
+        assert page.cell("tc-summary", key, "n") == m.group(4)
+        assert (page.cell("tc-summary", key, "pass@1"), page.cell("tc-summary", key, "Rpass@1")) == (pass1, rpass)
+        assert [page.cell("tc-summary", key, c) for c in ("VR", "ER", "MR", "TR")] == rates
+        seen += 1
+    assert seen == 2
+    main(["table", str(BASE), str(FT)])
+    lines = capsys.readouterr().out.splitlines()
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    for line in lines[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert [page.cell("tc-paper", cells[0], h) for h in head] == cells
+    assert page.page.locator("#tc-figure svg").count() == 1
+    assert page.errors == []
+
+
+def test_status_verdict_and_search_filters(browser: Any, report: Path, tmp_path: Path) -> None:
+    page = Page(browser, report)
+    summaries, _ = analyze([BASE, FT], workers=1, progress=False)
+    assert page.count() == sum(s.responses for s in summaries) == 32
+    for s in summaries:
+        run = f"{s.run} (base)" if s.run == "base" else s.run
+        for status in STATUSES:
+            assert page.count(run=run, status=status) == round(s.rates[status].value * s.responses)
+    [f] = BASE.glob("samples_*.jsonl")
+    records, _ = read_file(f)
+    assert page.count(run="base (base)", verdict="correct") == sum(d.correct == 1.0 for d in records)
+    assert page.count(run="base (base)", verdict="wrong") == sum(d.correct == 0.0 for d in records)
+    # text search over prompt, trace and answer, case-insensitive
+    lines = [json.loads(raw) for path in (BASE, FT) for raw in next(path.glob("samples_*.jsonl")).open()]
+
+    def hits(word: str) -> int:
+        n = 0
+        for rec in lines:
+            t = parse_trace(rec["resps"][0][0], sample_prompt(rec))
+            n += any(word in (x or "").lower() for x in (sample_prompt(rec), t.reasoning, t.answer))
+        return n
+
+    for word in ("carnival", "step by step", "answer is"):
+        assert page.count(search=word.upper()) == hits(word) > 0
+    page.page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+    assert page.errors == []
+
+
+def test_transition_filter_matches_compare(browser: Any, report: Path) -> None:
+    page = Page(browser, report)
+    [c], _ = compare([BASE], [FT])
+    total = 0
+    for s in STATUSES:
+        for t in STATUSES:
+            n = page.count(run="finetuned", trans=f"{s} → {t}")
+            assert n == c.transitions[s][t], (s, t)
+            assert page.cell("tc-trans-0", s, t) == str(c.transitions[s][t])
+            total += n
+    assert total == c.pairs == 16
+    vr = f"{c.vr[0]:.3f}"
+    assert page.cell("tc-delta-0", "VR", "base") == vr
+    assert page.errors == []
+
+
+def test_a_sample_shows_prompt_trace_and_answer_apart(browser: Any, report: Path) -> None:
+    page = Page(browser, report)
+    page.count(run="base (base)", status="valid")
+    page.page.locator("#tc-rows .tc-row").first.click()
+    detail = page.page.locator("#tc-detail")
+    assert detail.locator("h3").all_text_contents() == ["Prompt", "Trace", "Answer"]
+    pre = detail.locator("pre").all_text_contents()
+    first = json.loads(next(BASE.glob("samples_*.jsonl")).open().readline())
+    trace = parse_trace(first["resps"][0][0], sample_prompt(first))
+    assert pre == [sample_prompt(first), trace.reasoning, trace.answer]
+    assert "grader: correct (score 1)" in str(detail.text_content()) and "valid" in str(detail.text_content())
+    assert page.errors == []
+
+
+def test_checkpoints_are_ordered_by_step(browser: Any, tmp_path: Path) -> None:
+    for name, src in (("checkpoint-1000", FT), ("checkpoint-50", BASE), ("checkpoint-200", FT)):
+        shutil.copytree(src, tmp_path / "runs" / name)
+    out = tmp_path / "steps.html"
+    main(["report", str(tmp_path / "runs"), "--html", str(out)])
+    page = Page(browser, out)
+    options = page.page.locator("#f-run option").all_text_contents()
+    assert options == ["all", "checkpoint-50 (base)", "checkpoint-200", "checkpoint-1000"]
+    keys = page.page.locator("#tc-summary tbody tr").evaluate_all("rs => rs.map(r => r.dataset.key)")
+    assert [k.split("|")[0] for k in keys] == ["checkpoint-50", "checkpoint-200", "checkpoint-1000"]
+    assert "training step" in str(page.page.locator("#tc-figure").inner_html())  # the curves panel
+    assert page.page.locator(".tc-compare").count() == 2  # the base against each later checkpoint
+    assert page.errors == []
+
+
+def test_long_texts_and_hostile_markup(browser: Any, tmp_path: Path) -> None:
+    run = tmp_path / "hostile"
+    run.mkdir()
+    trace = "step " * 2000 + "</script><script>window.hacked = 1</script>"
+    rec = {
+        "doc_id": 0,
+        "arguments": {"gen_args_0": {"arg_0": "Q <b>bold</b>?", "arg_1": {}}},
+        "filter": "none",
+        "resps": [[f"<think>{trace}</think>The answer is 4."]],
+        "metrics": ["exact_match"],
+        "exact_match": 1.0,
+    }
+    (run / "samples_t_2026-01-01T00-00-00.jsonl").write_text(json.dumps(rec) + "\n")  # fmt: skip
+    out = tmp_path / "h.html"
+    main(["analyze", str(run), "--workers", "1", "--html", str(out)])
+    page = Page(browser, out)
+    assert page.count() == 1 and page.page.evaluate("window.hacked") is None
+    page.page.locator("#tc-rows .tc-row").first.click()
+    button = page.page.locator("#tc-detail button")
+    assert button.count() == 1 and f"{len(shorten(trace, 4000)):,} characters kept" in str(button.text_content())
+    button.click()
+    kept = page.page.locator("#tc-detail pre").nth(1).text_content()
+    assert kept == shorten(trace, 4000) and "characters cut" in str(kept)
+    assert page.page.locator("#tc-detail pre").first.text_content() == "Q <b>bold</b>?"
+    assert page.errors == []
