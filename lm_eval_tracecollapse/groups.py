@@ -10,7 +10,9 @@ responses, and a subtask with none must not count) nor for rates with ``repeats`
 :func:`install` extends exactly two functions, only for what is ours:
 
 * ``Group.aggregate``: after lm-eval's own computation (its rows stay exactly as
-  lm-eval computes them), the rows of *our* metrics (:data:`~.metrics.METRICS`) are
+  lm-eval computes them), the rows of *our* metrics (:data:`~.metrics.METRICS` and
+  :data:`~.failure_kinds.EXTRA_METRICS`; an extra row no leaf has — switched off, or
+  the other length unit — is left out without lm-eval's "no values" warning) are
   recomputed from the leaves' :class:`~.metrics.Pooled` values — weighted by each
   leaf's pooled weight when the entry weights by size (lm-eval's default), else the
   plain mean over leaves; subtasks whose value is ``N/A`` are left out, and the row is
@@ -31,7 +33,11 @@ import math
 import threading
 from typing import Any
 
+from .failure_kinds import EXTRA_METRICS
 from .metrics import METRICS, NotAvailable, Pooled, pooled_mean, pooled_stderr
+
+#: every row this module pools: the paper's seven and the extra rows
+OURS = frozenset(METRICS) | frozenset(EXTRA_METRICS)
 
 __all__ = ["install", "pool_leaves"]
 
@@ -84,10 +90,17 @@ def pool_leaves(
 
 def _aggregate(original: Any) -> Any:
     def aggregate(self: Any, task_metrics: dict[str, Any]) -> Any:
-        out = original(self, task_metrics)
         leaves = [t.task_name for t in self.get_all_tasks()]
-        for cfg in self.aggregate_metric_list or []:
-            if cfg.metric not in METRICS:
+        entries = self.aggregate_metric_list
+        present = {k.split(",", 1)[0] for t in leaves for k in task_metrics.get(t, {})}
+        kept = [c for c in entries or [] if c.metric not in EXTRA_METRICS or c.metric in present]
+        self.aggregate_metric_list = kept if entries is not None else entries
+        try:
+            out = original(self, task_metrics)
+        finally:
+            self.aggregate_metric_list = entries
+        for cfg in kept:
+            if cfg.metric not in OURS:
                 continue
             filters = cfg.filter_list
             if filters is None:

@@ -8,7 +8,9 @@ package).  Registered names (fixed, see DESIGN.md):
 * metrics ``valid_rate``, ``empty_rate``, ``missing_rate``, ``truncated_rate``,
   ``answer_rate``, ``pass@1``, ``rpass@1`` — aggregation ``pooled_mean`` (registered
   too; its stderr and our group rows come from :mod:`.groups`), each with its
-  ``higher_is_better``
+  ``higher_is_better``; and the extra rows of :mod:`.failure_kinds`: ``pass@1_empty``,
+  ``pass@1_missing``, ``pass@1_truncated``, ``loop_rate``, ``truncated_loop_rate``,
+  ``truncated_progress_rate``, ``degenerate_rate``, ``trace_length``, ``answer_length``
 * models ``tc_replay``, ``tc_chat_api``, ``tc_completions_api``
 * graders: metrics ``math_verify``, ``math_timeout`` and ``code_timeout``, filters ``mcq_letter`` and ``code_exec``
 
@@ -52,6 +54,7 @@ def register() -> None:
         )
 
         from . import groups
+        from .failure_kinds import REGISTERED, make_extra_metric
         from .filters import TraceStatusFilter
         from .metrics import METRICS, make_metric, pooled_mean
         from .models import ReplayLM
@@ -78,6 +81,12 @@ def register() -> None:
                 register_metric(
                     metric=name, higher_is_better=higher, aggregation="pooled_mean", output_type="generate_until"
                 )(make_metric(name))
+        for name, hib in REGISTERED.items():
+            if name not in metric_registry:
+                arrow = {} if hib is None else {"higher_is_better": hib}  # lengths: neither
+                register_metric(metric=name, aggregation="pooled_mean", output_type="generate_until", **arrow)(
+                    make_extra_metric(name)
+                )
         if "tc_replay" not in model_registry:
             register_model("tc_replay")(ReplayLM)
         try:

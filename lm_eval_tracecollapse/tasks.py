@@ -18,7 +18,11 @@ its steps; ``trace_status`` runs first and feeds them the answer part.  The task
 own metrics are computed as before (on the answer part) and ours are added per
 pipeline: ``valid_rate``, ``empty_rate``, ``missing_rate``, ``truncated_rate``,
 ``answer_rate``, ``pass@1`` and ``rpass@1``, where correctness is the task's own
-first metric, applied to each response alone.
+first metric, applied to each response alone.  Beside them the extra rows of
+:mod:`.failure_kinds` (``pass@1_empty``, ``loop_rate``, ``degenerate_rate``,
+``trace_length_words``…; off with ``tc_extra_metrics: false`` in the YAML or
+``--metadata``), and one warning per task when responses stopped at the generation
+limit inside their trace (:mod:`.budget`).
 
 **Stop sequences let the trace run.**  A task's ``until`` strings (``"\\n"``,
 ``"."``, ``"Question:"``…) would end generation inside the reasoning, so they are
@@ -38,7 +42,9 @@ from typing import Any
 
 from lm_eval.api.task import ConfigurableTask
 
-from .filters import Response
+from .budget import budget_warning
+from .failure_kinds import EXTRA_METRICS, OPTION_KEYS, extra_metric_values, extras_enabled, failure_options
+from .filters import Response, TracedAnswer
 from .formats import get_format, list_formats
 from .metrics import METRICS, pooled_mean, response_answers, trace_metric_values
 from .task_index import task_index
@@ -47,7 +53,7 @@ __all__ = ["TraceTask", "find_task_yaml", "wrap_config"]
 
 log = logging.getLogger(__name__)
 
-_OUR_KEYS = ("base_task", "tc_base_yaml", "tc_fmt", "tc_prefilled", "tc_until")
+_OUR_KEYS = ("base_task", "tc_base_yaml", "tc_fmt", "tc_prefilled", "tc_until", *OPTION_KEYS)
 
 
 def find_task_yaml(name: str, roots: tuple[str, ...] = ()) -> str:
@@ -211,7 +217,13 @@ def wrap_config(config: dict[str, Any]) -> dict[str, Any]:
             f"got {cfg.get('output_type')!r}"
         )
     # --metadata '{"tc_fmt": "gpt_oss_text", "tc_prefilled": true}' reaches every task from the CLI
-    metadata = cfg.get("metadata") or {}
+    metadata = dict(cfg.get("metadata") or {})
+    # the extra rows' options travel in metadata (--metadata wins over the YAML's keys)
+    for key in OPTION_KEYS:
+        if key in ours:
+            metadata.setdefault(key, ours[key])
+    if metadata:
+        cfg["metadata"] = metadata
     options = {
         "fmt": metadata.get("tc_fmt", ours.get("tc_fmt", "auto")),
         "prefilled": metadata.get("tc_prefilled", ours.get("tc_prefilled")),
@@ -243,9 +255,14 @@ class TraceTask(ConfigurableTask):
         if not config:
             raise ValueError("TraceTask needs a task config (use it through a YAML with class: and base_task:)")
         super().__init__(config=wrap_config(config), **kwargs)
-        for name, higher in METRICS.items():
+        metadata = self.config.metadata or {}
+        self._tc_extra = extras_enabled(metadata)
+        # the model's tokenizer (tc_tokenizer, else lm-eval's model args) for lengths and the budget check
+        self._tc_options = failure_options(metadata, implicit_tokenizer=True)
+        ours: dict[str, bool | None] = {**METRICS, **(EXTRA_METRICS if self._tc_extra else {})}
+        for name, higher in ours.items():
             self._aggregation_list[name] = pooled_mean
-            self._higher_is_better[name] = higher
+            self._higher_is_better[name] = higher  # None: no arrow
         metric_list = self.config.metric_list or [{"metric": "exact_match"}]
         first = metric_list[0]["metric"]
         self._tc_primary = first if isinstance(first, str) else getattr(first, "__name__", str(first))
@@ -260,7 +277,26 @@ class TraceTask(ConfigurableTask):
                 r if isinstance(r, Response) else Response(r, prompt, getattr(r, "finish_reason", None))
                 for r in inst.resps[: inst.repeats or None]
             ]
-        return super().apply_filters()
+        out = super().apply_filters()
+        self._warn_budget()
+        return out
+
+    def _warn_budget(self) -> None:
+        """One warning when responses stopped at the generation limit inside their trace."""
+        items = []
+        for inst in self._instances or []:
+            value = next(iter(inst.filtered_resps.values()), None) if inst.filtered_resps else None
+            value = value[0] if isinstance(value, list) and value else value
+            if not isinstance(value, TracedAnswer):
+                continue
+            gen = inst.args[1] if len(inst.args) > 1 and isinstance(inst.args[1], dict) else {}
+            budget = gen.get("max_gen_toks")
+            budget = int(budget) if isinstance(budget, (int, float, str)) and str(budget).isdigit() else None
+            items += [(r, t, budget) for r, t in zip(inst.resps, value.traces, strict=False)]
+        options = self._tc_options
+        message = budget_warning(self.config.task or "task", items, options.length if options.tokenizer else None)
+        if message:
+            log.warning(message)
 
     def _correct(self, doc: dict, result: Any, as_list: bool) -> float | None:
         """One response scored alone, shaped as the pipeline emits (a list when it keeps
@@ -283,6 +319,8 @@ class TraceTask(ConfigurableTask):
             each = [self._correct(doc, a, as_list) for a in answers]
             per_response = None if None in each else [c for c in each if c is not None]
         scores.update(trace_metric_values(results[0], per_response))
+        if self._tc_extra:
+            scores.update(extra_metric_values(results[0], per_response, self._tc_options))
         return scores
 
     def _correct_from(self, scores: dict[str, Any]) -> float | None:

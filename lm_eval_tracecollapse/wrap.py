@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from .failure_kinds import EXTRA_METRICS
 from .metrics import METRICS
 from .task_index import IndexEntry, cache_dir, task_index
 
@@ -192,7 +193,11 @@ def _aggregates(own: Any) -> list[dict[str, Any]]:
     entries = [dict(e) for e in (own if isinstance(own, (list, tuple)) else [own] if own else [])]
     weight = bool(entries[0].get("weight_by_size", True)) if entries else True
     named = {e.get("metric") for e in entries}
-    ours = [{"metric": m, "aggregation": "mean", "weight_by_size": weight} for m in METRICS if m not in named]
+    ours = [
+        {"metric": m, "aggregation": "mean", "weight_by_size": weight}
+        for m in (*METRICS, *EXTRA_METRICS)
+        if m not in named
+    ]
     return entries + ours
 
 

@@ -62,7 +62,31 @@ def analyze_text(summaries: list[TaskSummary]) -> str:
         lines.append(
             f"  answer rate {_e(s.rates['answer'])}   mean trace length {s.mean_trace_chars:.0f} chars{tokens}"
         )
+        if s.kinds:
+            lines += _kind_lines(s)
     return "\n".join(lines)
+
+
+def _kind_lines(s: TaskSummary) -> list[str]:
+    """The extra rows (docs/failure-kinds.md) of one summary."""
+    k, unit = s.kinds, s.length_unit
+
+    def length(name: str) -> str:
+        est = k.get(f"{name}_{unit}")
+        return "N/A" if est is None else f"{est.value:.1f} {unit} [{est.lo:.1f}, {est.hi:.1f}]"
+
+    among = "   ".join(f"{st} {_e(k.get(f'pass@1_{st}'))}" for st in ("empty", "missing", "truncated"))
+    return [
+        f"  pass@1 among {among}",
+        f"  loop rate {_e(k.get('loop_rate'))}   truncated: looping {_e(k.get('truncated_loop_rate'))},"
+        f" still progressing {_e(k.get('truncated_progress_rate'))}",
+        f"  degenerate rate {_e(k.get('degenerate_rate'))}   trace length {length('trace_length')}"
+        f"   answer length {length('answer_length')}",
+    ]
+
+
+def _v(value: float | None) -> str:
+    return "N/A" if value is None else f"{value:.3f}"
 
 
 def compare_text(comparisons: list[Comparison]) -> str:
@@ -88,6 +112,11 @@ def compare_text(comparisons: list[Comparison]) -> str:
                 f"  pass@1  {c.pass_at_1[0]:.3f} -> {c.pass_at_1[1]:.3f}   Δ {c.pass_at_1[1] - c.pass_at_1[0]:+.3f}"
                 f" [{lo:+.3f}, {hi:+.3f}]   {p(c.pass_mcnemar_p)}"
             )
+        for name, (before, after) in c.kinds.items():
+            if before is None and after is None:
+                continue
+            delta = f"Δ {after - before:+.3f}" if before is not None and after is not None else ""
+            lines.append(f"  {name:<23} {_v(before)} -> {_v(after)}   {delta}".rstrip())
         statuses = list(c.transitions)
         lines.append("  transitions (rows: base, columns: fine-tuned): " + " ".join(f"{s:>9}" for s in statuses))
         for s in statuses:

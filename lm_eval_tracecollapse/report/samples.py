@@ -35,8 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from .._jsonl import loads_line
+from ..failure_kinds import FailureOptions
 from ..formats import get_format
 from ..parse import parse_trace
+from .kinds import KIND_STATUSES, KindCounts
 
 __all__ = [
     "PROBE_TASK",
@@ -83,6 +85,8 @@ class DocRecord:
     reasoning: tuple[str | None, ...] | None = None  # per response, with keep_reasoning
     pipeline: str = DEFAULT_PIPELINE
     rpass_at_1: float | None = None
+    kinds: KindCounts | None = None  # loops, degenerate traces, lengths (report/kinds.py)
+    status_pass: dict[str, float] | None = None  # stored pass@1_<status>, runs with our metrics
 
     @property
     def k(self) -> int:
@@ -215,16 +219,22 @@ def _doc_id(rec: dict[str, Any]) -> int:
     return doc_id
 
 
-def _rpass(rec: dict[str, Any]) -> float | None:
-    """The stored ``rpass@1``: None when absent or NaN/null (no valid response), else a
-    number in [0, 1]."""
-    value = rec.get("rpass@1")
+def _rpass(rec: dict[str, Any], name: str = "rpass@1") -> float | None:
+    """The stored ``rpass@1`` (or another conditional accuracy, ``name``): None when
+    absent or NaN/null (no response of that status), else a number in [0, 1]."""
+    value = rec.get(name)
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     checked = _fraction(value)
     if checked is None:
-        raise ValueError(f"rpass@1 is {value!r}, not a correctness in [0, 1]")
+        raise ValueError(f"{name} is {value!r}, not a correctness in [0, 1]")
     return checked
+
+
+def _status_pass(rec: dict[str, Any]) -> dict[str, float]:
+    """The stored ``pass@1_empty``/``_missing``/``_truncated`` present on the line."""
+    found = {s: _rpass(rec, f"pass@1_{s}") for s in KIND_STATUSES}
+    return {s: v for s, v in found.items() if v is not None}
 
 
 def sample_prompt(rec: dict[str, Any]) -> str | None:
@@ -268,7 +278,9 @@ def sample_responses(rec: dict[str, Any]) -> list[Any]:
     return [rec["response"]] if "response" in rec else []
 
 
-def _record(rec: dict[str, Any], task: str, run: str, fmt: str, keep_reasoning: bool) -> DocRecord:
+def _record(
+    rec: dict[str, Any], task: str, run: str, fmt: str, keep_reasoning: bool, options: FailureOptions | None = None
+) -> DocRecord:
     doc_id = _doc_id(rec)
     if not isinstance(rec.get("resps"), list) or not rec["resps"]:
         raise ValueError("no resps (raw responses)")
@@ -295,6 +307,8 @@ def _record(rec: dict[str, Any], task: str, run: str, fmt: str, keep_reasoning: 
         reasoning=tuple(t.reasoning for t in traces) if keep_reasoning else None,
         pipeline=pipeline if isinstance(pipeline, str) and pipeline else DEFAULT_PIPELINE,
         rpass_at_1=_rpass(rec) if source == "pass@1" else None,
+        kinds=KindCounts.of(traces, options or FailureOptions()),
+        status_pass=_status_pass(rec) if source == "pass@1" else None,
     )
 
 
@@ -311,11 +325,17 @@ def read_file(
 
 
 def iter_file(
-    path: Path, problems: Problems, fmt: str = "auto", strict: bool = False, keep_reasoning: bool = False
+    path: Path,
+    problems: Problems,
+    fmt: str = "auto",
+    strict: bool = False,
+    keep_reasoning: bool = False,
+    options: FailureOptions | None = None,
 ) -> Iterator[DocRecord]:
     """Stream the lines of one samples file, one record per (document, filter pipeline)
     (constant memory apart from the set of those seen; a repeated pair keeps its first
-    line), counting bad lines into ``problems``."""
+    line), counting bad lines into ``problems``; ``options`` (loop thresholds, the
+    tokenizer for lengths) for the extra rows."""
     task, run = task_and_run(path)
     seen: set[tuple[int, str]] = set()
     try:
@@ -331,7 +351,7 @@ def iter_file(
                 rec = loads_line(raw)
                 if not isinstance(rec, dict):
                     raise ValueError("not a JSON object")
-                doc = _record(rec, task, run, fmt, keep_reasoning)
+                doc = _record(rec, task, run, fmt, keep_reasoning, options)
                 if (doc.doc_id, doc.pipeline) in seen:
                     continue
             except (ValueError, TypeError, KeyError) as exc:

@@ -28,6 +28,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..failure_kinds import FailureOptions, LengthUnit
+from .kinds import KindAcc
 from .samples import DocRecord, Problems, check_fmt, find_sample_files, is_probe_file, iter_file, task_and_run
 from .stats import mcnemar_exact, paired_bootstrap_ci, wilson
 
@@ -63,6 +65,9 @@ class TaskSummary:
     mean_trace_tokens: float | None = None  # per response, with a tokenizer
     pipeline: str = "none"  # lm-eval's filter pipeline name
     responses: int = 0  # raw responses over all documents (n × repeats); 0: unknown
+    # the extra rows (pass@1_empty, loop_rate, ..., trace_length_<unit>), named as lm-eval's; None: N/A
+    kinds: dict[str, Estimate | None] = field(default_factory=dict)
+    length_unit: LengthUnit = "words"
 
     @property
     def repeats(self) -> float:
@@ -80,8 +85,11 @@ class _Acc:
     chars: int = 0
     sources: Counter[str] = field(default_factory=Counter)
     tokens: int | None = None
+    kinds: KindAcc = field(default_factory=KindAcc)
 
     def add(self, d: DocRecord, tokenizer: Any = None) -> None:
+        self.kinds.unit = "words" if tokenizer is None else "tokens"
+        self.kinds.add(d)
         if tokenizer is not None:
             enc = tokenizer.encode
             n_tokens = sum(len(enc(r, add_special_tokens=False)) for r in d.reasoning or () if r)
@@ -100,6 +108,7 @@ class _Acc:
         self.rows.extend(other.rows)
         self.chars += other.chars
         self.sources.update(other.sources)
+        self.kinds.merge(other.kinds)
         if other.tokens is not None:
             self.tokens = (self.tokens or 0) + other.tokens
 
@@ -173,7 +182,10 @@ def _summary(run: str, task: str, pipeline: str, acc: _Acc) -> TaskSummary:
     source = acc.sources.most_common(1)[0][0] if acc.sources else None
     tokens = acc.tokens / responses if acc.tokens is not None and responses else None
     chars = acc.chars / responses if responses else 0.0
-    return TaskSummary(run, task, n, rates, pass1, rpass, chars, source, tokens, pipeline, responses)
+    kinds = acc.kinds.estimates()
+    return TaskSummary(
+        run, task, n, rates, pass1, rpass, chars, source, tokens, pipeline, responses, kinds, acc.kinds.unit
+    )
 
 
 def summarize(records: Iterable[DocRecord]) -> list[TaskSummary]:
@@ -200,7 +212,8 @@ def _file_acc(job: tuple[Path, str, bool, str | None]) -> tuple[str, str, dict[s
     problems = Problems()
     accs: dict[str, _Acc] = {}
     tok = _tokenizer(tokenizer_name) if tokenizer_name else None
-    for d in iter_file(path, problems, fmt, strict, keep_reasoning=tok is not None):
+    options = FailureOptions(tokenizer=tok)
+    for d in iter_file(path, problems, fmt, strict, keep_reasoning=tok is not None, options=options):
         accs.setdefault(d.pipeline, _Acc()).add(d, tok)
     task, run = task_and_run(path)  # the same names iter_file gives every record
     return run, task, accs, problems
@@ -269,6 +282,8 @@ class Comparison:
     # when one response of each run is drawn per document (Σ share_base × share_ft)
     transitions: dict[str, dict[str, float]]
     pipeline: str = "none"
+    # the extra rows (report/kinds.py) over the paired documents: (base, fine-tuned), None: N/A
+    kinds: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
 
 def _by_key(
@@ -328,6 +343,11 @@ def compare(
         ca = [float(x.correct or 0.0) for x, _ in pairs]
         cb = [float(y.correct or 0.0) for _, y in pairs]
         n = len(pairs)
+        sides = (KindAcc(), KindAcc())
+        for x, y in pairs:
+            sides[0].add(x)
+            sides[1].add(y)
+        base_kinds, ft_kinds = (side.values() for side in sides)
 
         def discordant(u: list[float], v: list[float]) -> float | None:
             if not (_binary(u) and _binary(v)):
@@ -348,6 +368,7 @@ def compare(
                 pass_mcnemar_p=discordant(ca, cb) if has_correct else None,
                 transitions=trans,
                 pipeline=pipeline,
+                kinds={name: (value, ft_kinds.get(name)) for name, value in base_kinds.items()},
             )
         )
     return out, problems

@@ -1,0 +1,270 @@
+"""Beyond the four statuses: accuracy per status, loops, degenerate traces, lengths.
+
+Extra rows beside the paper's seven (which never change), per **response** like them,
+each a :class:`~.metrics.Weighted` value per document aggregated by ``pooled_mean``
+(so with a stderr, pooled at group level by :mod:`.groups`).  Precise definitions in
+``docs/failure-kinds.md``:
+
+* ``pass@1_empty`` / ``pass@1_missing`` / ``pass@1_truncated`` — correct among the
+  responses of that status (``rpass@1`` is the valid one), weight = their number,
+  ``N/A`` when there are none;
+* ``loop_rate`` — share of all responses whose trace ends in a repetition loop
+  (:func:`~.loops.ends_in_loop`); ``truncated_loop_rate`` + ``truncated_progress_rate``
+  = ``truncated_rate``: truncated responses whose trace loops / was still progressing;
+* ``degenerate_rate`` — share of all responses whose trace is **valid** but has fewer
+  than ``tc_degenerate_words`` (3) words or only filler (:data:`FILLERS`);
+* ``trace_length_<unit>`` — mean trace length over the responses with a trace (valid,
+  empty, truncated); ``answer_length_<unit>`` — mean answer-part length over those with
+  a non-blank answer; ``<unit>`` is ``tokens`` (the model's tokenizer) or ``words``.
+
+Example:
+    >>> from lm_eval_tracecollapse.filters import TracedAnswer
+    >>> from lm_eval_tracecollapse.parse import parse_trace
+    >>> pred = TracedAnswer("4", [parse_trace("<think>Okay.</think>4")])
+    >>> v = extra_metric_values(pred, [1.0], FailureOptions())
+    >>> v["degenerate_rate"], v["pass@1_empty"], v["trace_length_words"], v["answer_length_words"]
+    (1.0, N/A, 1.0, 1.0)
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .loops import LoopConfig, ends_in_loop
+from .metrics import NotAvailable, Weighted, _correct, response_answers
+from .parse import Trace, TraceStatus
+
+__all__ = [
+    "EXTRA_METRICS",
+    "FILLERS",
+    "REGISTERED",
+    "FailureOptions",
+    "LengthUnit",
+    "extra_metric_values",
+    "extras_enabled",
+    "failure_options",
+    "is_degenerate",
+    "make_extra_metric",
+]
+
+log = logging.getLogger(__name__)
+
+LengthUnit = Literal["tokens", "words"]
+
+#: row name -> higher_is_better (None: neither; the table shows no arrow), in table order
+EXTRA_METRICS: dict[str, bool | None] = {
+    "pass@1_empty": True,
+    "pass@1_missing": True,
+    "pass@1_truncated": True,
+    "loop_rate": False,
+    "truncated_loop_rate": False,
+    "truncated_progress_rate": False,
+    "degenerate_rate": False,
+    "trace_length_tokens": None,
+    "trace_length_words": None,
+    "answer_length_tokens": None,
+    "answer_length_words": None,
+}
+#: metric names registered with lm-eval (``trace_length``/``answer_length`` emit the row with its unit)
+REGISTERED: dict[str, bool | None] = {
+    **{k: v for k, v in EXTRA_METRICS.items() if not k.endswith(("_tokens", "_words"))},
+    "trace_length": None,
+    "answer_length": None,
+}
+_STATUS_PASS = {
+    "pass@1_empty": TraceStatus.EMPTY,
+    "pass@1_missing": TraceStatus.MISSING,
+    "pass@1_truncated": TraceStatus.TRUNCATED,
+}
+
+#: filler openings: a valid trace made only of these (and punctuation) is degenerate
+FILLERS = (
+    "okay",
+    "ok",
+    "alright",
+    "all right",
+    "sure",
+    "well",
+    "so",
+    "hmm",
+    "um",
+    "uh",
+    "let me think",
+    "let me think about this",
+    "let me think step by step",
+    "let's think",
+    "let's think step by step",
+    "let me see",
+    "i need to think",
+    "thinking",
+)
+_FILLER = re.compile(
+    r"\b(?:" + "|".join(re.escape(f).replace(r"\ ", r"\s+") for f in sorted(FILLERS, key=len, reverse=True)) + r")\b",
+    re.IGNORECASE,
+)
+_WORDLIKE = re.compile(r"\w")
+
+
+def is_degenerate(trace: Trace, min_words: int = 3) -> bool:
+    """A **valid** trace with fewer than ``min_words`` words (whitespace-separated), or
+    made only of :data:`FILLERS` and punctuation.  Other statuses are never degenerate.
+
+    >>> from lm_eval_tracecollapse.parse import parse_trace
+    >>> [is_degenerate(parse_trace(r)) for r in ("<think>Okay, let me think.</think>4",
+    ...  "<think>Okay, 6 * 7 = 42.</think>42", "<think></think>4", "<think>6*7</think>42")]
+    [True, False, False, True]
+    """
+    if trace.status is not TraceStatus.VALID or trace.reasoning is None:
+        return False
+    text = trace.reasoning
+    return len(text.split()) < min_words or not _WORDLIKE.search(_FILLER.sub(" ", text))
+
+
+@dataclass(frozen=True)
+class FailureOptions:
+    """How the extra rows are computed; see :func:`failure_options` for the keys.
+
+    ``tokenizer`` is anything with ``encode(text, add_special_tokens=False)`` (a
+    Hugging Face tokenizer); without one lengths are in words.
+
+    >>> FailureOptions().unit, FailureOptions().length("six times seven")
+    ('words', 3)
+    """
+
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    degenerate_words: int = 3
+    tokenizer: Any = None
+
+    @property
+    def unit(self) -> LengthUnit:
+        """``tokens`` with a tokenizer, else ``words``."""
+        return "words" if self.tokenizer is None else "tokens"
+
+    def length(self, text: str) -> int:
+        """``text``'s length in :attr:`unit`."""
+        if self.tokenizer is None:
+            return len(text.split())
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+
+def _share(flags: list[bool]) -> Weighted:
+    return Weighted(sum(flags) / len(flags), len(flags))
+
+
+def _mean(values: list[float]) -> Weighted:
+    return Weighted(sum(values) / len(values), len(values)) if values else NotAvailable()
+
+
+def extra_metric_values(pred: Any, correct: list[float] | None, options: FailureOptions) -> dict[str, float]:
+    """Per-document values of the extra rows for one prediction (``{}`` for anything
+    that did not go through ``trace_status``); ``correct`` as for
+    :func:`~.metrics.trace_metric_values` (without it, no ``pass@1_*`` rows)."""
+    responses = response_answers(pred)
+    traces = [r.trace for r in responses if r.trace is not None]
+    if not traces:
+        return {}
+    out: dict[str, float] = {}
+    if correct is not None:
+        if len(correct) != len(responses):
+            raise ValueError(f"pass@1_*: {len(correct)} correctness values for {len(responses)} responses")
+        for name, status in _STATUS_PASS.items():
+            chosen = [
+                c for r, c in zip(responses, correct, strict=True) if r.trace is not None and r.trace.status is status
+            ]
+            out[name] = _mean(chosen)
+    loops = [ends_in_loop(t.reasoning, options.loop) for t in traces]
+    truncated = [t.status is TraceStatus.TRUNCATED for t in traces]
+    out["loop_rate"] = _share(loops)
+    out["truncated_loop_rate"] = _share([t and lp for t, lp in zip(truncated, loops, strict=True)])
+    out["truncated_progress_rate"] = _share([t and not lp for t, lp in zip(truncated, loops, strict=True)])
+    out["degenerate_rate"] = _share([is_degenerate(t, options.degenerate_words) for t in traces])
+    unit = options.unit
+    out[f"trace_length_{unit}"] = _mean([options.length(t.reasoning) for t in traces if t.reasoning is not None])
+    out[f"answer_length_{unit}"] = _mean([options.length(t.answer) for t in traces if t.has_answer])
+    return out
+
+
+def extras_enabled(settings: Mapping[str, Any]) -> bool:
+    """``tc_extra_metrics`` (default true) from a task's metadata or YAML.
+
+    >>> extras_enabled({}), extras_enabled({"tc_extra_metrics": "false"})
+    (True, False)
+    """
+    value = settings.get("tc_extra_metrics", True)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise ValueError(f"tc_extra_metrics must be true or false, got {value!r}")
+    return value
+
+
+_INT_KEYS = {"tc_loop_ngram": "ngram", "tc_loop_window": "window", "tc_loop_min_tokens": "min_tokens"}
+OPTION_KEYS = (*_INT_KEYS, "tc_loop_novelty", "tc_degenerate_words", "tc_tokenizer", "tc_extra_metrics")
+
+
+def _load_tokenizer(name: str) -> Any:
+    from .report.summary import _tokenizer
+
+    return _tokenizer(name)
+
+
+def failure_options(settings: Mapping[str, Any], implicit_tokenizer: bool = False) -> FailureOptions:
+    """Options from a task's metadata/YAML keys (or a metric entry's options):
+    ``tc_loop_ngram``, ``tc_loop_window``, ``tc_loop_min_tokens``, ``tc_loop_novelty``
+    (:class:`~.loops.LoopConfig`), ``tc_degenerate_words`` (3), ``tc_tokenizer``.
+
+    The tokenizer: ``tc_tokenizer`` (a local path or hub name; ``words``/``false`` for
+    words) — one that cannot be loaded is an error; else, with ``implicit_tokenizer``,
+    lm-eval's model args (``tokenizer``, then ``pretrained``, which lm-eval merges into
+    every task's metadata) — one that cannot be loaded is a warning, and words.
+
+    >>> failure_options({"tc_loop_novelty": 0.3, "tc_tokenizer": "words"}).loop.novelty
+    0.3
+    """
+    loop = {attr: settings[key] for key, attr in _INT_KEYS.items() if key in settings}
+    if "tc_loop_novelty" in settings:
+        loop["novelty"] = settings["tc_loop_novelty"]
+    words = settings.get("tc_degenerate_words", 3)
+    if isinstance(words, bool) or not isinstance(words, int) or words < 0:
+        raise ValueError(f"tc_degenerate_words must be an integer >= 0, got {words!r}")
+    name = settings.get("tc_tokenizer")
+    tokenizer = None
+    if name is not None and name is not False and not (isinstance(name, str) and name.lower() in ("words", "false")):
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"tc_tokenizer must be a tokenizer name or path, or 'words', got {name!r}")
+        tokenizer = _load_tokenizer(name)  # ValueError naming it
+    elif name is None and implicit_tokenizer:
+        found = next((settings[k] for k in ("tokenizer", "pretrained") if isinstance(settings.get(k), str)), None)
+        if found:
+            try:
+                tokenizer = _load_tokenizer(found)
+            except ValueError as exc:
+                log.warning("trace_length/answer_length: %s; lengths are in words (set tc_tokenizer to choose)", exc)
+    return FailureOptions(LoopConfig(**loop), words, tokenizer)
+
+
+def make_extra_metric(name: str) -> Callable[..., dict[str, float]]:
+    """The lm-eval metric function registered under ``name`` (one of :data:`REGISTERED`),
+    for hand-written ``metric_list`` entries; options as :func:`failure_options` keys
+    in the entry, ``pass@1_*`` also take ``scorer`` and its options (as ``pass@1``)."""
+
+    def metric(references: list[Any] | None = None, predictions: list[Any] | None = None, **kwargs: Any) -> dict:
+        settings = {k: kwargs.pop(k) for k in list(kwargs) if k in OPTION_KEYS}
+        options = failure_options(settings)
+        pred = (predictions or [None])[0]
+        correct = None
+        if name in _STATUS_PASS:
+            if not response_answers(pred):
+                return {}
+            correct = _correct(pred, (references or [""])[0], kwargs)
+        key = f"{name}_{options.unit}" if name in ("trace_length", "answer_length") else name
+        value = extra_metric_values(pred, correct, options).get(key)
+        return {} if value is None else {key: value}
+
+    metric.__name__ = metric.__qualname__ = name
+    metric.__doc__ = f"lm-eval metric ``{name}`` (see :mod:`lm_eval_tracecollapse.failure_kinds`)."
+    return metric

@@ -1,0 +1,134 @@
+"""Does a reasoning trace end in a repetition loop?  One bounded pass over its tail.
+
+A trace **ends in a loop** when the newest part of some tail of it repeats what that
+tail said before.  The trace is cut into tokens (runs of Latin, Greek or Cyrillic
+letters and digits; any other non-space character — a CJK character, a punctuation
+mark — is a token of its own).  For each tail length ``w`` = ``min_tokens``,
+2·``min_tokens``, … below ``window`` tokens, and the whole tail (``window`` tokens,
+or the whole trace when shorter but at least ``min_tokens`` long), the **novelty** is
+the share of the ``ngram``-grams starting in the tail's last ``w/2`` tokens that do
+not occur earlier in that tail.  Novelty below ``novelty`` at any length is a loop.
+
+So a block of ``p`` tokens repeated verbatim up to the end is a loop as soon as its
+copies fill a tail of ``w ≥ 2p`` tokens (with the defaults: blocks up to 512 tokens,
+at least two copies, the last 64 tokens or more) — R1/Qwen3 "Wait, let me recheck…"
+cycles, a paragraph written over and over until the budget ran out — while prose and
+math that keep moving (new numbers, new steps) have novelty near 1 at every length,
+and a trace that looped and then broke out with new reasoning does not end in a loop.
+
+Linear time, in fact bounded: only the last ``window · 16`` characters are read, the
+previous occurrence of every n-gram of the tail is found in one pass (a dict), and each
+length then counts over its newest half.
+
+Example:
+    >>> ends_in_loop("Wait, let me recheck the sum. 12 + 30 = 42. " * 20)
+    True
+    >>> ends_in_loop(" ".join(f"Step {i}: add {i} to get {i * (i + 1) // 2}." for i in range(60)))
+    False
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["LoopConfig", "ends_in_loop", "loop_tokens", "tail_novelty"]
+
+_TOKEN = re.compile(r"[0-9A-Za-z\u00C0-\u024F\u0370-\u03FF\u0400-\u04FF]+|\S")
+_CHARS_PER_TOKEN = 16  # how many characters of the tail are read per token of the window
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """Thresholds of :func:`ends_in_loop` (metadata/YAML keys ``tc_loop_ngram``,
+    ``tc_loop_window``, ``tc_loop_min_tokens``, ``tc_loop_novelty``).
+
+    >>> LoopConfig(novelty=0.3).novelty
+    0.3
+    >>> LoopConfig(ngram=0)
+    Traceback (most recent call last):
+    ValueError: tc_loop_ngram must be an integer >= 1, got 0
+    """
+
+    ngram: int = 8
+    window: int = 1024
+    min_tokens: int = 64
+    novelty: float = 0.5
+
+    def __post_init__(self) -> None:
+        for key, value, low in (
+            ("ngram", self.ngram, 1),
+            ("window", self.window, 1),
+            ("min_tokens", self.min_tokens, 1),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"tc_loop_{key} must be an integer >= {low}, got {value!r}")
+        if self.min_tokens > self.window:
+            raise ValueError(f"tc_loop_min_tokens ({self.min_tokens}) must not exceed tc_loop_window ({self.window})")
+        if 2 * self.ngram >= self.min_tokens:
+            raise ValueError(
+                f"tc_loop_ngram ({self.ngram}) must be below half of tc_loop_min_tokens ({self.min_tokens})"
+            )
+        if isinstance(self.novelty, bool) or not isinstance(self.novelty, (int, float)) or not 0 < self.novelty <= 1:
+            raise ValueError(f"tc_loop_novelty must be a number in (0, 1], got {self.novelty!r}")
+
+
+DEFAULT = LoopConfig()
+
+
+def loop_tokens(text: str, window: int = DEFAULT.window) -> list[str]:
+    """The last ``window`` tokens of ``text`` (read from its last ``window · 16`` characters).
+
+    >>> loop_tokens("Hello, 世界! x2", 5)
+    [',', '世', '界', '!', 'x2']
+    """
+    return _TOKEN.findall(text[-window * _CHARS_PER_TOKEN :])[-window:]
+
+
+def _scales(config: LoopConfig, n_tokens: int) -> list[int]:
+    scales, w = [], config.min_tokens
+    while w < min(n_tokens, config.window):
+        scales.append(w)
+        w *= 2
+    if n_tokens >= config.min_tokens:
+        scales.append(min(n_tokens, config.window))
+    return scales
+
+
+def tail_novelty(text: str, config: LoopConfig = DEFAULT) -> dict[int, float]:
+    """Novelty of each tail length checked (share of the n-grams of its newest half not
+    seen earlier in it), ``{}`` when the trace has fewer than ``min_tokens`` tokens.
+
+    >>> {w: round(v, 3) for w, v in tail_novelty("a b " * 40, LoopConfig(ngram=2, min_tokens=16, window=64)).items()}
+    {16: 0.0, 32: 0.0, 64: 0.0}
+    >>> ten = "one two three four five six seven eight nine ten "
+    >>> {w: round(v, 3) for w, v in tail_novelty(ten * 2, LoopConfig(2, 64, 16)).items()}
+    {16: 0.286, 20: 0.0}
+    """
+    tokens = loop_tokens(text, config.window)
+    end, n = len(tokens), config.ngram
+    scales = _scales(config, end)
+    if not scales:
+        return {}
+    last: dict[tuple[str, ...], int] = {}
+    prev = []  # prev[i]: where the n-gram starting at i occurred before (-1: never)
+    for i in range(end - n + 1):
+        gram = tuple(tokens[i : i + n])
+        prev.append(last.get(gram, -1))
+        last[gram] = i
+    out: dict[int, float] = {}
+    for w in scales:
+        start, newest = end - w, range(end - w // 2, end - n + 1)
+        out[w] = sum(prev[i] < start for i in newest) / len(newest)
+    return out
+
+
+def ends_in_loop(text: str | None, config: LoopConfig = DEFAULT) -> bool:
+    """Whether ``text`` (a trace's reasoning; ``None`` for none) ends in a repetition loop.
+
+    >>> ends_in_loop(None), ends_in_loop("Okay. " * 5)
+    (False, False)
+    """
+    if not text:
+        return False
+    return any(v < config.novelty for v in tail_novelty(text, config).values())

@@ -1,0 +1,108 @@
+"""The loop detector on real-looking traces (tests/fixtures/traces), and its two
+promises under Hypothesis: it never raises, and its work is bounded (linear at worst)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lm_eval_tracecollapse.loops import LoopConfig, ends_in_loop, loop_tokens, tail_novelty
+
+TRACES = Path(__file__).resolve().parent / "fixtures" / "traces"
+LOOPING = ["r1_sentence_loop", "qwen3_paragraph_loop", "wait_cycle_loop", "cjk_loop"]
+PROGRESSING = ["math_long", "prose_reasoning", "recovered_loop"]
+
+
+def _trace(name: str) -> str:
+    return (TRACES / f"{name}.txt").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", LOOPING)
+def test_looping_traces(name: str) -> None:
+    assert ends_in_loop(_trace(name))
+
+
+@pytest.mark.parametrize("name", PROGRESSING)
+def test_progressing_traces(name: str) -> None:
+    text = _trace(name)
+    assert not ends_in_loop(text)
+    assert min(tail_novelty(text).values()) > 0.6  # far from the threshold, not just above it
+
+
+def test_a_loop_must_reach_the_end() -> None:
+    # the recovered trace looped for six cycles, then reasoned anew: cut inside the loop, it loops
+    text = _trace("recovered_loop")
+    cut = text.index("OK, I keep going around in circles.")
+    assert ends_in_loop(text[:cut]) and not ends_in_loop(text)
+
+
+def test_thresholds_are_configurable() -> None:
+    text = _trace("qwen3_paragraph_loop")  # a ~100-token paragraph written nine times
+    assert ends_in_loop(text)
+    assert not ends_in_loop(text, LoopConfig(window=128))  # the tail is too short to see two copies
+    assert not ends_in_loop(_trace("math_long"), LoopConfig(novelty=0.9))
+    assert ends_in_loop(_trace("math_long"), LoopConfig(novelty=1.0))  # every tail repeats a little
+    assert not ends_in_loop("Okay. " * 20)  # 40 tokens: shorter than min_tokens
+    assert ends_in_loop("Okay. " * 20, LoopConfig(min_tokens=32))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"ngram": 0}, "tc_loop_ngram must be an integer >= 1, got 0"),
+        ({"novelty": 1.5}, "tc_loop_novelty must be a number in (0, 1], got 1.5"),
+        ({"min_tokens": 2048}, "tc_loop_min_tokens (2048) must not exceed tc_loop_window (1024)"),
+        ({"ngram": 40}, "tc_loop_ngram (40) must be below half of tc_loop_min_tokens (64)"),
+    ],
+)
+def test_bad_thresholds_are_named(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        LoopConfig(**kwargs)
+
+
+configs = st.builds(
+    LoopConfig,
+    ngram=st.integers(1, 6),
+    window=st.integers(16, 300),
+    min_tokens=st.just(14),
+    novelty=st.floats(0.01, 1.0),
+)
+
+
+@given(text=st.text(max_size=3000), config=configs)
+@settings(max_examples=300, deadline=None)
+def test_never_raises(text: str, config: LoopConfig) -> None:
+    result = ends_in_loop(text, config)
+    assert isinstance(result, bool)
+    novelty = tail_novelty(text, config)
+    assert all(0.0 <= v <= 1.0 for v in novelty.values())
+    assert list(novelty) == sorted(novelty) and all(w <= config.window for w in novelty)
+
+
+@given(unit=st.text(min_size=1, max_size=40), repeats=st.integers(1, 2000))
+@settings(max_examples=100, deadline=None)
+def test_work_is_bounded(unit: str, repeats: int) -> None:
+    """However long the trace, at most `window` tokens from its last `window · 16` characters are read."""
+    text = unit * repeats
+    tokens = loop_tokens(text)
+    assert len(tokens) <= LoopConfig().window
+    assert tokens == loop_tokens(text[-LoopConfig().window * 16 :])
+
+
+def _seconds(text: str) -> float:
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        ends_in_loop(text)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def test_time_at_4n_is_below_8x_time_at_n() -> None:
+    base = _trace("math_long") + _trace("r1_sentence_loop")
+    small, large = base * 2, base * 8
+    assert _seconds(large) < 8 * _seconds(small) + 0.01
