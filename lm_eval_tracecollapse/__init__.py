@@ -8,6 +8,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 from .detect import FormatDetection, detect_format
 from .formats import ReasoningFormat, get_format, list_formats, register_format, unregister_format
 from .parse import Trace, TraceStatus, parse_trace, parse_traces
@@ -17,18 +19,32 @@ __version__ = "0.1.0"
 
 register()
 
+# the trace monitor needs torch and transformers: imported on first use only
+_MONITOR = ("TraceMeasurement", "TraceMonitorCallback", "measure_traces")
+
 __all__ = [
     "FormatDetection",
     "ReasoningFormat",
     "Trace",
+    "TraceMeasurement",  # lazy, see __getattr__
+    "TraceMonitorCallback",  # lazy, see __getattr__
     "TraceStatus",
     "__version__",
     "detect_format",
     "get_format",
     "list_formats",
+    "measure_traces",  # lazy, see __getattr__
     "parse_trace",
     "parse_traces",
     "register",
     "register_format",
     "unregister_format",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MONITOR:
+        from . import monitor
+
+        return getattr(monitor, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
