@@ -30,6 +30,18 @@ __all__ = ["register"]
 _lock = threading.Lock()
 _done = False
 
+#: lm-eval name -> "module:attr", imported on first use
+_MODELS = {
+    "tc_replay": "lm_eval_tracecollapse.models.replay:ReplayLM",
+    "tc_chat_api": "lm_eval_tracecollapse.models.api:TraceChatAPI",
+    "tc_completions_api": "lm_eval_tracecollapse.models.api:TraceCompletionsAPI",
+}
+_FILTERS = {
+    "trace_status": "lm_eval_tracecollapse.filters:TraceStatusFilter",
+    "mcq_letter": "lm_eval_tracecollapse.scoring.mcq:MCQLetterFilter",
+    "code_exec": "lm_eval_tracecollapse.scoring.code:CodeExecFilter",
+}
+
 
 def register() -> None:
     """Register everything with lm-eval (safe to call any number of times)."""
@@ -41,31 +53,28 @@ def register() -> None:
             return
         import lm_eval.api.metrics
         import lm_eval.filters
-        import lm_eval.models  # noqa: F401  (lm-eval fills its model registry lazily only while it is empty)
+        import lm_eval.models  # noqa: F401  (lm-eval fills each registry with its own names only while it is empty)
         from lm_eval.api.registry import (
             aggregation_registry,
             filter_registry,
             metric_registry,
             model_registry,
             register_aggregation,
-            register_filter,
             register_metric,
-            register_model,
         )
 
         from . import groups
         from .failure_kinds import REGISTERED, make_extra_metric
-        from .filters import TraceStatusFilter
         from .metrics import METRICS, make_metric, pooled_mean
-        from .models import ReplayLM
-        from .scoring.code import CodeExecFilter, code_timeout_metric
-        from .scoring.math import math_timeout_metric, math_verify_metric
-        from .scoring.mcq import MCQLetterFilter
+        from .scoring.code import code_timeout_metric
+        from .scoring.math_grade import math_timeout_metric, math_verify_metric
 
-        filters = (("trace_status", TraceStatusFilter), ("mcq_letter", MCQLetterFilter), ("code_exec", CodeExecFilter))
-        for fname, fcls in filters:
-            if fname not in filter_registry:
-                register_filter(fname)(fcls)
+        # models and filters as "module:attr" placeholders, imported when lm-eval first
+        # asks for them (the API models pull in aiohttp; the parser alone needs none)
+        for registry, targets in ((model_registry, _MODELS), (filter_registry, _FILTERS)):
+            for name, target in targets.items():
+                if name not in registry:
+                    registry.register(name, target=target)
         for mname, fn, higher in (
             ("math_verify", math_verify_metric, True),
             ("math_timeout", math_timeout_metric, False),
@@ -87,14 +96,4 @@ def register() -> None:
                 register_metric(metric=name, aggregation="pooled_mean", output_type="generate_until", **arrow)(
                     make_extra_metric(name)
                 )
-        if "tc_replay" not in model_registry:
-            register_model("tc_replay")(ReplayLM)
-        try:
-            from .models.api import TraceChatAPI, TraceCompletionsAPI
-        except ImportError:  # pragma: no cover - lm-eval installed without its [api] extra
-            pass
-        else:
-            for mname, mcls in (("tc_chat_api", TraceChatAPI), ("tc_completions_api", TraceCompletionsAPI)):
-                if mname not in model_registry:
-                    register_model(mname)(mcls)
         _done = True

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from lm_eval_tracecollapse.scoring.math import grade_math, last_number, math_timeout_metric, math_verify_metric
+from lm_eval_tracecollapse.scoring.math_grade import grade_math, last_number, math_timeout_metric, math_verify_metric
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from lm_eval_tracecollapse.scoring import math as m
-from lm_eval_tracecollapse.scoring.math import grade_math, math_timeout_metric, math_verify_metric
+from lm_eval_tracecollapse.scoring import math_grade as m
+from lm_eval_tracecollapse.scoring.math_grade import grade_math, math_timeout_metric, math_verify_metric
 
 BOMB = "\\boxed{9^{9^{9^{9}}}}"
 SLACK = 0.5  # seconds past the timeout a bomb may take (our worker's grace, IPC, scheduling)
@@ -70,7 +70,7 @@ def test_a_first_grade_with_a_tiny_timeout_is_not_spent_importing() -> None:
 
     half = "\\boxed{\\frac{1}{2}}"
     code = (
-        "from lm_eval_tracecollapse.scoring.math import grade_math as g\n"
+        "from lm_eval_tracecollapse.scoring.math_grade import grade_math as g\n"
         f"a = g({half!r}, '0.5', timeout=0.05)\n"
         f"b = g({BOMB!r}, '1', timeout=0.3)\n"
         "print(a.correct, b.timed_out)"

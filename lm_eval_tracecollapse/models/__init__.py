@@ -1,5 +1,7 @@
-"""lm-eval models that keep the trace intact: replay of saved generations (and, later,
-OpenAI-compatible servers that split the trace off into ``reasoning_content``)."""
+"""lm-eval models that keep the trace intact: ``tc_replay`` (:mod:`.replay`: saved
+generations answered again, rank-aware under ``torchrun``) and ``tc_chat_api`` /
+``tc_completions_api`` (:mod:`.api`: OpenAI-compatible servers, the trace that a server
+splits off into ``reasoning_content`` put back in front of the answer)."""
 
 from .replay import Generation, ReplayLM
 

@@ -41,7 +41,7 @@ Prompt = str | Sequence[dict[str, Any]]
 
 
 def _grade_math(answer: str, gold: Any) -> bool:
-    from ..scoring.math import grade_math
+    from ..scoring.math_grade import grade_math
 
     return grade_math(answer, str(gold)).correct
 

@@ -59,7 +59,7 @@ def trapezoid_weights(ks: Sequence[int]) -> dict[int, float]:
 
 def same_answer(a: str, b: str) -> bool:
     """Equal final numbers when both have one, else equal normalised text."""
-    from ..scoring.math import last_number
+    from ..scoring.math_grade import last_number
 
     na, nb = last_number(a), last_number(b)
     if na is not None and nb is not None:

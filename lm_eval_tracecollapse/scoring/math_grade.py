@@ -199,7 +199,7 @@ class _Worker:
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from lm_eval_tracecollapse.scoring.math import _serve; _serve()"],
+            [sys.executable, "-c", "from lm_eval_tracecollapse.scoring.math_grade import _serve; _serve()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
