@@ -21,6 +21,7 @@ Example::
     tracecollapse table out/ --format latex          # the paper's table
     tracecollapse plot out/ --out figure.png
     tracecollapse report out/base out/finetuned --html report.html   # one offline HTML page
+    tracecollapse study studies/tiny_cpu.yaml        # fine-tune, evaluate every checkpoint, tables
 """
 
 from __future__ import annotations
@@ -219,6 +220,12 @@ def main(argv: list[str] | None = None) -> None:
     wr.add_argument("--include_path", action="append", default=[], help="your task folder(s), as for lm_eval")
     wr.add_argument("--all", action="store_true", help="every generative task and every group lm-eval knows")
     sub.add_parser("demo", help="run the CPU demo")
+    from .study.run import STAGES
+
+    stu = sub.add_parser("study", help="fine-tune strategies x seeds, evaluate checkpoints, write the paper's table")
+    stu.add_argument("config", help="study YAML (see studies/ and docs/study.md)")
+    stu.add_argument("--stage", default="all", choices=STAGES, help="run one stage only (default: all, resumable)")
+    stu.add_argument("--check", action="store_true", help="validate the config and print its plan; run nothing")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--fmt", default="auto", help="reasoning format family (default: auto)")
     common.add_argument("--strict", action="store_true", help="fail at the first broken line instead of skipping it")
@@ -274,6 +281,10 @@ def main(argv: list[str] | None = None) -> None:
         _html(args)
     elif args.command == "paths":
         print(task_yamls_dir())
+    elif args.command == "study":
+        from .study.run import main as study_main
+
+        study_main(args.config, args.stage, args.check)
     elif args.command == "demo":
         from .demo import main as demo_main
 

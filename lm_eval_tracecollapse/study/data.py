@@ -1,0 +1,137 @@
+"""SFT data for the study: read, shaped per strategy, and the built-in tiny base model.
+
+A JSONL line is ``{"prompt", "response"[, "reasoning"]}`` or ``{"messages": [...]}``
+(the last message is the assistant's target, its trace in a ``reasoning`` key or in
+its content).  :func:`for_strategy` drops the traces for the trace-free strategies
+(the paper's setting) and insists on them for distillation.
+
+Example:
+    >>> from lm_eval_tracecollapse.study.config import StrategyKind, StrategySpec
+    >>> ex = {"prompt": "2+3", "reasoning": "2+3=5", "response": "5"}
+    >>> for_strategy([ex], StrategySpec(StrategyKind.MASK))
+    [{'prompt': '2+3', 'response': '5'}]
+    >>> for_strategy([{"prompt": "q", "response": "<think>t</think>a"}], StrategySpec(StrategyKind.EMPTY))
+    [{'prompt': 'q', 'response': 'a'}]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..parse import TraceStatus, parse_trace
+from .config import StrategyKind, StrategySpec, StudyConfig
+
+__all__ = ["builtin_base", "builtin_size", "for_strategy", "load_examples"]
+
+
+def builtin_size(model: str) -> str:
+    """The demo size of ``builtin:tiny-arith[@size]`` (default ``small``, as ``make demo``).
+
+    >>> builtin_size("builtin:tiny-arith@toy"), builtin_size("builtin:tiny-arith")
+    ('toy', 'small')
+    """
+    return model.split("@", 1)[1] if "@" in model else "small"
+
+
+def load_examples(cfg: StudyConfig) -> list[dict[str, Any]]:
+    """The SFT examples the config names (``builtin:tiny-arith``: the demo's SFT items)."""
+    if cfg.data.train == "builtin:tiny-arith":
+        from ..demo.data import response, train_items
+        from ..demo.pipeline import SIZES
+
+        size = SIZES[builtin_size(cfg.model) if cfg.model.startswith("builtin:") else "small"]
+        items = train_items(size.sft_items, seed=1)  # the demo's SFT items
+        rows = [{"prompt": it["question"], "reasoning": it["reasoning"], "response": response(it, "none")}
+                for it in items]  # fmt: skip
+    else:
+        path = Path(cfg.data.train)
+        if not path.is_file():
+            raise FileNotFoundError(f"data.train: {path} is not a file (a JSONL of prompt/response or messages)")
+        rows = []
+        with path.open(encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"data.train: {path} line {n} is not JSON ({exc.msg})") from None
+                if not isinstance(row, dict) or not ("messages" in row or {"prompt", "response"} <= row.keys()):
+                    raise ValueError(f"data.train: {path} line {n} needs 'messages', or 'prompt' and 'response'")
+                rows.append(row)
+    if cfg.data.limit is not None:
+        rows = rows[: cfg.data.limit]
+    if not rows:
+        raise ValueError(f"data.train: {cfg.data.train} holds no example")
+    return rows
+
+
+def _split(content: str, fmt: str) -> tuple[str | None, str]:
+    trace = parse_trace(content, fmt=fmt)
+    if trace.status in (TraceStatus.VALID, TraceStatus.EMPTY):
+        return trace.reasoning, trace.answer
+    return None, content
+
+
+def for_strategy(examples: Sequence[Mapping[str, Any]], spec: StrategySpec, fmt: str = "think") -> list[dict[str, Any]]:
+    """The examples as ``spec`` trains on them: traces dropped (the answer alone left)
+    or kept; distillation refuses an example without a trace."""
+    out = []
+    for i, ex in enumerate(examples):
+        row = {k: (list(v) if k == "messages" else v) for k, v in ex.items()}
+        if "messages" in row:
+            last = dict(row["messages"][-1])
+            reasoning, answer = _split(str(last.get("content") or ""), fmt)
+            reasoning = last.pop("reasoning", reasoning)
+            last["content"] = answer
+            if spec.keeps_traces and reasoning is not None:
+                last["reasoning"] = reasoning
+            row["messages"] = [*row["messages"][:-1], last]
+        else:
+            reasoning, answer = _split(str(row["response"]), fmt)
+            reasoning = str(row.pop("reasoning")) if "reasoning" in row else reasoning
+            row["response"] = answer
+            if spec.keeps_traces and reasoning is not None:
+                row["reasoning"] = reasoning
+        if spec.kind is StrategyKind.DISTILLATION and not (row.get("reasoning") or _last_reasoning(row)):
+            raise ValueError(f"data.train: example {i} has no teacher trace ('reasoning'), which distillation needs")
+        out.append(row)
+    return out
+
+
+def _last_reasoning(row: Mapping[str, Any]) -> str | None:
+    messages = row.get("messages")
+    return messages[-1].get("reasoning") if messages else None
+
+
+def builtin_base(model: str, cache: Path) -> Path:
+    """Build and train the demo's tiny base once (the same recipe as ``make demo``'s
+    base: character-level arithmetic with worked traces); cached under ``cache``.
+    Only the main process trains it; the others wait and read it."""
+    from accelerate import PartialState
+
+    from ._io import atomic_json, is_done
+
+    path = cache / f"tiny-arith-{builtin_size(model)}"
+    state = PartialState()
+    if not is_done(path) and state.is_main_process:
+        from ..demo.data import response, train_items
+        from ..demo.pipeline import SIZES, _chats, _train
+        from ..demo.tiny import build_model, build_tokenizer
+        from ..masking import tokenize_with_masks
+
+        size = SIZES[builtin_size(model)]
+        data = train_items(size.base_items, seed=0)
+        tok = build_tokenizer(["0123456789+=, The answer is.", *(response(it) for it in data[:200])], vocab_size=280)
+        net = build_model(tok, hidden=size.hidden, layers=2, heads=4)
+        rows = tokenize_with_masks(_chats(data, "full"), tok, mode="prompt")
+        _train(net, rows, tok, size.base_steps, 3e-3, size.batch, "training the built-in base model")
+        net.save_pretrained(path)
+        tok.save_pretrained(path)
+        atomic_json(path / ".done", {"model": model, "pid": os.getpid()})
+    state.wait_for_everyone()
+    return path

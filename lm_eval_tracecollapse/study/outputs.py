@@ -1,0 +1,156 @@
+"""The study's outputs, from lm-eval's logged samples through ``report/``'s code.
+
+- ``table.md`` / ``table.tex`` / ``table.csv``: the base and each arm's final
+  checkpoint, rendered by :func:`~lm_eval_tracecollapse.report.paper_table` (what
+  ``tracecollapse table`` prints); ``table_all.md``: every checkpoint;
+- ``analyze.txt``: ``tracecollapse analyze``'s report of every evaluation;
+- ``compare.txt``: ``tracecollapse compare`` of each arm's final checkpoint vs the base;
+- ``figures/<task>.png``: valid rate, pass@1 and Rpass@1 over training steps, one
+  panel per strategy (seeds: thin lines, their mean: thick), the base at step 0
+  (:func:`plot_over_steps`; ``report.plot`` draws VR and pass@1 of one series only).
+
+Example:
+    >>> from lm_eval_tracecollapse.report.summary import Estimate, TaskSummary
+    >>> e = Estimate(0.5, 0.2, 0.8, 8)
+    >>> s = TaskSummary("mask_seed1_step2", "t", 8, dict.fromkeys(("valid", "empty", "missing", "truncated",
+    ...                 "answer"), e), e, e, 1.0, "exact_match", pipeline="answer")
+    >>> _series([s], {"mask_seed1_step2": ("mask", 1, 2)})
+    {('t', 'answer'): {'mask': {1: [(2, 0.5, 0.5, 0.5)]}}}
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from .. import report
+from ..report.summary import TaskSummary
+from ._io import is_done
+from .config import StudyConfig
+from .evaluate import Evaluation
+from .train import arms
+
+__all__ = ["plot_over_steps", "write_outputs"]
+
+_METRICS = (("valid", "VR", "#2a9d8f", "o-"), ("pass", "pass@1", "k", "s-"), ("rpass", "Rpass@1", "#e76f51", "^-"))
+
+
+def _value(s: TaskSummary, metric: str) -> float:
+    est = s.rates["valid"] if metric == "valid" else s.pass_at_1 if metric == "pass" else s.rpass_at_1
+    return est.value if est is not None else math.nan
+
+
+def _series(
+    summaries: list[TaskSummary], where: dict[str, tuple[str, int, int]]
+) -> dict[tuple[str, str], dict[str, dict[int, list[tuple[int, float, float, float]]]]]:
+    """(task, pipeline) -> strategy -> seed -> [(step, VR, pass@1, Rpass@1)] by step;
+    ``where`` maps a run name to (strategy, seed, step)."""
+    out: dict[tuple[str, str], dict[str, dict[int, list[tuple[int, float, float, float]]]]] = {}
+    for s in summaries:
+        if s.run not in where:
+            continue
+        strategy, seed, step = where[s.run]
+        point = (step, *(_value(s, m) for m, *_ in _METRICS))
+        out.setdefault((s.task, s.pipeline), {}).setdefault(strategy, {}).setdefault(seed, []).append(point)  # type: ignore[arg-type]
+    for by_strategy in out.values():
+        for by_seed in by_strategy.values():
+            for points in by_seed.values():
+                points.sort()
+    return out
+
+
+def plot_over_steps(
+    summaries: list[TaskSummary], where: dict[str, tuple[str, int, int]], base: str, folder: Path
+) -> list[Path]:
+    """One PNG per task (and filter pipeline): a panel per strategy with VR, pass@1 and
+    Rpass@1 against the training step; the ``base`` run is every seed's step 0."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    base_rows = {(s.task, s.pipeline): s for s in summaries if s.run == base}
+    series = _series(summaries, where)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for (task, pipe), by_strategy in series.items():
+        fig, axes = plt.subplots(1, len(by_strategy), figsize=(4.5 * len(by_strategy), 3.8), squeeze=False,
+                                 sharey=True)  # fmt: skip
+        start = base_rows.get((task, pipe))
+        for ax, (strategy, by_seed) in zip(axes[0], by_strategy.items(), strict=True):
+            for j, (_, label, color, style) in enumerate(_METRICS):
+                runs = []
+                for points in by_seed.values():
+                    xs = [p[0] for p in points]
+                    ys = [p[1 + j] for p in points]
+                    if start is not None:
+                        xs, ys = [0, *xs], [_value(start, _METRICS[j][0]), *ys]
+                    runs.append((xs, ys))
+                    if len(by_seed) > 1:
+                        ax.plot(xs, ys, style, color=color, alpha=0.3, linewidth=0.8, markersize=3)
+                steps = sorted({x for xs, _ in runs for x in xs})
+                mean = [_mean([ys[xs.index(x)] for xs, ys in runs if x in xs]) for x in steps]
+                ax.plot(steps, mean, style, color=color, label=label, linewidth=1.8)
+            ax.set_title(f"{strategy} ({len(by_seed)} seed{'s' if len(by_seed) > 1 else ''})")
+            ax.set_xlabel("training step")
+            ax.set_ylim(-0.02, 1.02)
+        axes[0][0].legend(loc="best", fontsize=8)
+        fig.suptitle(task if pipe in ("none", "answer") else f"{task} [{pipe}]")
+        fig.tight_layout()
+        stem = re.sub(r"[^A-Za-z0-9_.+-]", "_", task if pipe in ("none", "answer") else f"{task}_{pipe}")
+        path = folder / f"{stem}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def _mean(values: list[float]) -> float:
+    real = [v for v in values if v == v]
+    return sum(real) / len(real) if real else math.nan
+
+
+def write_outputs(cfg: StudyConfig, evaluations: list[Evaluation], workers: int | None = None) -> dict[str, Any]:
+    """Write the tables, reports and figures under ``<out>``; returns
+    ``{"summaries", "markdown", "files"}``.  Main process only."""
+    out = cfg.out
+    evaluations = [ev for ev in evaluations if is_done(out / "eval" / ev.label)]
+    if not any(ev.arm is None for ev in evaluations):
+        raise ValueError(f"{out / 'eval' / 'base'} is not evaluated yet: run the evaluate stage first")
+    folders: list[str | Path] = [out / "eval" / ev.label for ev in evaluations]
+    summaries, problems = report.analyze(folders, workers=workers or (1 if len(folders) < 8 else None))
+    if problems.skipped:
+        raise ValueError(f"unreadable sample lines in the study's own output: {problems.examples}")
+    by_arm: dict[str, list[Evaluation]] = defaultdict(list)
+    for ev in evaluations:
+        if ev.arm is not None:
+            by_arm[ev.arm].append(ev)
+    finals = {arm: max(evs, key=lambda e: e.step) for arm, evs in by_arm.items()}
+    headline = {"base", *(ev.label for ev in finals.values())}
+    head = [s for s in summaries if s.run in headline]
+    files: dict[str, Path] = {}
+    markdown = report.paper_table(head, "markdown")
+    for name, text in (
+        ("table.md", markdown),
+        ("table.tex", report.paper_table(head, "latex")),
+        ("table.csv", report.paper_table(head, "csv")),
+        ("table_all.md", report.paper_table(summaries, "markdown")),
+        ("analyze.txt", report.analyze_text(summaries)),
+    ):
+        (out / name).write_text(text + "\n", encoding="utf-8")
+        files[name] = out / name
+    blocks = []
+    for final in finals.values():
+        comparisons, _ = report.compare([out / "eval" / "base"], [out / "eval" / final.label])
+        blocks.append(f"## {final.label} vs base\n{report.compare_text(comparisons)}")
+    (out / "compare.txt").write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    files["compare.txt"] = out / "compare.txt"
+    names = {a.name: a for a in arms(cfg)}
+    where = {ev.label: (names[ev.arm].strategy.name, names[ev.arm].seed, ev.step)
+             for ev in evaluations if ev.arm is not None and ev.arm in names}  # fmt: skip
+    for path in plot_over_steps(summaries, where, "base", out / "figures"):
+        files[f"figures/{path.name}"] = path
+    return {"summaries": summaries, "markdown": markdown, "files": files}
