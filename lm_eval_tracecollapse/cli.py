@@ -33,27 +33,11 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
+from .locations import task_yamls_dir
+
 __all__ = ["main", "task_yamls_dir"]
-
-
-def task_yamls_dir() -> Path:
-    """The folder holding our task YAMLs (installed package data or the source checkout).
-
-    >>> (task_yamls_dir() / "paper" / "tc_gsm8k_256.yaml").is_file()
-    True
-    """
-    try:
-        from importlib.resources import files
-
-        path = Path(str(files("lm_eval_tracecollapse.task_yamls")))
-        if (path / "paper").is_dir():
-            return path
-    except (ModuleNotFoundError, TypeError):  # pragma: no cover - not installed as a package
-        pass
-    return Path(__file__).resolve().parent.parent / "task_yamls"
 
 
 def _eval(argv: list[str]) -> None:

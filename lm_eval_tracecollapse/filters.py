@@ -115,14 +115,8 @@ class TracedAnswer(str):
         return obj
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # the scores cached by the metrics travel too (data-parallel lm-eval pickles
-        # results to gather them); a scorer given as a callable is keyed by its id(),
-        # which means nothing in another process, so those entries stay behind
-        state = dict(self.__dict__)
-        scores = state.pop("_scores", None)
-        if scores:
-            state["_scores"] = {k: v for k, v in scores.items() if isinstance(k[0], str)}
-        return (TracedAnswer, (str(self), self.traces, self.trace, self.responses), state)
+        # every field (scores are cached in scoring.memo, not on the answer)
+        return (TracedAnswer, (str(self), self.traces, self.trace, self.responses), dict(self.__dict__))
 
 
 def _steps(then: object) -> list[tuple[Any, dict[str, Any]]]:

@@ -45,6 +45,7 @@ from typing_extensions import Self
 
 from .filters import TracedAnswer
 from .parse import TraceStatus
+from .scoring.memo import once
 
 __all__ = [
     "METRICS",
@@ -233,15 +234,13 @@ def score_with(scorer: str | Callable[..., Any], gold: Any, pred: Any, **kwargs:
 
 
 def _correct(pred: TracedAnswer, gold: Any, kwargs: dict[str, Any]) -> list[float]:
-    """``pred``'s correctness, scored once per (scorer, gold, options) even though lm-eval
-    calls pass@1 and rpass@1 separately with the same prediction (a math-verify scorer
-    may take seconds)."""
+    """``pred``'s correctness per response, scored once per (scorer, gold, options,
+    answers) although lm-eval calls pass@1 and rpass@1 separately (:mod:`.scoring.memo`)."""
     scorer = kwargs.pop("scorer", "exact_match")
-    key = (scorer if isinstance(scorer, str) else id(scorer), repr(gold), repr(sorted(kwargs.items())))
-    scores: dict[tuple[Any, str, str], list[float]] = pred.__dict__.setdefault("_scores", {})
-    if key not in scores:
-        scores[key] = [score_with(scorer, gold, r, **kwargs) for r in response_answers(pred)]
-    return scores[key]
+    answers = response_answers(pred)
+    name = scorer if isinstance(scorer, str) else id(scorer)
+    key = ("score_with", name, repr(gold), repr(sorted(kwargs.items())), tuple(map(str, answers)))
+    return once(key, lambda: [score_with(scorer, gold, r, **kwargs) for r in answers])
 
 
 def make_metric(name: str) -> Callable[..., dict[str, float]]:

@@ -1,5 +1,6 @@
 """Test helpers importable by name: pytest's importlib mode puts no test folder on
-``sys.path``, so ``tests/offline_hub.py`` is registered here, once, as ``offline_hub``."""
+``sys.path``, so ``tests/offline_hub.py`` and ``tests/testenv.py`` (the repository root
+and the offline environment several files share) are registered here, once, by name."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import importlib.util
 import sys
 from pathlib import Path
 
-if "offline_hub" not in sys.modules:
-    _spec = importlib.util.spec_from_file_location("offline_hub", Path(__file__).with_name("offline_hub.py"))
-    assert _spec is not None and _spec.loader is not None
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules["offline_hub"] = _module
-    _spec.loader.exec_module(_module)
+for _name in ("offline_hub", "testenv"):
+    if _name not in sys.modules:
+        _spec = importlib.util.spec_from_file_location(_name, Path(__file__).with_name(f"{_name}.py"))
+        assert _spec is not None and _spec.loader is not None
+        _module = importlib.util.module_from_spec(_spec)
+        sys.modules[_name] = _module
+        _spec.loader.exec_module(_module)

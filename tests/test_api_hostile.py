@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -19,8 +18,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from testenv import REPO, offline_env
 
-REPO = Path(__file__).resolve().parent.parent
 FIX = REPO / "tests" / "fixtures"
 BIN = Path(sys.executable).parent
 ANSWER = "The answer is 4."
@@ -118,7 +117,7 @@ def test_cli_error_body_is_retried_then_one_clear_error(server: str, tmp_path: P
          "--model_args", f"base_url={server}/chat/completions,model=test,max_retries=3",
          "--include_path", str(FIX / "task_yamls"), "--tasks", "api_styles", "--limit", "2",
          "--apply_chat_template", "--output_path", str(tmp_path / "out"), "--log_samples"],
-        cwd=REPO, env={**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"},
+        cwd=REPO, env=offline_env(),
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr[-3000:]

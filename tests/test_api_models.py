@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -14,10 +13,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from testenv import REPO, offline_env
 
 from lm_eval_tracecollapse.models.api import rebuild_text
 
-REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 # style -> chat message and finish_reason the server sends
@@ -82,7 +81,7 @@ def server() -> Iterator[str]:
 
 def _eval(tmp_path: Path, model: str, model_args: str, extra: list[str]) -> dict[str, Any]:
     out = tmp_path / "out"
-    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+    env = offline_env()
     proc = subprocess.run(
         [str(BIN / "tracecollapse"), "eval", "--model", model, "--model_args", model_args,
          "--include_path", str(REPO / "tests" / "fixtures" / "task_yamls"), "--tasks", "api_styles",

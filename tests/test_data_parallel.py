@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from testenv import offline_env
 
 from lm_eval_tracecollapse.paper_data import chemistry_256, gsm8k_256
 
@@ -98,7 +98,7 @@ def _run(tmp: Path, name: str, procs: int) -> dict:
             "lm_eval_tracecollapse",
             *args,
         ]
-    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    env = offline_env(OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     if procs > 1:  # lm-eval really sharded the documents over two ranks

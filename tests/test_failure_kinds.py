@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testenv import offline_env
 
 from lm_eval_tracecollapse.wrap import write_wrappers
 
@@ -148,7 +148,7 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.
     """One real `tracecollapse eval` run of the group fg_tc (wrapped on the fly) with --log_samples."""
     root = tmp_path_factory.mktemp("fk")
     mine, gens = _user_dir(root)
-    env = {**os.environ, "TRACECOLLAPSE_CACHE": str(root / "cache"), "HF_DATASETS_OFFLINE": "1"}
+    env = offline_env(TRACECOLLAPSE_CACHE=root / "cache")
     cmd = [sys.executable, "-m", "lm_eval_tracecollapse", "eval", "--model", "tc_replay"]
     cmd += ["--model_args", f"path={gens}", "--include_path", str(mine), "--tasks", "fg_tc"]
     cmd += ["--output_path", str(root / "out"), "--log_samples"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -17,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testenv import REPO, offline_env
 
-REPO = Path(__file__).resolve().parent.parent
 FIX = REPO / "tests" / "fixtures"
 BIN = Path(sys.executable).parent
-ENV = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+ENV = offline_env()
 
 pytestmark = pytest.mark.slow
 

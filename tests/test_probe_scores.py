@@ -31,7 +31,7 @@ def _run_probes(tmp_path: Path, name: str, metadata: dict[str, Any], answer: Cal
     from lm_eval.tasks import TaskManager
 
     import lm_eval_tracecollapse  # noqa: F401
-    from lm_eval_tracecollapse.cli import task_yamls_dir
+    from lm_eval_tracecollapse.locations import task_yamls_dir
     from lm_eval_tracecollapse.probes import probe_dataset
 
     fields = Probe.__dataclass_fields__

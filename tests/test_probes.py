@@ -84,7 +84,7 @@ def test_probe_task_through_lm_eval(tmp_path: Path) -> None:
     from lm_eval.tasks import TaskManager
 
     import lm_eval_tracecollapse  # noqa: F401
-    from lm_eval_tracecollapse.cli import task_yamls_dir
+    from lm_eval_tracecollapse.locations import task_yamls_dir
 
     src = tmp_path / "run.jsonl"
     rows = [

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from testenv import offline_env
 
 from lm_eval_tracecollapse.wrap import write_wrappers
 
@@ -96,7 +96,7 @@ def _check(res: dict[str, Any]) -> None:
 
 def test_cli_wraps_a_users_group_on_the_fly(tmp_path: Path) -> None:
     mine, gens = _user_dir(tmp_path), _replies(tmp_path)
-    env = {**os.environ, "TRACECOLLAPSE_CACHE": str(tmp_path / "cache"), "HF_DATASETS_OFFLINE": "1"}
+    env = offline_env(TRACECOLLAPSE_CACHE=tmp_path / "cache")
     cmd = [sys.executable, "-m", "lm_eval_tracecollapse", "eval", "--model", "tc_replay"]
     cmd += ["--model_args", f"path={gens}", "--include_path", str(mine), "--tasks", "ug_tc"]
     cmd += ["--output_path", str(tmp_path / "out")]
@@ -170,7 +170,7 @@ def test_analyze_agrees_with_lm_eval_on_repeats_and_every_pipeline(tmp_path: Pat
         for r, rs in zip(mix, [REPLIES["ta"]] * 3, strict=True)
     ]
     path.write_text("".join(json.dumps(x) + "\n" for x in lines))
-    env = {**os.environ, "TRACECOLLAPSE_CACHE": str(tmp_path / "cache"), "HF_DATASETS_OFFLINE": "1"}
+    env = offline_env(TRACECOLLAPSE_CACHE=tmp_path / "cache")
     cmd = [sys.executable, "-m", "lm_eval_tracecollapse", "eval", "--model", "tc_replay"]
     cmd += ["--model_args", f"path={path}", "--include_path", str(mine), "--tasks", "ta_tc"]
     cmd += ["--output_path", str(tmp_path / "out"), "--log_samples"]
@@ -210,7 +210,7 @@ def test_a_tag_wraps_as_a_tag(tmp_path: Path) -> None:
 
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TRACECOLLAPSE_CACHE": str(tmp_path / "cache"), "HF_DATASETS_OFFLINE": "1"}
+    env = offline_env(TRACECOLLAPSE_CACHE=tmp_path / "cache")
     cmd = [sys.executable, "-m", "lm_eval_tracecollapse", "eval", "--model", "tc_replay", *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
 

@@ -53,7 +53,7 @@ from typing import Any
 from lm_eval.api.model import LM
 
 from .._jsonl import iter_jsonl
-from ..report.samples import sample_prompt, sample_task
+from .._samples import sample_prompt, sample_task
 from ._text import rebuild_text
 
 __all__ = ["Generation", "ReplayLM", "load_generations"]

@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .._samples import sample_task
 from ..parse import parse_trace  # noqa: F401 - used by the doctest
-from ..report.samples import sample_task
 from .measure import TraceMeasurement
 
 __all__ = ["sample_records", "write_samples"]

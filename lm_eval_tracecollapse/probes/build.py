@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from .._jsonl import iter_jsonl
+from .._samples import sample_fields, sample_task
 from ..formats import get_format
 from ..parse import parse_trace
-from ..report.samples import sample_fields, sample_task
 from .paraphrase import Paraphraser, RuleParaphraser, make_paraphraser, split_whitespace
 from .score import trapezoid_weights
 

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from .._jsonl import iter_jsonl
+from .._samples import PROBE_TASK, find_sample_files, is_probe_file, sample_fields, task_and_run
 from ..parse import parse_trace
-from ..report.samples import PROBE_TASK, find_sample_files, is_probe_file, sample_fields, task_and_run
 
 __all__ = [
     "ProbeComparison",

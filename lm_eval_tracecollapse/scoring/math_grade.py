@@ -44,6 +44,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+from .memo import once
+
 __all__ = ["MathGrade", "grade_math", "last_number", "math_timeout_metric", "math_verify_metric"]
 
 # the final claim: the last of these anchors, up to the end of its line
@@ -324,10 +326,9 @@ def grade_math(answer: str, gold: str, timeout: float = 5) -> MathGrade:
     return MathGrade(want == got, False, "last-number")
 
 
-@lru_cache(maxsize=4096)
 def _graded(answer: str, gold: str, timeout: float) -> MathGrade:
     # math_verify and math_timeout score the same pair: grade it once
-    return grade_math(answer, gold, timeout)
+    return once(("grade_math", answer, gold, timeout), lambda: grade_math(answer, gold, timeout))
 
 
 def math_verify_metric(references: list[Any], predictions: list[Any], timeout: float = 5, **_: Any) -> dict:

@@ -73,7 +73,7 @@ def task_manager(cfg: StudyConfig) -> Any:
     """One ``TaskManager`` for every evaluation: our task YAMLs, yours, lm-eval's own."""
     from lm_eval.tasks import TaskManager
 
-    from ..cli import task_yamls_dir
+    from ..locations import task_yamls_dir
     from ..registry import register
 
     register()

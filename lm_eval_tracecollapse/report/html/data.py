@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from ..._jsonl import loads_line
+from ..._samples import find_sample_files, is_probe_file, sample_prompt, task_and_run
+from ..._samples import sample_responses as _responses
 from ...parse import parse_trace
 from ..render import _STEP
-from ..samples import DocRecord, Problems, _record, find_sample_files, is_probe_file, sample_prompt, task_and_run
-from ..samples import sample_responses as _responses
+from ..samples import DocRecord, Problems, _record
 from ..summary import STATUSES
 
 __all__ = ["BrowserData", "TextCaps", "default_base", "order_runs", "read_browser_data", "shorten", "to_json"]

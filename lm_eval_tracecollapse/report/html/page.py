@@ -26,8 +26,9 @@ from html import escape
 from importlib.resources import files
 from pathlib import Path
 
+from ..._samples import find_sample_files, is_probe_file, task_and_run
 from ..render import analyze_text, compare_text, plot
-from ..samples import Problems, find_sample_files, is_probe_file, task_and_run
+from ..samples import Problems
 from ..summary import Comparison, TaskSummary, compare, summarize
 from .data import BrowserData, read_browser_data, to_json
 from .tables import compare_tables, paper_html, summary_table, to_html

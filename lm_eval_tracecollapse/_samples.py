@@ -1,0 +1,113 @@
+"""Finding lm-eval ``--log_samples`` files and reading the fields of their lines (task
+from the file name, prompt, raw responses): shared by the reports, ``tc_replay``, the
+probes and the training monitor, so it sits below all of them.
+
+Example:
+    >>> sample_task(Path("out/m/samples_gsm8k_2026-01-01T00-00-00.jsonl"))
+    'gsm8k'
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "PROBE_TASK",
+    "find_sample_files",
+    "is_probe_file",
+    "sample_fields",
+    "sample_prompt",
+    "sample_responses",
+    "sample_task",
+    "task_and_run",
+]
+
+PROBE_TASK = "tc_probe"  # its samples hold faithfulness probes, not trace statuses
+
+_NAME = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.:]+)$")
+
+
+def find_sample_files(paths: list[str | Path]) -> list[Path]:
+    """Every ``samples_*.jsonl`` under the given folders, plus files named directly."""
+    found: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found.extend(sorted(q for q in p.rglob("samples_*.jsonl") if q.is_file()))
+        elif p.is_file():
+            found.append(p)
+        elif p.exists():
+            raise ValueError(
+                f"{p} is not a regular file or folder (give lm-eval output folders or samples_*.jsonl files)"
+            )
+        else:
+            raise FileNotFoundError(f"{p} does not exist (give lm-eval output folders or samples_*.jsonl files)")
+    if not found:
+        raise FileNotFoundError(
+            f"no samples_*.jsonl under {', '.join(map(str, paths))} (run lm-eval with --log_samples)"
+        )
+    return found
+
+
+def sample_task(path: Path) -> str | None:
+    """The task in an lm-eval samples file name ``samples_<task>_<date>.jsonl``, else None.
+
+    >>> sample_task(Path("out/m/samples_gsm8k_cot_2026-01-01T00-00-00.000000.jsonl")), sample_task(Path("x.jsonl"))
+    ('gsm8k_cot', None)
+    """
+    m = _NAME.match(path.stem)
+    return m.group("task") if m else None
+
+
+def task_and_run(path: Path) -> tuple[str, str]:
+    """(task, run) from lm-eval's file layout: ``<run>/samples_<task>_<date>.jsonl``."""
+    return sample_task(path) or path.stem, path.parent.name
+
+
+def is_probe_file(path: Path) -> bool:
+    """Whether ``path`` is the samples file of a ``tc_probe`` run (scored by
+    :mod:`lm_eval_tracecollapse.probes`, left out of the trace-status reports)."""
+    return task_and_run(path)[0] == PROBE_TASK
+
+
+def sample_prompt(rec: dict[str, Any]) -> str | None:
+    """The prompt of a replay line (``prompt``) or of an lm-eval sample line (the first
+    argument of ``arguments.gen_args_0``, else of its first request); None if absent.
+
+    >>> sample_prompt({"arguments": {"gen_args_0": {"arg_0": "Q?", "arg_1": {}}}})
+    'Q?'
+    """
+    if isinstance(rec.get("prompt"), str):
+        return str(rec["prompt"])
+    args = rec.get("arguments")
+    if isinstance(args, dict):
+        first = args.get("gen_args_0") or next(iter(args.values()), None)
+        if isinstance(first, dict) and isinstance(first.get("arg_0"), str):
+            return str(first["arg_0"])
+    return None
+
+
+def sample_fields(rec: dict[str, Any]) -> tuple[str | None, Any]:
+    """(prompt, first raw response) of an lm-eval sample line, or of a replay line
+    (``prompt``/``response``); the prompt may be None, the response None or of the wrong type."""
+    resps = rec.get("resps")
+    if isinstance(resps, list) and resps:
+        first = resps[0][0] if isinstance(resps[0], list) and resps[0] else resps[0]
+    else:
+        first = rec.get("response")
+    return sample_prompt(rec), first
+
+
+def sample_responses(rec: dict[str, Any]) -> list[Any]:
+    """Every raw response of an lm-eval sample line (``resps[0]``: k of them with
+    ``repeats: k``), or the ``response`` of a replay line; items may be of the wrong type.
+
+    >>> sample_responses({"resps": [["a", "b"]]}), sample_responses({"response": "c"})
+    (['a', 'b'], ['c'])
+    """
+    resps = rec.get("resps")
+    if isinstance(resps, list) and resps:
+        return list(resps[0]) if isinstance(resps[0], list) else [resps[0]]
+    return [rec["response"]] if "response" in rec else []
