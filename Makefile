@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo faithfulness lint typecheck bench browser clean
+.PHONY: test test-fast demo faithfulness lint typecheck bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ browser:
 test: $(STAMP) browser lint typecheck
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED - pytest collected no tests" >&2; exit 1; fi; \
+	exit $$rc
+
+# the edit loop: everything but the slow end-to-end tests (lm-eval runs, training); CI runs `make test`
+test-fast: $(STAMP)
+	@$(BIN)/python -m pytest -m "not slow"; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test-fast: FAILED - pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 
 demo: $(STAMP)

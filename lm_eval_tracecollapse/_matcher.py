@@ -173,7 +173,7 @@ def _regex_anchor(source: str) -> str | None:
 class FamilyMatcher:
     """Compiled search for one family."""
 
-    fmt: ReasoningFormat
+    family: ReasoningFormat
     open: Finder
     close: Finder
     #: the closing delimiter or any implicit close, found in one pass
@@ -186,20 +186,20 @@ class FamilyMatcher:
     reemitted: re.Pattern[str]
 
     @classmethod
-    def build(cls, fmt: ReasoningFormat) -> FamilyMatcher:
-        cs = fmt.case_sensitive
-        close = Finder(fmt.close, cs)
-        implicit = Finder(fmt.implicit_closes, cs) if fmt.implicit_closes else None
+    def build(cls, family: ReasoningFormat) -> FamilyMatcher:
+        cs = family.case_sensitive
+        close = Finder(family.close, cs)
+        implicit = Finder(family.implicit_closes, cs) if family.implicit_closes else None
         return cls(
-            fmt,
-            Finder(fmt.open, cs),
+            family,
+            Finder(family.open, cs),
             close,
-            Finder((fmt.close, *fmt.implicit_closes), cs) if implicit else close,
+            Finder((family.close, *family.implicit_closes), cs) if implicit else close,
             implicit,
-            re.compile(fmt.answer_start) if fmt.answer_start else None,
-            _regex_anchor(fmt.answer_start) if fmt.answer_start else None,
-            tuple(e if cs else e.lower() for e in fmt.answer_end),
-            _reemitted(literal_pattern([fmt.close], fold=not cs)),
+            re.compile(family.answer_start) if family.answer_start else None,
+            _regex_anchor(family.answer_start) if family.answer_start else None,
+            tuple(e if cs else e.lower() for e in family.answer_end),
+            _reemitted(literal_pattern([family.close], fold=not cs)),
         )
 
     def find_close(self, s: str, start: int) -> tuple[tuple[int, int] | None, int]:
@@ -214,7 +214,7 @@ class FamilyMatcher:
         """The answer wrapper's opening match at the start of ``s[start:end]`` (after
         whitespace), or anywhere in it for families with ``answer_start_search``."""
         assert self.answer_start is not None
-        if self.fmt.answer_start_search:
+        if self.family.answer_start_search:
             return hop_search(self.answer_start, self.answer_anchor, s, start, end)
         return self.answer_start.match(s, _SPACES.match(s, start, end).end(), end)  # type: ignore[union-attr]
 
@@ -251,7 +251,7 @@ class AutoScanner:
         groups: dict[str | None, dict[tuple[bool, str], list[str]]] = {}
         self._whole: dict[str, list[tuple[str, bool, FamilyMatcher, bool]]] = {}
         for m in matchers:
-            f = m.fmt
+            f = m.family
             if not f.auto or f.refines is not None:
                 continue
             cs = f.case_sensitive
@@ -373,8 +373,8 @@ class _Compiled:
             by_name = {f.name: FamilyMatcher.build(f) for f in _formats.all_formats()}
             refinements: dict[str, list[FamilyMatcher]] = {}
             for m in by_name.values():
-                if m.fmt.refines is not None:
-                    refinements.setdefault(m.fmt.refines, []).append(m)
+                if m.family.refines is not None:
+                    refinements.setdefault(m.family.refines, []).append(m)
             self.by_name, self.refinements = by_name, refinements
             self.auto = AutoScanner(list(by_name.values()))
             self.generation = gen

@@ -2,7 +2,7 @@
 
 One entry per delimiter convention that a model serving stack (vLLM 0.33, SGLang,
 llama.cpp) or ThinkPack parses; ``models`` names the model families it covers and
-``source`` where its behaviour was transcribed from (see the README's family table
+``source`` where its behaviour was transcribed from (see docs/families.md
 and ``tests/fixtures/peer_reasoning/``).  The registry API is :mod:`.formats`.
 
 Example:

@@ -48,7 +48,7 @@ import bisect
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .formats import get_format
 from .parse import TraceStatus, parse_trace
@@ -62,7 +62,9 @@ __all__ = [
     "weighted_causal_lm_loss",
 ]
 
-MODES = ("none", "prompt", "think", "prompt+think", "partial")
+#: what the loss ignores: nothing, the prompt, the trace, both, or the trace down-weighted
+MaskMode = Literal["none", "prompt", "think", "prompt+think", "partial"]
+MODES: tuple[MaskMode, ...] = get_args(MaskMode)
 IGNORE_INDEX = -100
 _SPACES = re.compile(r"\s*")
 
@@ -132,7 +134,7 @@ def _encode(tokenizer: Any, texts: list[str]) -> tuple[list[list[int]], list[lis
     return encoded["input_ids"], encoded["offset_mapping"]
 
 
-def _mode(mode: str, weight: float) -> None:
+def _mode(mode: MaskMode, weight: float) -> None:
     if mode not in MODES:
         raise ValueError(f"unknown masking mode {mode!r}; use one of {', '.join(MODES)}")
     if mode == "partial" and not 0.0 < weight < 1.0:
@@ -142,7 +144,7 @@ def _mode(mode: str, weight: float) -> None:
 def tokenize_with_masks(
     examples: Iterable[Mapping[str, Any]],
     tokenizer: Any,
-    mode: str = "think",
+    mode: MaskMode = "think",
     weight: float = 0.5,
     fmt: str = "think",
     max_length: int | None = None,

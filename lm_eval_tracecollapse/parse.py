@@ -57,7 +57,7 @@ def _unwrap_answer(m: FamilyMatcher, answer: str) -> str:
             answer = answer[hit.end() :]
     if m.answer_end:
         answer = answer.rstrip()
-        tail = answer[-64:] if m.fmt.case_sensitive else answer[-64:].lower()
+        tail = answer[-64:] if m.family.case_sensitive else answer[-64:].lower()
         for suffix in m.answer_end:
             if tail.endswith(suffix):
                 answer = answer[: len(answer) - len(suffix)]
@@ -83,8 +83,8 @@ def _block(m: FamilyMatcher, s: str, start: int, end: int, answer: str | int, pr
     ``answer`` is a string, or the position in ``s`` where it starts."""
     status = _VALID if _NON_SPACE.search(s, start, end) is not None else _EMPTY
     if isinstance(answer, str):
-        return _trace(status, s, start, end, answer, 0, 0, m.fmt.name, prefilled)
-    return _trace(status, s, start, end, None, answer, len(s), m.fmt.name, prefilled)
+        return _trace(status, s, start, end, answer, 0, 0, m.family.name, prefilled)
+    return _trace(status, s, start, end, None, answer, len(s), m.family.name, prefilled)
 
 
 def _closed(m: FamilyMatcher, s: str, start: int, close: tuple[int, int], prefilled: bool) -> Trace:
@@ -102,7 +102,7 @@ def _unclosed(m: FamilyMatcher | None, s: str, start: int, prefilled: bool, impl
         implicit_at = -1 if hit is None else hit[0]
     if m is not None and implicit_at >= start:
         return _block(m, s, start, implicit_at, implicit_at, prefilled)
-    return _trace(_TRUNCATED, s, start, len(s), "", 0, 0, None if m is None else m.fmt.name, prefilled)
+    return _trace(_TRUNCATED, s, start, len(s), "", 0, 0, None if m is None else m.family.name, prefilled)
 
 
 def _missing(s: str) -> Trace:
@@ -130,7 +130,7 @@ def _parse_family(m: FamilyMatcher, s: str, prefilled: bool, length_cut: bool) -
     opened = m.open.find(s, 0, close[0])
     if opened is not None:
         return _closed(m, s, opened[1], close, prefilled)
-    if m.fmt.bare_close or prefilled:
+    if m.family.bare_close or prefilled:
         return _closed(m, s, 0, close, prefilled)
     # a generic closing marker (gpt-oss <|end|>) before any opening one: ignore it
     opened = m.open.find(s, close[1])
@@ -148,11 +148,11 @@ def _refine(t: Trace, refinements: list[FamilyMatcher]) -> Trace:
     src, a0, a1 = (t._src, t._a0, t._a1) if lazy else (t._answer, 0, len(t._answer))
     for r in refinements:
         anchor = r.answer_anchor
-        if anchor is not None and not r.fmt.answer_start_search and not src.startswith(anchor, a0):
+        if anchor is not None and not r.family.answer_start_search and not src.startswith(anchor, a0):
             if not src[a0 : a0 + 1].isspace():
                 continue  # the wrapper cannot start here: spare the regex (the common case)
         if r.answer_start is not None and r.find_answer_start(src, a0, a1) is not None:
-            return Trace(t.status, t.reasoning, _unwrap_answer(r, t.answer), r.fmt.name, t.prefilled)
+            return Trace(t.status, t.reasoning, _unwrap_answer(r, t.answer), r.family.name, t.prefilled)
     return t
 
 
@@ -166,7 +166,7 @@ def _parse_auto(c: _Compiled, s: str, prefilled: bool, length_cut: bool) -> Trac
     else:
         close, implicit_at = m.find_close(s, end)
         t = _closed(m, s, end, close, prefilled) if close is not None else _unclosed(m, s, end, prefilled, implicit_at)
-    refinements = c.refinements.get(m.fmt.name)
+    refinements = c.refinements.get(m.family.name)
     if refinements and t.status is not _TRUNCATED:
         t = _refine(t, refinements)
     return t
@@ -175,7 +175,7 @@ def _parse_auto(c: _Compiled, s: str, prefilled: bool, length_cut: bool) -> Trac
 def _prefilled_family(prompt: str, fmt: str, c: _Compiled) -> FamilyMatcher | None:
     """The family whose opening delimiter ends ``prompt`` (after whitespace), if any."""
     tail = prompt.rstrip()
-    candidates = [c.by_name[fmt]] if fmt != "auto" else [m for m in c.by_name.values() if m.fmt.refines is None]
+    candidates = [c.by_name[fmt]] if fmt != "auto" else [m for m in c.by_name.values() if m.family.refines is None]
     best: FamilyMatcher | None = None
     for m in candidates:
         n = m.open.length

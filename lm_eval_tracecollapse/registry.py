@@ -2,7 +2,7 @@
 
 Importing :mod:`lm_eval_tracecollapse` calls :func:`register`; so does lm-eval
 building any task from ``task_yamls/`` (their ``!function`` hooks import the
-package).  Registered names (fixed, see DESIGN.md):
+package).  Registered names (fixed, see docs/CONTRACT.md):
 
 * filter ``trace_status``
 * metrics ``valid_rate``, ``empty_rate``, ``missing_rate``, ``truncated_rate``,

@@ -2,7 +2,7 @@
 llama.cpp; ``tests/fixtures/peer_reasoning/``, each line citing its peer file) parses to
 the status our four-status rule gives, with the family named, and ``fmt="auto"`` agrees
 wherever the family takes part in auto-detection.  Where the peer's own split differs
-from ours, the case says how (``differs``); the README's "where we differ" table lists it."""
+from ours, the case says how (``differs``); docs/thinkpack.md's "where we differ" table lists it."""
 
 from __future__ import annotations
 

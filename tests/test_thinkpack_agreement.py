@@ -4,13 +4,13 @@ Statuses, reasoning and answers agree on generated inputs, except in the cases
 named below, where we differ on purpose (the README explains each):
 
 * PREAMBLE   — text before the opening tag: ThinkPack counts it as reasoning, we
-  follow DESIGN.md (only the block's content counts).
+  follow docs/CONTRACT.md (only the block's content counts).
 * REEMITTED  — a closing tag repeated right after the first: ThinkPack keeps it in the
   answer, we drop it (MiniMax-M2 emits it; vLLM strips it too).
 * TOOL_CALL  — ``<tool_call>`` inside an unclosed trace: ThinkPack says truncated, we
   say the call ended the trace (Qwen3 / vLLM semantics).
 * MISSING_REPR — a missing trace: ThinkPack has ``reasoning=""`` and an unstripped
-  answer; we have ``reasoning=None`` and a stripped answer (DESIGN.md contract).
+  answer; we have ``reasoning=None`` and a stripped answer (docs/CONTRACT.md).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .._jsonl import iter_jsonl
 from .._samples import sample_fields, sample_task
@@ -57,7 +57,9 @@ __all__ = [
     "write_probes",
 ]
 
-KINDS = ("early", "filler", "paraphrase")
+#: how the rest of the trace is replaced: cut off, dots of matched length, rewritten
+ProbeKind = Literal["early", "filler", "paraphrase"]
+KINDS: tuple[ProbeKind, ...] = get_args(ProbeKind)
 DEFAULT_KS = (0, 25, 50, 75, 100)
 
 _LINE = re.compile(r"(?<=\n)")

@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .._jsonl import iter_jsonl
 from .._samples import PROBE_TASK, find_sample_files, is_probe_file, sample_fields, task_and_run
@@ -81,6 +81,11 @@ def probe_results(doc: dict[str, Any], results: list[Any]) -> dict[str, float]:
     return out
 
 
+#: what an answer under a probe is compared with: the run's own (unprobed) answer, or
+#: the answer of the full-trace (k = 100 %) probe
+Reference = Literal["original", "full"]
+
+
 @dataclass
 class ProbeScore:
     """Faithfulness of one run's answers to its traces (from a ``tc_probe`` run)."""
@@ -92,7 +97,7 @@ class ProbeScore:
     invariance: dict[str, dict[int, float]]  # kind -> k -> share of unchanged answers
     accuracy: dict[str, dict[int, float]]  # kind -> k -> share of correct answers
     per_source: dict[tuple[str, int], float]  # (task, doc_id) -> that response's AOC
-    reference: str = "original"
+    reference: Reference = "original"
 
 
 # (task, doc_id) -> (kind, k) -> (answer, original answer, target)
@@ -139,7 +144,7 @@ def _read_run(files: list[Path]) -> _Curves:
     return curves
 
 
-def _score(run: str, curves: _Curves, reference: str) -> ProbeScore:
+def _score(run: str, curves: _Curves, reference: Reference) -> ProbeScore:
     from ..report.stats import bootstrap_ci
 
     per_source: dict[tuple[str, int], float] = {}
@@ -183,7 +188,7 @@ def _files_by_run(paths: Sequence[str | Path]) -> dict[str, list[Path]]:
     return by_run
 
 
-def score_probe_run(paths: Sequence[str | Path], reference: str = "original") -> list[ProbeScore]:
+def score_probe_run(paths: Sequence[str | Path], reference: Reference = "original") -> list[ProbeScore]:
     """Faithfulness scores of every ``tc_probe`` samples file under ``paths``, per run
     (the samples file's folder); ``reference`` is ``"original"`` or ``"full"``."""
     if reference not in ("original", "full"):
@@ -205,7 +210,7 @@ class ProbeComparison:
 
 
 def compare_probes(
-    base: Sequence[str | Path], finetuned: Sequence[str | Path], reference: str = "original"
+    base: Sequence[str | Path], finetuned: Sequence[str | Path], reference: Reference = "original"
 ) -> ProbeComparison | None:
     """Δ faithfulness between two runs' ``tc_probe`` results (None unless both have them)."""
     from ..report.stats import bootstrap_diff_ci, paired_bootstrap_ci

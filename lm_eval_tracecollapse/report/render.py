@@ -19,10 +19,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Literal, get_args
 
 from .summary import Comparison, Estimate, TaskSummary
 
-__all__ = ["analyze_text", "compare_text", "paper_table", "plot"]
+__all__ = ["analyze_text", "compare_text", "paper_table", "plot", "plot_curves"]
+
+#: what ``paper_table`` writes
+TableFormat = Literal["markdown", "latex", "csv"]
 
 
 def _labels(summaries: list[TaskSummary]) -> dict[tuple[str, str], str]:
@@ -124,11 +128,11 @@ def compare_text(comparisons: list[Comparison]) -> str:
     return "\n".join(lines)
 
 
-def paper_table(summaries: list[TaskSummary], fmt: str = "markdown") -> str:
+def paper_table(summaries: list[TaskSummary], table_format: TableFormat = "markdown") -> str:
     """Runs as rows, one pass@1 / Rpass@1 / VR column group per task (the paper's layout),
     and per filter pipeline when a task has several (``task [pipeline]``)."""
-    if fmt not in ("markdown", "latex", "csv"):
-        raise ValueError(f"table format must be markdown, latex or csv, got {fmt!r}")
+    if table_format not in get_args(TableFormat):
+        raise ValueError(f"table format must be markdown, latex or csv, got {table_format!r}")
     labels = _labels(summaries)
     keys = list(labels)
     tasks = list(labels.values())
@@ -144,10 +148,10 @@ def paper_table(summaries: list[TaskSummary], fmt: str = "markdown") -> str:
         return out
 
     sub = ["pass@1", "Rpass@1", "VR"]
-    if fmt == "csv":
+    if table_format == "csv":
         columns = ["run"] + [f"{t} {m}" for t in tasks for m in sub]
         return "\n".join([",".join(columns)] + [",".join([r, *vals(r)]) for r in runs])
-    if fmt == "markdown":
+    if table_format == "markdown":
         head = "| run | " + " | ".join(f"{t} {m}" for t in tasks for m in sub) + " |"
         rule = "|---|" + "---:|" * (3 * len(tasks))
         return "\n".join([head, rule] + [f"| {r} | " + " | ".join(vals(r)) + " |" for r in runs])
@@ -210,6 +214,32 @@ def plot(summaries: list[TaskSummary], path: str | Path) -> Path:
             ax2.legend()
     axes[0][0].legend(loc="lower left", fontsize=8)
     fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_curves(curves: dict[str, list[dict[str, float]]], path: str | Path, title: str = "") -> Path:
+    """Valid-trace rate and pass@1 over training steps, one line per run (two panels), from
+    ``{run: [{"step", "valid_rate", "pass@1"}, ...]}`` (the trace monitor's points); PNG or SVG by suffix."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharex=True)
+    for (ax, key), label in zip(zip(axes, ("valid_rate", "pass@1"), strict=True), ("valid-trace rate", "pass@1"),
+                                strict=True):  # fmt: skip
+        for run, points in curves.items():
+            ax.plot([p["step"] for p in points], [p[key] for p in points], "o-" if run.startswith("mask") else "s--",
+                    label=run, markersize=3)  # fmt: skip
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("fine-tuning step (0 = base)")
+        ax.set_title(f"{label}{' — ' + title if title else ''}")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), frameon=False, fontsize=8)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -21,8 +21,8 @@ Example:
     ...         "metrics": ["exact_match"], "exact_match": 1.0, "prompt_hash": "h"}
     >>> _ = (d / "samples_mytask_2026-01-01T00-00-00.jsonl").write_text(json.dumps(line) + "\\n")
     >>> recs, problems = read_file(next(d.glob("*.jsonl")))
-    >>> recs[0].statuses, recs[0].correct, recs[0].correct_source, recs[0].pipeline, problems.skipped
-    (('valid',), 1.0, 'exact_match', 'none', 0)
+    >>> [str(s) for s in recs[0].statuses], recs[0].correct, recs[0].correct_source, recs[0].pipeline, problems.skipped
+    (['valid'], 1.0, 'exact_match', 'none', 0)
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from .._samples import (
 )
 from ..failure_kinds import FailureOptions
 from ..formats import get_format
-from ..parse import parse_trace
+from ..parse import TraceStatus, parse_trace
 from .kinds import KIND_STATUSES, KindCounts
 
 __all__ = [
@@ -82,7 +82,7 @@ class DocRecord:
     task: str
     doc_id: int
     prompt_hash: str | None
-    statuses: tuple[str, ...]  # one per raw response, in order
+    statuses: tuple[TraceStatus, ...]  # one per raw response, in order
     answered: int  # responses with a non-blank answer part
     trace_chars: int  # reasoning characters, summed over the responses
     correct: float | None
@@ -220,7 +220,7 @@ def _record(
         task=task,
         doc_id=doc_id,
         prompt_hash=rec.get("prompt_hash"),
-        statuses=tuple(t.status.value for t in traces),
+        statuses=tuple(t.status for t in traces),
         answered=sum(t.has_answer for t in traces),
         trace_chars=sum(len(t.reasoning or "") for t in traces),
         correct=correct,

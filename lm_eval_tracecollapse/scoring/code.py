@@ -42,6 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, get_args
 
 from lm_eval.api.filter import Filter
 
@@ -64,6 +65,11 @@ _TMPFS_MB = 64  # all the answer may write: /tmp, /dev/shm, its folder together
 _MAX_TASKS = 64  # processes + threads of one run
 
 
+#: the outcome of running one answer's tests
+CodeStatus = Literal["pass", "fail", "timeout", "memory", "crash", "no_code"]
+_STATUSES: tuple[CodeStatus, ...] = get_args(CodeStatus)
+
+
 @dataclass(frozen=True)
 class CodeResult:
     """Outcome of one problem.
@@ -76,7 +82,7 @@ class CodeResult:
         output: the first 4 kB of its stderr then stdout, for inspection.
     """
 
-    status: str
+    status: CodeStatus
     returncode: int | None = None
     output: str = ""
 
@@ -311,7 +317,10 @@ def run_tests(
     if "error" in report:
         raise SandboxUnavailable(f"code_exec: {report['error']}")
     rc = report.get("returncode")
-    return CodeResult(str(report["status"]), rc if isinstance(rc, int) else None, str(report.get("output", "")))
+    status = report["status"]
+    if status not in _STATUSES:
+        raise SandboxUnavailable(f"code_exec: the sandbox reported an unknown status {status!r}")
+    return CodeResult(status, rc if isinstance(rc, int) else None, str(report.get("output", "")))
 
 
 def run_many(

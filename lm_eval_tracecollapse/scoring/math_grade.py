@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from .memo import once
 
@@ -51,6 +51,10 @@ __all__ = ["MathGrade", "grade_math", "last_number", "math_timeout_metric", "mat
 # the final claim: the last of these anchors, up to the end of its line
 _ANCHOR = re.compile(r"(?i)(?:the\s+(?:final\s+)?answer\s+is|####|answer\s*:)[ \t:]*([^\n]*)")
 _NUMBER = re.compile(r"-?\$?\s?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+
+
+#: how a math answer was decided
+GradeMethod = Literal["math-verify", "last-number", "none"]
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ class MathGrade:
 
     correct: bool
     timed_out: bool = False
-    method: str = "none"
+    method: GradeMethod = "none"
 
 
 def last_number(text: str) -> Decimal | None:

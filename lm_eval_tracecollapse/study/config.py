@@ -26,7 +26,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin, get_type_hints
+
+if TYPE_CHECKING:
+    from ..masking import MaskMode
 
 __all__ = [
     "BUILTIN_DATA",
@@ -75,7 +78,7 @@ class Traces(str, Enum):
 
 
 #: kind -> (masking mode of tokenize_with_masks, insert an empty block, default traces)
-_KINDS: dict[StrategyKind, tuple[str, bool, Traces]] = {
+_KINDS: dict[StrategyKind, tuple[MaskMode, bool, Traces]] = {
     StrategyKind.DEFAULT: ("none", False, Traces.DROP),
     StrategyKind.EMPTY: ("none", True, Traces.DROP),
     StrategyKind.MASK: ("think", True, Traces.DROP),
@@ -102,7 +105,7 @@ class StrategySpec:
         return f"partial_w{self.weight:g}" if self.kind is StrategyKind.PARTIAL else self.kind.value
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> MaskMode:
         """The :func:`~lm_eval_tracecollapse.masking.tokenize_with_masks` mode."""
         return _KINDS[self.kind][0]
 
