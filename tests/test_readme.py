@@ -1,6 +1,8 @@
-"""Every README snippet marked ``<!-- readme-test: … -->`` runs as shown and gives the
-numbers shown: command blocks (``$ tracecollapse …`` then its output), the three-line
-wrapper YAML and the edited-YAML snippet on the gsm8k fixture."""
+"""Every snippet of the README and ``docs/*.md`` marked ``<!-- readme-test: … -->`` runs as
+shown and gives the numbers shown: command blocks (``$ tracecollapse …`` then its output),
+``pycon`` doctests, the three-line wrapper YAML, the edited-YAML snippet on the gsm8k
+fixture and the masking example.  What cannot run here (GPU, hub, servers) is checked by
+``tests/test_docs.py``, which also fails on an unmarked block."""
 
 from __future__ import annotations
 
@@ -16,11 +18,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 FIX = REPO / "tests" / "fixtures"
-README = (REPO / "README.md").read_text(encoding="utf-8")
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+README = "\n".join(p.read_text(encoding="utf-8") for p in PAGES)  # the README and every docs page
 
 
 def _blocks(kind: str) -> list[str]:
-    """The fenced block right after each ``<!-- readme-test: kind -->`` marker."""
+    """The fenced block right after each ``<!-- readme-test: kind -->`` marker, on any page."""
     pattern = rf"<!-- readme-test: {re.escape(kind)} -->\n```[a-z]*\n(.*?)\n```"
     return re.findall(pattern, README, flags=re.S)
 
@@ -40,7 +43,12 @@ def test_readme_has_tested_snippets() -> None:
     assert len(_commands()) >= 4 and _blocks("wrapper-yaml") and _blocks("edited-yaml")
 
 
-@pytest.mark.parametrize("command,expected", _commands(), ids=lambda x: x if isinstance(x, str) else "")
+def _command_cases() -> list[Any]:
+    """``tracecollapse eval`` starts lm-eval: those cases are ``slow`` (``make test-fast`` skips them)."""
+    return [pytest.param(c, e, marks=[pytest.mark.slow] if c.split()[1:2] == ["eval"] else []) for c, e in _commands()]
+
+
+@pytest.mark.parametrize("command,expected", _command_cases(), ids=lambda x: x if isinstance(x, str) else "")
 def test_readme_command_prints_what_is_shown(command: str, expected: list[str], tmp_path: Path) -> None:
     argv = shlex.split(command)
     assert argv[0] == "tracecollapse"
@@ -87,6 +95,7 @@ metadata: {{version: 1.0}}
 """
 
 
+@pytest.mark.slow
 def test_readme_wrapper_yaml_runs(tmp_path: Path) -> None:
     from lm_eval.tasks import TaskManager
 
@@ -106,6 +115,7 @@ def test_readme_wrapper_yaml_runs(tmp_path: Path) -> None:
     assert row["exact_match,strict-match"] == pytest.approx(2 / 3)
 
 
+@pytest.mark.slow
 def test_readme_edited_yaml_gives_the_numbers_shown(tmp_path: Path) -> None:
     from lm_eval.tasks import TaskManager
 
@@ -116,7 +126,7 @@ def test_readme_edited_yaml_gives_the_numbers_shown(tmp_path: Path) -> None:
     shown = {"exact_match": 0.6667, "valid_rate": 0.3333, "pass@1": 0.6667, "rpass@1": 1.0000}
     for metric, value in shown.items():
         assert round(row[f"{metric},strict-match"], 4) == value, metric
-        assert f"{metric} {value:.4f}" in " ".join(README.split())  # the README states it
+        assert f"{metric} {value:.4f}" in " ".join(README.split())  # the page states it
 
 
 def _pycon_blocks() -> list[str]:
@@ -138,6 +148,7 @@ def test_readme_python_examples_give_what_is_shown(block: str, tmp_path: Path) -
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_readme_masking_example_trains(tmp_path: Path) -> None:
     """The masking snippet as shown, given a tokenizer and a model (a tiny local pair)."""
     [block] = _blocks("python (tokenizer, model: yours)")
