@@ -23,7 +23,7 @@ from typing import Literal, get_args
 
 from .summary import Comparison, Estimate, TaskSummary
 
-__all__ = ["analyze_text", "compare_text", "paper_table", "plot", "plot_curves"]
+__all__ = ["analyze_text", "compare_text", "paper_table", "plot", "plot_curves", "plot_series"]
 
 #: what ``paper_table`` writes
 TableFormat = Literal["markdown", "latex", "csv"]
@@ -219,27 +219,65 @@ def plot(summaries: list[TaskSummary], path: str | Path) -> Path:
     return path
 
 
-def plot_curves(curves: dict[str, list[dict[str, float]]], path: str | Path, title: str = "") -> Path:
-    """Valid-trace rate and pass@1 over training steps, one line per run (two panels), from
-    ``{run: [{"step", "valid_rate", "pass@1"}, ...]}`` (the trace monitor's points); PNG or SVG by suffix."""
+#: a line of :func:`plot_series`: (step, value) points
+Series = list[tuple[float, float]]
+
+
+def plot_series(
+    panels: dict[str, dict[str, Series]],
+    path: str | Path,
+    *,
+    colors: dict[str, str] | None = None,
+    faint: frozenset[str] = frozenset(),
+    xlabel: str = "training step",
+    title: str = "",
+) -> Path:
+    """Lines over training steps, one panel per key of ``panels`` (rates: y from 0 to 1):
+    the one figure code of the monitor's curves, the demo's and the study's.  A line
+    whose label is in ``faint`` is drawn thin and unlabelled (a seed behind its mean);
+    ``colors`` maps a label to its colour.  PNG or SVG by suffix; returns the path.
+
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "curves.svg"
+    >>> plot_series({"valid-trace rate": {"sft": [(0, 1.0), (20, 0.0)]}}, out).suffix
+    '.svg'
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if not panels:
+        raise ValueError("nothing to plot: no series")
     path = Path(path)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharex=True)
-    for (ax, key), label in zip(zip(axes, ("valid_rate", "pass@1"), strict=True), ("valid-trace rate", "pass@1"),
-                                strict=True):  # fmt: skip
-        for run, points in curves.items():
-            ax.plot([p["step"] for p in points], [p[key] for p in points], "o-" if run.startswith("mask") else "s--",
-                    label=run, markersize=3)  # fmt: skip
+    colors = colors or {}
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(4.8 * len(panels), 6.0), 4.2), squeeze=False,
+                             sharey=True)  # fmt: skip
+    for ax, (name, lines) in zip(axes[0], panels.items(), strict=True):
+        for label, points in lines.items():
+            ordered = sorted(points)
+            xs, ys = [x for x, _ in ordered], [y for _, y in ordered]
+            thin = label in faint
+            ax.plot(xs, ys, "-" if thin else "o-", color=colors.get(label), linewidth=0.8 if thin else 1.6,
+                    alpha=0.3 if thin else 1.0, markersize=3, label=None if thin else label)  # fmt: skip
         ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("fine-tuning step (0 = base)")
-        ax.set_title(f"{label}{' — ' + title if title else ''}")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), frameon=False, fontsize=8)
+        ax.set_xlabel(xlabel)
+        ax.set_title(name)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if title:
+        fig.suptitle(title)
+    fig.legend(handles, labels, loc="lower center", ncol=min(max(len(labels), 1), 5), frameon=False, fontsize=8)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_curves(curves: dict[str, list[dict[str, float]]], path: str | Path, title: str = "") -> Path:
+    """Valid-trace rate and pass@1 over training steps, one line per run (two panels), from
+    ``{run: [{"step", "valid_rate", "pass@1"}, ...]}`` (the trace monitor's points); PNG or SVG by suffix."""
+    panels = {
+        label: {run: [(p["step"], p[key]) for p in points] for run, points in curves.items()}
+        for key, label in (("valid_rate", "valid-trace rate"), ("pass@1", "pass@1"))
+    }
+    return plot_series(panels, path, xlabel="fine-tuning step (0 = base)", title=title)

@@ -66,45 +66,36 @@ def plot_over_steps(
     summaries: list[TaskSummary], where: dict[str, tuple[str, int, int]], base: str, folder: Path
 ) -> list[Path]:
     """One PNG per task (and filter pipeline): a panel per strategy with VR, pass@1 and
-    Rpass@1 against the training step; the ``base`` run is every seed's step 0."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Rpass@1 against the training step (seeds thin, their mean thick; the ``base`` run is
+    every seed's step 0), drawn by :func:`~lm_eval_tracecollapse.report.render.plot_series`."""
+    from ..report.render import plot_series
 
     base_rows = {(s.task, s.pipeline): s for s in summaries if s.run == base}
-    series = _series(summaries, where)
+    colors = {label: color for _, label, color, _ in _METRICS}
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for (task, pipe), by_strategy in series.items():
-        fig, axes = plt.subplots(1, len(by_strategy), figsize=(4.5 * len(by_strategy), 3.8), squeeze=False,
-                                 sharey=True)  # fmt: skip
+    for (task, pipe), by_strategy in _series(summaries, where).items():
         start = base_rows.get((task, pipe))
-        for ax, (strategy, by_seed) in zip(axes[0], by_strategy.items(), strict=True):
-            for j, (_, label, color, style) in enumerate(_METRICS):
-                runs = []
-                for points in by_seed.values():
-                    xs = [p[0] for p in points]
-                    ys = [p[1 + j] for p in points]
-                    if start is not None:
-                        xs, ys = [0, *xs], [_value(start, _METRICS[j][0]), *ys]
-                    runs.append((xs, ys))
+        panels: dict[str, dict[str, list[tuple[float, float]]]] = {}
+        faint: set[str] = set()
+        for strategy, by_seed in by_strategy.items():
+            lines: dict[str, list[tuple[float, float]]] = {}
+            for j, (metric, label, color, _) in enumerate(_METRICS):
+                runs = {}
+                for seed, points in by_seed.items():
+                    xy = [(float(p[0]), p[1 + j]) for p in points]
+                    runs[seed] = ([(0.0, _value(start, metric))] if start is not None else []) + xy
                     if len(by_seed) > 1:
-                        ax.plot(xs, ys, style, color=color, alpha=0.3, linewidth=0.8, markersize=3)
-                steps = sorted({x for xs, _ in runs for x in xs})
-                mean = [_mean([ys[xs.index(x)] for xs, ys in runs if x in xs]) for x in steps]
-                ax.plot(steps, mean, style, color=color, label=label, linewidth=1.8)
-            ax.set_title(f"{strategy} ({len(by_seed)} seed{'s' if len(by_seed) > 1 else ''})")
-            ax.set_xlabel("training step")
-            ax.set_ylim(-0.02, 1.02)
-        axes[0][0].legend(loc="best", fontsize=8)
-        fig.suptitle(task if pipe in ("none", "answer") else f"{task} [{pipe}]")
-        fig.tight_layout()
+                        lines[f"{label} seed {seed}"] = runs[seed]
+                        faint.add(f"{label} seed {seed}")
+                        colors[f"{label} seed {seed}"] = color
+                steps = sorted({x for xy in runs.values() for x, _ in xy})
+                lines[label] = [(x, _mean([y for xy in runs.values() for x2, y in xy if x2 == x])) for x in steps]
+            seeds = len(by_seed)
+            panels[f"{strategy} ({seeds} seed{'s' if seeds > 1 else ''})"] = lines
         stem = re.sub(r"[^A-Za-z0-9_.+-]", "_", task if pipe in ("none", "answer") else f"{task}_{pipe}")
-        path = folder / f"{stem}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        title = task if pipe in ("none", "answer") else f"{task} [{pipe}]"
+        written.append(plot_series(panels, folder / f"{stem}.png", colors=colors, faint=frozenset(faint), title=title))
     return written
 
 
