@@ -26,18 +26,16 @@ from __future__ import annotations
 
 import argparse
 import ast
-import os
 import re
 import shlex
-import subprocess
 import sys
 from importlib.metadata import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
+from testenv import REPO, run_tracecollapse
 
-REPO = Path(__file__).resolve().parent.parent
 #: docs/study.md is being written by the study's author; its commands are tested in tests/test_study.py
 UNMARKED_OK = {"docs/study.md"}
 PAGES = {
@@ -228,17 +226,7 @@ def test_not_run_command_parses_and_resolves(command: str, cache: Path, monkeypa
     "command", [c for _, _, body, _ in fenced("runs") for c in shell_lines(body)], ids=lambda c: c[:60]
 )
 def test_runs_command_exits_0(command: str, tmp_path: Path) -> None:
-    argv = shlex.split(command)
-    assert argv[0] == "tracecollapse"
-    env = {**os.environ, "TRACECOLLAPSE_CACHE": str(tmp_path / "cache"), "TQDM_DISABLE": "1"}
-    run = subprocess.run(
-        [sys.executable, "-m", "lm_eval_tracecollapse", *argv[1:]],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = run_tracecollapse(shlex.split(command), tmp_path, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
 
 

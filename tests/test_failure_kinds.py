@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testenv import offline_env
+from testenv import EXACT_MATCH, json_task_yaml, offline_env
 
 from lm_eval_tracecollapse.wrap import write_wrappers
 
@@ -23,24 +23,6 @@ WAIT = (TRACES / "wait_cycle_loop.txt").read_text()  # ends in a loop
 MATH = (TRACES / "math_long.txt").read_text()  # long, never loops
 PROSE = (TRACES / "prose_reasoning.txt").read_text()
 
-TASK = """task: {name}
-dataset_path: json
-dataset_kwargs:
-  data_files: {{test: {data}}}
-test_split: test
-output_type: generate_until
-doc_to_text: "Q: {{{{q}}}}\\nA:"
-doc_to_target: "{{{{a}}}}"
-generation_kwargs: {{until: [], do_sample: false, max_gen_toks: 64}}
-filter_list:
-  - name: strict-match
-    filter:
-      - {{function: regex, regex_pattern: "#### (\\\\d+)"}}
-      - {{function: take_first}}
-metric_list:
-  - {{metric: exact_match, aggregation: mean, higher_is_better: true}}
-metadata: {{version: 1.0}}
-"""
 
 # (response, finish_reason, gold); the comment is (status, correct, kinds)
 REPLIES: dict[str, list[tuple[str, str | None, str]]] = {
@@ -114,7 +96,9 @@ def _user_dir(root: Path) -> tuple[Path, Path]:
     for name, replies in REPLIES.items():
         data = mine / f"{name}.jsonl"
         data.write_text("".join(json.dumps({"q": f"{name} {i}", "a": g}) + "\n" for i, (_, _, g) in enumerate(replies)))
-        (mine / f"{name}.yaml").write_text(TASK.format(name=name, data=data))
+        (mine / f"{name}.yaml").write_text(
+            json_task_yaml(name, data, generation="{until: [], do_sample: false, max_gen_toks: 64}")
+        )
         for i, (text, finish, _) in enumerate(replies):
             line = {"task": f"{name}_tc", "doc_id": i, "response": text}
             lines.append({**line, "finish_reason": finish} if finish else line)
@@ -294,31 +278,16 @@ def test_paper_tasks_and_group(tmp_path: Path) -> None:
     assert gsm["pass@1" + f] == 0.5 and chem["valid_rate" + f] == 0.25  # paper rows as ever
 
 
-HAND_WRITTEN = """task: fh
-dataset_path: json
-dataset_kwargs:
-  data_files: {{test: {data}}}
-test_split: test
-output_type: generate_until
-doc_to_text: "Q: {{{{q}}}}\\nA:"
-doc_to_target: "{{{{a}}}}"
-generation_kwargs: {{until: [], do_sample: false}}
-filter_list:
-  - name: traced
+HAND_FILTERS = """  - name: traced
     filter:
       - function: trace_status
-        then: [{{function: regex, regex_pattern: "#### (\\\\d+)"}}, {{function: take_first}}]
-metric_list:
-  - {{metric: exact_match, aggregation: mean, higher_is_better: true}}
-  - {{metric: pass@1_empty}}
-  - {{metric: pass@1_missing}}
-  - {{metric: loop_rate, tc_loop_novelty: 0.5}}
-  - {{metric: truncated_loop_rate}}
-  - {{metric: degenerate_rate, tc_degenerate_words: 3}}
-  - {{metric: trace_length}}
-  - {{metric: answer_length}}
-metadata: {{version: 1.0}}
+        then: [{function: regex, regex_pattern: "#### (\\\\d+)"}, {function: take_first}]
 """
+HAND_METRICS = EXACT_MATCH + "".join(
+    f"  - {{metric: {m}}}\n"
+    for m in ("pass@1_empty", "pass@1_missing", "loop_rate, tc_loop_novelty: 0.5", "truncated_loop_rate",
+              "degenerate_rate, tc_degenerate_words: 3", "trace_length", "answer_length")
+)  # fmt: skip
 
 
 def test_registered_metrics_in_a_hand_written_metric_list(tmp_path: Path) -> None:
@@ -329,7 +298,7 @@ def test_registered_metrics_in_a_hand_written_metric_list(tmp_path: Path) -> Non
     replies = REPLIES["fa"]
     data = tmp_path / "fh.jsonl"
     data.write_text("".join(json.dumps({"q": f"fh {i}", "a": g}) + "\n" for i, (_, _, g) in enumerate(replies)))
-    (tmp_path / "fh.yaml").write_text(HAND_WRITTEN.format(data=data))
+    (tmp_path / "fh.yaml").write_text(json_task_yaml("fh", data, filters=HAND_FILTERS, metrics=HAND_METRICS))
     gens = tmp_path / "gens.jsonl"
     lines = [{"task": "fh", "doc_id": i, "response": r, "finish_reason": f} for i, (r, f, _) in enumerate(replies)]
     gens.write_text("".join(json.dumps(x) + "\n" for x in lines))

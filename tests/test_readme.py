@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testenv import REPO, run_tracecollapse
 
-REPO = Path(__file__).resolve().parent.parent
 FIX = REPO / "tests" / "fixtures"
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 README = "\n".join(p.read_text(encoding="utf-8") for p in PAGES)  # the README and every docs page
@@ -50,17 +50,7 @@ def _command_cases() -> list[Any]:
 
 @pytest.mark.parametrize("command,expected", _command_cases(), ids=lambda x: x if isinstance(x, str) else "")
 def test_readme_command_prints_what_is_shown(command: str, expected: list[str], tmp_path: Path) -> None:
-    argv = shlex.split(command)
-    assert argv[0] == "tracecollapse"
-    env = {**os.environ, "TRACECOLLAPSE_CACHE": str(tmp_path / "cache"), "TQDM_DISABLE": "1"}
-    run = subprocess.run(
-        [sys.executable, "-m", "lm_eval_tracecollapse", *argv[1:]],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = run_tracecollapse(shlex.split(command), tmp_path, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     lines = [line.rstrip() for line in run.stdout.splitlines()]
     if all(line.startswith("|") for line in expected if line):

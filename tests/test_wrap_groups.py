@@ -11,28 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testenv import offline_env
+from testenv import json_task_yaml, offline_env
 
 from lm_eval_tracecollapse.wrap import write_wrappers
-
-TASK = """task: {name}
-dataset_path: json
-dataset_kwargs:
-  data_files: {{test: {data}}}
-test_split: test
-output_type: generate_until
-doc_to_text: "Q: {{{{q}}}}\\nA:"
-doc_to_target: "{{{{a}}}}"
-generation_kwargs: {{until: {until}, do_sample: false}}
-{extra}filter_list:
-  - name: strict-match
-    filter:
-      - {{function: regex, regex_pattern: "#### (\\\\d+)"}}
-      - {{function: take_first}}
-metric_list:
-  - {{metric: exact_match, aggregation: mean, higher_is_better: true}}
-metadata: {{version: 1.0}}
-"""
 
 # ta: valid right, valid wrong, missing right  |  tb: empty right, truncated, missing wrong
 REPLIES = {
@@ -51,7 +32,9 @@ def _user_dir(root: Path, repeats: int = 1) -> Path:
         extra = f"repeats: {repeats}\n" if repeats > 1 else ""
         # ta stops at newlines, as triviaqa-style tasks do: the trace must still run
         until = '["\\n"]' if name == "ta" else "[]"
-        (d / f"{name}.yaml").write_text(TASK.format(name=name, data=data, until=until, extra=extra))
+        (d / f"{name}.yaml").write_text(
+            json_task_yaml(name, data, generation=f"{{until: {until}, do_sample: false}}", extra=extra)
+        )
     (d / "usub.yaml").write_text("group: usub\ntask: [tb]\n")  # no aggregate_metric_list
     (d / "ug.yaml").write_text(
         "group: ug\ntask: [ta, usub]\naggregate_metric_list:\n"

@@ -5,6 +5,8 @@ not reach the model or dataset hub."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -15,3 +17,47 @@ OFFLINE = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALL
 def offline_env(**extra: str | Path) -> dict[str, str]:
     """``os.environ`` with :data:`OFFLINE` and ``extra`` (e.g. ``TRACECOLLAPSE_CACHE=tmp / "cache"``)."""
     return {**os.environ, **OFFLINE, **{k: str(v) for k, v in extra.items()}}
+
+
+#: the pipeline of a GSM8K-like task: the number after "####"
+STRICT_MATCH = """  - name: strict-match
+    filter:
+      - {function: regex, regex_pattern: "#### (\\\\d+)"}
+      - {function: take_first}
+"""
+EXACT_MATCH = "  - {metric: exact_match, aggregation: mean, higher_is_better: true}\n"
+
+
+def json_task_yaml(
+    name: str,
+    data: str | Path,
+    *,
+    generation: str = "{until: [], do_sample: false}",
+    filters: str = STRICT_MATCH,
+    metrics: str = EXACT_MATCH,
+    extra: str = "",
+) -> str:
+    """The YAML of a small generative task over a local JSONL file of ``{"q", "a"}`` lines
+    (prompt ``Q: …\\nA:``), with the given generation kwargs, filter pipelines, metrics
+    and extra top-level lines."""
+    return (
+        f"task: {name}\ndataset_path: json\ndataset_kwargs:\n  data_files: {{test: {data}}}\n"
+        'test_split: test\noutput_type: generate_until\ndoc_to_text: "Q: {{q}}\\nA:"\n'
+        f'doc_to_target: "{{{{a}}}}"\ngeneration_kwargs: {generation}\n{extra}'
+        f"filter_list:\n{filters}metric_list:\n{metrics}metadata: {{version: 1.0}}\n"
+    )
+
+
+def run_tracecollapse(argv: list[str], tmp: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    """``tracecollapse ARGV...`` run from the repository root as a user would, with its own
+    cache under ``tmp`` and no progress bars; the caller checks the result."""
+    assert argv[0] == "tracecollapse", argv
+    env = {**os.environ, "TRACECOLLAPSE_CACHE": str(tmp / "cache"), "TQDM_DISABLE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "lm_eval_tracecollapse", *argv[1:]],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
