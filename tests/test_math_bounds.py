@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from lm_eval_tracecollapse.scoring import math_grade as m
+from lm_eval_tracecollapse.scoring import memo
 from lm_eval_tracecollapse.scoring.math_grade import grade_math, math_timeout_metric, math_verify_metric
 
 BOMB = "\\boxed{9^{9^{9^{9}}}}"
@@ -49,7 +50,7 @@ def _timed_bomb(timeout: float) -> tuple[m.MathGrade, float]:
 @pytest.mark.parametrize("timeout", TIMEOUTS)
 def test_bomb_is_bounded_in_the_main_thread(timeout: float) -> None:
     grade_math("1", "1")  # math-verify's one-time import is not part of any bound
-    m._graded.cache_clear()
+    memo.clear()
     refs, preds = ["1"], [BOMB]
     start = time.perf_counter()
     assert math_timeout_metric(references=refs, predictions=preds, timeout=timeout) == {"math_timeout": 1.0}
@@ -85,7 +86,7 @@ def test_bomb_is_bounded_on_a_thread(timeout: float) -> None:
     grade, took = _on_thread(lambda: _timed_bomb(timeout))
     assert (grade.correct, grade.timed_out) == (False, True)
     assert took < timeout + SLACK, took
-    m._graded.cache_clear()
+    memo.clear()
     got = _on_thread(lambda: math_timeout_metric(references=["1"], predictions=[BOMB], timeout=timeout))
     assert got == {"math_timeout": 1.0}
 
