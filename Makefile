@@ -47,14 +47,17 @@ test-fast: $(STAMP)
 	if [ $$rc -eq 5 ]; then echo "make test-fast: FAILED - pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 
+# pinned before torch is imported: the AVX2 code paths of ATen and MKL (the same on every
+# x86-64 CPU with AVX2, whichever wider ISA it has); DEMO_ARGS=--write-docs refreshes docs/
+DEMO_ENV = ATEN_CPU_CAPABILITY=$${ATEN_CPU_CAPABILITY:-avx2} MKL_CBWR=$${MKL_CBWR:-AVX2} OMP_NUM_THREADS=2
 demo: $(STAMP)
-	DEMO_SIZE=$${DEMO_SIZE:-small} $(BIN)/python -m lm_eval_tracecollapse.demo
+	$(DEMO_ENV) DEMO_SIZE=$${DEMO_SIZE:-small} $(BIN)/python -m lm_eval_tracecollapse.demo $(DEMO_ARGS)
 	$(BIN)/tracecollapse report demo_out/lm_eval --html demo_out/report.html
 
 # faithfulness probes of the demo's checkpoints (runs `make demo` first when they are missing)
 faithfulness: $(STAMP)
 	@test -d demo_out/checkpoints/$${DEMO_SIZE:-small} || $(MAKE) demo
-	$(BIN)/python -m lm_eval_tracecollapse.demo.faithfulness --size $${DEMO_SIZE:-small}
+	$(DEMO_ENV) $(BIN)/python -m lm_eval_tracecollapse.demo.faithfulness --size $${DEMO_SIZE:-small}
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_parse.py

@@ -1,5 +1,7 @@
-"""The demo pipeline at toy size: every stage leaves its artifact, and the table's
-numbers equal a recomputation from lm-eval's logged samples."""
+"""The demo pipeline at toy size: every stage leaves its artifact, the table's numbers
+equal a recomputation from lm-eval's logged samples, the collapse curves have their
+shape; and the committed tables (docs/demo.md, docs/demo_table.md, docs/demo_results.json)
+agree with each other and with the code's settings."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ import pytest
 
 from lm_eval_tracecollapse import parse_trace
 
-pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_toy_demo(tmp_path: Path) -> None:
     from lm_eval_tracecollapse.demo.pipeline import ARMS, TASKS, run
 
@@ -31,10 +34,52 @@ def test_toy_demo(tmp_path: Path) -> None:
             valid = [parse_trace(x["resps"][0][0]).is_valid for x in lines]
             assert row["valid_rate,answer"] == pytest.approx(sum(valid) / len(valid))
             assert row["pass@1,answer"] == pytest.approx(sum(x["exact_match"] for x in lines) / len(lines))
-    # a second run reuses the cached checkpoints
+    _check_curves(tmp_path, result["curves"])
+    results = json.loads((tmp_path / "results.json").read_text())
+    from lm_eval_tracecollapse.demo.results import markdown
+
+    # (rows hold NaN for undefined Rpass@1, so compare their rendering)
+    assert markdown(results["table"]) == result["markdown"] and results["curves"] == result["curves"]
+    # a second run reuses the cached checkpoints and their curves
     again = run(tmp_path, size="toy")
     assert again["paths"] == result["paths"]
+    assert again["curves"] == result["curves"]
     _faithfulness_on_toy_checkpoints(tmp_path)
+
+
+def _check_curves(out: Path, curves: dict) -> None:
+    from lm_eval_tracecollapse.demo.pipeline import ARMS, SIZES
+
+    size = SIZES["toy"]
+    saved = json.loads((out / "training_curves.json").read_text())
+    assert saved == curves and list(saved) == list(ARMS)
+    expected_steps = [0, *range(size.every, size.sft_steps + 1, size.every)]
+    for points in saved.values():
+        assert [p["step"] for p in points] == expected_steps
+        assert points[0] == saved["sft: answer only"][0]  # step 0 is the base, measured once
+        for p in points:
+            assert 0.0 <= p["valid_rate"] <= 1.0 and 0.0 <= p["pass@1"] <= 1.0 and p["n"] == size.monitor_items
+            assert p["valid_rate"] + p["empty_rate"] + p["missing_rate"] + p["truncated_rate"] == pytest.approx(1.0)
+    assert (out / "curves.png").stat().st_size > 10_000
+
+
+def test_committed_tables_agree() -> None:
+    """docs/demo.md's demo block == docs/demo_table.md == the rendering of docs/demo_results.json,
+    whose settings are the code's: regenerate with `python -m lm_eval_tracecollapse.demo --write-docs`."""
+    from dataclasses import asdict
+
+    from lm_eval_tracecollapse.demo.pipeline import ARMS, BASE, SIZES
+    from lm_eval_tracecollapse.demo.results import README_BEGIN, README_END, render
+
+    results = json.loads((ROOT / "docs" / "demo_results.json").read_text(encoding="utf-8"))
+    block = (ROOT / "docs" / "demo_table.md").read_text(encoding="utf-8")
+    assert render(results) + "\n" == block, "docs/demo_table.md is not the rendering of docs/demo_results.json"
+    readme = (ROOT / "docs" / "demo.md").read_text(encoding="utf-8")
+    assert readme.count(README_BEGIN) == 1 and readme.count(README_END) == 1
+    shown = readme.split(README_BEGIN)[1].split(README_END)[0]
+    assert shown.strip() == block.strip(), "docs/demo.md's demo block differs from docs/demo_table.md"
+    assert results["settings"] == asdict(SIZES[results["size"]]), "the demo's settings changed: regenerate the docs"
+    assert list(results["table"]) == [BASE, *ARMS] and list(results["curves"]) == list(ARMS)
 
 
 def _faithfulness_on_toy_checkpoints(out: Path) -> None:
@@ -61,6 +106,7 @@ def _faithfulness_on_toy_checkpoints(out: Path) -> None:
         assert set(r.base_traces.invariance) == {"early", "filler", "paraphrase"}
 
 
+@pytest.mark.slow
 def test_unknown_size(tmp_path: Path) -> None:
     from lm_eval_tracecollapse.demo.pipeline import run
 

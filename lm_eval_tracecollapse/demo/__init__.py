@@ -1,6 +1,6 @@
 """CPU demo of reasoning-trace collapse (``make demo``).
 
-First the parser on the README's sample responses (one per status and family), then
+First the parser on the sample responses of ``docs/parser.md`` (one per status and family), then
 the real thing (:mod:`.pipeline`): a tiny model trained with traces, fine-tuned five
 ways, evaluated through lm-eval.  ``DEMO_SIZE=toy|small|full`` (default ``small``).
 
@@ -16,7 +16,7 @@ from collections import Counter
 
 from ..parse import parse_trace
 
-#: (label, prompt tail or None, response, finish_reason) — the README's samples
+#: (label, prompt tail or None, response, finish_reason) — the samples of ``docs/parser.md``
 SAMPLES: list[tuple[str, str | None, str, str | None]] = [
     ("Qwen3", None, "<think>\n12 * 7 = 84, plus 6 is 90.\n</think>\n\nThe answer is 90.", None),
     ("DeepSeek-R1 (prefilled)", "<｜Assistant｜><think>\n", "12*7=84; 84+6=90.\n</think>\n\n**90**", None),
@@ -49,13 +49,21 @@ def _cut(s: str, n: int) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
-def main() -> None:
-    """The sample table, then the collapse-vs-masking pipeline."""
+def main(argv: list[str] | None = None) -> None:
+    """The sample table, then the collapse-vs-masking pipeline (``--write-docs``: copy its
+    table block, results and figures to ``docs/``, which ``docs/demo.md`` shows)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m lm_eval_tracecollapse.demo", description=main.__doc__)
+    parser.add_argument("--out", default="demo_out", help="output folder (checkpoints are cached there)")
+    parser.add_argument("--write-docs", action="store_true", help="copy the tables and figures to docs/")
+    parser.add_argument("--fresh", action="store_true", help="retrain instead of reusing cached checkpoints")
+    args = parser.parse_args(argv)
     samples()
     from .pipeline import run
 
     print("\nNow a tiny reasoning model: trained with traces, fine-tuned five ways, evaluated by lm-eval.")
-    run()
+    run(args.out, fresh=args.fresh, docs="docs" if args.write_docs else None)
 
 
 def samples() -> None:

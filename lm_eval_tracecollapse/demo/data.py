@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-__all__ = ["easy_item", "eval_items", "hard_item", "response", "train_items"]
+__all__ = ["easy_item", "eval_items", "eval_rows", "hard_item", "response", "train_items"]
 
 
 def easy_item(a: int, b: int) -> dict[str, str]:
@@ -54,14 +54,18 @@ def train_items(n: int, seed: int, hard_share: float = 0.5) -> list[dict[str, st
     return items
 
 
+def eval_rows(kind: str, n: int = 100, seed: int = 1234) -> list[dict[str, str]]:
+    """``n`` held-out items of ``kind`` (easy|hard), as the lm-eval tasks see them."""
+    rng = random.Random(seed)
+    make = easy_item if kind == "easy" else hard_item
+    return [make(a, b) for a, b in _pairs(kind, rng, n)]
+
+
 def eval_items(kind: str, n: int = 100, seed: int = 1234, **_: Any) -> Any:
     """lm-eval ``custom_dataset`` hook: ``n`` held-out items of ``kind`` (easy|hard)."""
     import datasets
 
-    rng = random.Random(seed)
-    make = easy_item if kind == "easy" else hard_item
-    rows = [make(a, b) for a, b in _pairs(kind, rng, n)]
-    return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(eval_rows(kind, n, seed))})
 
 
 def easy_eval(**kwargs: Any) -> Any:

@@ -47,7 +47,7 @@ def _probe_file(source: Path, path: Path) -> Path | None:
 def _run_probes(lm: Any, probes: Path, out: Path) -> None:
     from lm_eval.tasks import TaskManager
 
-    from ..cli import task_yamls_dir
+    from ..locations import task_yamls_dir
     from .pipeline import evaluate_logged
 
     # tc_probe needs none of lm-eval's own tasks: indexing them would cost ~10 s per run
@@ -63,8 +63,9 @@ def measure(out_dir: str | Path = "demo_out", size: str = "small") -> dict[str, 
     to probe."""
     from lm_eval.models.huggingface import HFLM
 
-    from .pipeline import FOLDERS
+    from .pipeline import FOLDERS, pin_torch
 
+    pin_torch()
     out = Path(out_dir)
     base_probes = _probe_file(out / "lm_eval" / "base", out / "probes_base_traces" / "probes.jsonl")
     base_cross = out / "probes_base_traces" / "base"

@@ -22,7 +22,8 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from ..masking import TraceMaskCollator, tokenize_with_masks, weighted_causal_lm
 from .data import response, train_items
 from .tiny import build_model, build_tokenizer
 
-__all__ = ["ARMS", "BASE", "FOLDERS", "SIZES", "DemoSize", "evaluate_logged", "run"]
+__all__ = ["ARMS", "BASE", "FOLDERS", "SIZES", "THREADS", "DemoSize", "evaluate_logged", "pin_torch", "run"]
 
 
 @dataclass(frozen=True)
@@ -44,43 +45,75 @@ class DemoSize:
     eval_items: int
     hidden: int
     batch: int = 64
+    base_lr: float = 3e-3
+    sft_lr: float = 1e-4
+    sft_hard_share: float = 0.5  # share of 2-digit items in the trace-free SFT data
+    sft_batch: int = 64
+    sft_warmup: int = 0  # linear learning-rate warm-up steps of the fine-tuning
+    every: int = 10  # the collapse curve: a measurement every ``every`` fine-tuning steps
+    monitor_items: int = 64  # ... on this many held-out easy items
+    seed: int = 0  # model init, data order and the SFT data draw
 
 
 SIZES = {
-    "toy": DemoSize(base_items=64, base_steps=3, sft_items=32, sft_steps=2, eval_items=4, hidden=32, batch=16),
-    "small": DemoSize(base_items=4000, base_steps=500, sft_items=2000, sft_steps=100, eval_items=100, hidden=128),
-    "full": DemoSize(base_items=20000, base_steps=1500, sft_items=5000, sft_steps=300, eval_items=400, hidden=192),
-}
+    "toy": DemoSize(base_items=64, base_steps=3, sft_items=32, sft_steps=2, eval_items=4, hidden=32, batch=16,
+                    sft_batch=16, every=1, monitor_items=4),
+    # fine-tuning on easy items only, long and fast enough for plain SFT to relearn answering without the
+    # trace (so its accuracy comes back while the trace stays gone); see docs/demo_table.md
+    "small": DemoSize(base_items=4000, base_steps=500, sft_items=2000, sft_steps=300, eval_items=100, hidden=128,
+                      sft_lr=1e-3, sft_hard_share=0.0, sft_batch=32, sft_warmup=10, every=30),
+    "full": DemoSize(base_items=20000, base_steps=1500, sft_items=5000, sft_steps=600, eval_items=400, hidden=192,
+                     sft_lr=1e-3, sft_hard_share=0.0, sft_batch=32, sft_warmup=20, every=50, monitor_items=100),
+}  # fmt: skip
+#: torch threads for training and evaluation: fixed, so the float reduction order (and the
+#: numbers) do not depend on the machine's core count
+THREADS = 2
 
-#: arm -> (trace kept in the SFT target data, masking mode, weight, insert empty block)
+#: arm -> (trace kept in the SFT target data, masking mode, weight, insert empty block); the
+#: prompt is never trained (completion-only SFT: training on the random digits of the
+#: questions costs the tiny model its answers)
 ARMS: dict[str, tuple[str, str, float, bool]] = {
-    "sft: answer only": ("none", "none", 0.0, False),
-    "sft: <think></think>answer": ("empty", "none", 0.0, False),
-    "mask: empty think masked": ("none", "think", 0.0, True),
-    "mask: real trace masked": ("full", "think", 0.0, True),
+    "sft: answer only": ("none", "prompt", 0.0, False),
+    "sft: <think></think>answer": ("empty", "prompt", 0.0, False),
+    "mask: empty think masked": ("none", "prompt+think", 0.0, True),
+    "mask: real trace masked": ("full", "prompt+think", 0.0, True),
     "mask: real trace, partial w=0.1": ("full", "partial", 0.1, True),
 }
 BASE = "base (trained with traces)"
 #: checkpoint -> its folder name (under checkpoints/<size>/ and lm_eval/)
 FOLDERS = {BASE: "base", **{arm: f"arm{i}" for i, arm in enumerate(ARMS)}}
 TASKS = ("tc_demo_easy", "tc_demo_hard")
-METRICS = ("pass@1", "rpass@1", "valid_rate", "empty_rate", "missing_rate", "truncated_rate")
-_LABELS = {"pass@1": "pass@1", "rpass@1": "Rpass@1", "valid_rate": "VR", "empty_rate": "ER",
-           "missing_rate": "MR", "truncated_rate": "TR"}  # fmt: skip
+_LABELS = {"valid_rate": "VR", "empty_rate": "ER", "missing_rate": "MR", "truncated_rate": "TR"}
 
 
 def _chats(items: list[dict[str, str]], trace: str) -> list[dict[str, Any]]:
     return [{"prompt": it["question"], "response": response(it, trace)} for it in items]
 
 
-def _train(model: Any, rows: list[dict[str, list]], tok: Any, steps: int, lr: float, batch: int, desc: str) -> None:
+def _train(
+    model: Any,
+    rows: list[dict[str, list]],
+    tok: Any,
+    steps: int,
+    lr: float,
+    batch: int,
+    desc: str,
+    monitor: Callable[[Any, int], dict[str, Any]] | None = None,
+    every: int = 0,
+    seed: int = 0,
+    warmup: int = 0,
+) -> list[dict[str, Any]]:
+    """AdamW on ``rows``; with ``monitor``, a curve point after every ``every`` steps
+    (and the last), returned in step order (step 0 is not measured here)."""
     import torch
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     collate = TraceMaskCollator(tok)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0)
     model.train()
     order = torch.randperm(len(rows)).tolist()
+    points = []
     bar = tqdm(range(steps), desc=desc, leave=False)
     for step in bar:
         start = (step * batch) % len(rows)
@@ -91,38 +124,79 @@ def _train(model: Any, rows: list[dict[str, list]], tok: Any, steps: int, lr: fl
         opt.zero_grad()
         loss.backward()
         opt.step()
+        sched.step()
         bar.set_postfix(loss=f"{loss.item():.3f}")
+        if monitor is not None and every > 0 and ((step + 1) % every == 0 or step + 1 == steps):
+            points.append(monitor(model, step + 1))
     model.eval()
+    return points
 
 
-def _checkpoints(size: DemoSize, cache: Path) -> dict[str, Path]:
-    """Train (or reuse) the base and every arm; returns arm -> checkpoint folder."""
+def pin_torch() -> None:
+    """A fixed thread count (``docs/demo.md`` says what else is pinned).  The CPU kernels the
+    demo uses are deterministic at a fixed thread count: ``torch.use_deterministic_algorithms(True)``
+    gave bit-identical weights and is left off (it only adds checks)."""
     import torch
+
+    torch.set_num_threads(THREADS)
+
+
+def _sft_rows(chats: list[dict[str, Any]], tok: Any, mode: str, weight: float, insert: bool) -> list[dict[str, list]]:
+    """The arm's rows; ``partial`` weights the trace and, like every arm, leaves the prompt untrained."""
+    rows = tokenize_with_masks(chats, tok, mode=mode, weight=weight or 0.5, insert_empty_trace=insert)  # type: ignore[arg-type]
+    if mode == "partial":
+        prompt = tokenize_with_masks(chats, tok, mode="prompt", insert_empty_trace=insert)
+        for row, ref in zip(rows, prompt, strict=True):
+            row["labels"] = [-100 if r == -100 else t for t, r in zip(row["labels"], ref["labels"], strict=True)]
+    return rows
+
+
+def _read_curve(path: Path) -> list[dict[str, Any]] | None:
+    f = path / "curve.json"
+    return json.loads(f.read_text(encoding="utf-8")) if f.is_file() and (path / "config.json").is_file() else None
+
+
+def _save(model: Any, tok: Any, path: Path, curve: list[dict[str, Any]]) -> None:
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    (path / "curve.json").write_text(json.dumps(curve, indent=1), encoding="utf-8")  # last: marks it complete
+
+
+def _checkpoints(size: DemoSize, cache: Path) -> tuple[dict[str, Path], dict[str, list[dict[str, Any]]]]:
+    """Train (or reuse) the base and every arm; returns arm -> checkpoint folder and
+    arm -> its collapse curve on the easy items (step 0 = the base), cached beside it."""
     from transformers import AutoModelForCausalLM
 
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    from .curves import Monitor
+
+    pin_torch()
     paths = {arm: cache / name for arm, name in FOLDERS.items()}
-    if all((p / "config.json").is_file() for p in paths.values()):
-        return paths
-    base_data = train_items(size.base_items, seed=0)
+    cached = {arm: _read_curve(p) for arm, p in paths.items()}
+    if all(c is not None for c in cached.values()):
+        base_point = cached[BASE][0]  # type: ignore[index]
+        return paths, {arm: [base_point, *cached[arm]] for arm in ARMS}  # type: ignore[misc]
+    base_data = train_items(size.base_items, seed=size.seed)
     tok = build_tokenizer(["0123456789+=, The answer is.", *(response(it) for it in base_data[:200])], vocab_size=280)
-    if not (paths[BASE] / "config.json").is_file():
-        model = build_model(tok, hidden=size.hidden, layers=2, heads=4)
+    monitor = Monitor(tok, size.monitor_items)
+    base_curve = cached[BASE]
+    if base_curve is None:
+        model = build_model(tok, hidden=size.hidden, layers=2, heads=4, seed=size.seed)
         rows = tokenize_with_masks(_chats(base_data, "full"), tok, mode="prompt")
-        _train(model, rows, tok, size.base_steps, 3e-3, size.batch, "training the base model")
-        model.save_pretrained(paths[BASE])
-        tok.save_pretrained(paths[BASE])
-    sft_data = train_items(size.sft_items, seed=1)
+        _train(model, rows, tok, size.base_steps, size.base_lr, size.batch, "training the base model", seed=size.seed)
+        base_curve = [monitor(model, 0)]
+        _save(model, tok, paths[BASE], base_curve)
+    sft_data = train_items(size.sft_items, seed=size.seed + 1, hard_share=size.sft_hard_share)
+    curves = {}
     for arm, (trace, mode, weight, insert) in tqdm(list(ARMS.items()), desc="fine-tuning", leave=False):
-        if (paths[arm] / "config.json").is_file():
-            continue
-        model = AutoModelForCausalLM.from_pretrained(paths[BASE])
-        rows = tokenize_with_masks(_chats(sft_data, trace), tok, mode=mode, weight=weight or 0.5,
-                                   insert_empty_trace=insert)  # fmt: skip
-        _train(model, rows, tok, size.sft_steps, 1e-4, size.batch, arm)
-        model.save_pretrained(paths[arm])
-        tok.save_pretrained(paths[arm])
-    return paths
+        curve = cached[arm]
+        if curve is None:
+            model = AutoModelForCausalLM.from_pretrained(paths[BASE])
+            rows = _sft_rows(_chats(sft_data, trace), tok, mode, weight, insert)
+            curve = _train(model, rows, tok, size.sft_steps, size.sft_lr, size.sft_batch, arm, monitor, size.every,
+                           seed=size.seed, warmup=size.sft_warmup)  # fmt: skip
+            _save(model, tok, paths[arm], curve)
+        curves[arm] = [base_curve[0], *curve]
+    return paths, curves
 
 
 def evaluate_logged(model: Any, tasks: list[str], task_manager: Any, out: Path, **kwargs: Any) -> dict[str, Any]:
@@ -146,7 +220,7 @@ def _evaluate(paths: dict[str, Path], size: DemoSize, out: Path) -> dict[str, di
     """arm -> task -> results row, through lm-eval's ``hf`` model; samples logged."""
     from lm_eval.tasks import TaskManager
 
-    from ..cli import task_yamls_dir
+    from ..locations import task_yamls_dir
 
     tm = TaskManager(
         include_path=str(task_yamls_dir() / "demo"), include_defaults=False, metadata={"n": size.eval_items}
@@ -159,24 +233,6 @@ def _evaluate(paths: dict[str, Path], size: DemoSize, out: Path) -> dict[str, di
         )  # fmt: skip
         table[arm] = {task: res["results"][task] for task in TASKS}
     return table
-
-
-def _cell(row: dict[str, Any], metric: str) -> str:
-    value = row.get(f"{metric},answer")
-    if value is None or (isinstance(value, float) and value != value):
-        return "N/A"
-    err = row.get(f"{metric}_stderr,answer")
-    return f"{value:.2f} ± {err:.2f}" if isinstance(err, float) else f"{value:.2f}"
-
-
-def _markdown(table: dict[str, dict[str, dict[str, Any]]]) -> str:
-    head = "| checkpoint | items | " + " | ".join(_LABELS[m] for m in METRICS) + " |"
-    lines = [head, "|" + "---|" * (2 + len(METRICS))]
-    for arm, tasks in table.items():
-        for task, row in tasks.items():
-            cells = " | ".join(_cell(row, m) for m in METRICS)
-            lines.append(f"| {arm} | {task.removeprefix('tc_demo_')} | {cells} |")
-    return "\n".join(lines)
 
 
 def _figure(table: dict[str, dict[str, dict[str, Any]]], path: Path) -> None:
@@ -206,47 +262,31 @@ def _figure(table: dict[str, dict[str, dict[str, Any]]], path: Path) -> None:
     plt.close(fig)
 
 
-def _conclusion(table: dict[str, dict[str, dict[str, Any]]]) -> str:
-    def get(arm: str, task: str, metric: str) -> float:
-        return float(table[arm][task].get(f"{metric},answer", 0.0))
+def _machine() -> dict[str, Any]:
+    import torch
+    import transformers
 
-    lines = []
-    for arm in table:
-        e_acc, h_acc = get(arm, "tc_demo_easy", "pass@1"), get(arm, "tc_demo_hard", "pass@1")
-        vr = (get(arm, "tc_demo_easy", "valid_rate") + get(arm, "tc_demo_hard", "valid_rate")) / 2
-        lines.append(f"- {arm}: valid traces {vr:.0%}; pass@1 easy {e_acc:.0%}, hard {h_acc:.0%}.")
-    plain = [a for a in ARMS if a.startswith("sft")]
-    masked = [a for a in ARMS if a.startswith("mask")]
-    collapsed = [a for a in plain if get(a, "tc_demo_easy", "valid_rate") < 0.5]
-    kept = [a for a in masked if get(a, "tc_demo_easy", "valid_rate") >= 0.5]
-    lines.append(
-        f"Plain SFT on trace-free data left valid traces in {len(plain) - len(collapsed)} of {len(plain)} arms "
-        f"(the others collapsed to empty or missing traces); masking kept them in {len(kept)} of {len(masked)} arms."
-    )
-    base_easy = get(BASE, "tc_demo_easy", "pass@1")
-    hidden = [a for a in collapsed if get(a, "tc_demo_easy", "pass@1") >= 0.8 * base_easy > 0]
-    if hidden:
-        lines.append(
-            "On easy items those collapsed models still answer about as well as the base, so pass@1 alone "
-            "would hide the collapse; on hard items, which need the trace, accuracy falls with it."
-        )
-    else:
-        lines.append(
-            "In this run the collapsed models also lost accuracy on easy items (the tiny model had not yet "
-            "relearned to answer without its trace), so here pass@1 shows the damage too; the trace-status "
-            "rates say what happened: the trace is gone, not just wrong."
-        )
-    lossy = [a for a in kept if get(a, "tc_demo_hard", "pass@1") < 0.8 * get(BASE, "tc_demo_hard", "pass@1")]
-    if lossy:
-        lines.append(
-            "Masked arms that keep the trace but lose accuracy (" + ", ".join(lossy) + ") do so in this tiny "
-            "model: the rates are reported as measured."
-        )
-    return "\n".join(lines)
+    return {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "mkl_cbwr": os.environ.get("MKL_CBWR", ""),
+    }
 
 
-def run(out_dir: str | os.PathLike[str] = "demo_out", size: str | None = None, fresh: bool = False) -> dict[str, Any]:
-    """Run the demo; returns ``{"table", "markdown", "seconds", "paths"}``."""
+def run(
+    out_dir: str | os.PathLike[str] = "demo_out",
+    size: str | None = None,
+    fresh: bool = False,
+    docs: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Run the demo; returns ``{"table", "curves", "markdown", "seconds", "paths", "ok"}``.  With ``docs``,
+    the results, table block and figures are copied there (``--write-docs``: ``docs/``)."""
+    from ..report.render import plot_curves
+    from .curves import check
+    from .results import conclusion, markdown, render, write_docs
+
     name = size or os.environ.get("DEMO_SIZE", "small")
     if name not in SIZES:
         raise ValueError(f"DEMO_SIZE must be one of {', '.join(SIZES)}, got {name!r}")
@@ -258,14 +298,26 @@ def run(out_dir: str | os.PathLike[str] = "demo_out", size: str | None = None, f
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     started = time.perf_counter()
-    paths = _checkpoints(SIZES[name], cache)
+    paths, curves = _checkpoints(SIZES[name], cache)
     table = _evaluate(paths, SIZES[name], out)
-    markdown = _markdown(table)
-    (out / "table.md").write_text(markdown + "\n", encoding="utf-8")
-    (out / "table.json").write_text(json.dumps(table, indent=1, default=str), encoding="utf-8")
+    table = {arm: {t: {k: v for k, v in row.items() if k.endswith(",answer")} for t, row in tasks.items()}
+             for arm, tasks in table.items()}  # fmt: skip
+    text = markdown(table)
+    (out / "table.md").write_text(text + "\n", encoding="utf-8")
+    (out / "table.json").write_text(json.dumps(table, indent=1), encoding="utf-8")
+    (out / "training_curves.json").write_text(json.dumps(curves, indent=1), encoding="utf-8")
+    results = {"size": name, "eval_items": SIZES[name].eval_items, "monitor_items": SIZES[name].monitor_items,
+               "settings": asdict(SIZES[name]), "machine": _machine(), "table": table, "curves": curves}  # fmt: skip
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     _figure(table, out / "figure.png")
+    plot_curves(curves, out / "curves.png", title=f"{SIZES[name].monitor_items} easy items")
+    (out / "summary.md").write_text(render(results) + "\n", encoding="utf-8")
+    if docs is not None:
+        print(f"docs: {write_docs(out, Path(docs))}")
     seconds = time.perf_counter() - started
-    print(f"\n{markdown}\n\n{_conclusion(table)}\n")
-    print(f"DEMO_SIZE={name}: {seconds:.0f} s. Table: {out / 'table.md'}, figure: {out / 'figure.png'}, "
-          f"lm-eval samples: {out / 'lm_eval'}")  # fmt: skip
-    return {"table": table, "markdown": markdown, "seconds": seconds, "paths": paths}
+    ok, checks = check(curves)
+    print(f"\n{text}\n\n{conclusion(table, curves)}\n")
+    print(f"Collapse signature {'MET' if ok else 'NOT met'}:\n" + "\n".join(f"  {c}" for c in checks))
+    print(f"DEMO_SIZE={name}: {seconds:.0f} s. Table: {out / 'table.md'}, curves: {out / 'training_curves.json'}, "
+          f"{out / 'curves.png'}, figure: {out / 'figure.png'}, lm-eval samples: {out / 'lm_eval'}")  # fmt: skip
+    return {"table": table, "curves": curves, "markdown": text, "seconds": seconds, "paths": paths, "ok": ok}
