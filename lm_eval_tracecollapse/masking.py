@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 #: what the loss ignores: nothing, the prompt, the trace, both, or the trace down-weighted
-MaskMode = Literal["none", "prompt", "think", "prompt+think", "partial"]
+MaskMode = Literal["none", "prompt", "think", "prompt+think", "partial", "prompt+partial"]
 MODES: tuple[MaskMode, ...] = get_args(MaskMode)
 IGNORE_INDEX = -100
 _SPACES = re.compile(r"\s*")
@@ -137,7 +137,7 @@ def _encode(tokenizer: Any, texts: list[str]) -> tuple[list[list[int]], list[lis
 def _mode(mode: MaskMode, weight: float) -> None:
     if mode not in MODES:
         raise ValueError(f"unknown masking mode {mode!r}; use one of {', '.join(MODES)}")
-    if mode == "partial" and not 0.0 < weight < 1.0:
+    if mode in ("partial", "prompt+partial") and not 0.0 < weight < 1.0:
         raise ValueError(f"partial masking needs 0 < weight < 1, got {weight!r}")
 
 
@@ -153,7 +153,8 @@ def tokenize_with_masks(
     """Tokenise chat examples with trace-aware labels (see the module docstring).
 
     Returns one dict per example: ``input_ids``, ``attention_mask``, ``labels`` and,
-    for ``mode="partial"``, ``loss_weights``.  Needs a fast tokenizer (offsets).
+    for ``mode="partial"`` (and ``"prompt+partial"``, which also leaves the prompt
+    untrained), ``loss_weights``.  Needs a fast tokenizer (offsets).
     """
     _mode(mode, weight)
     family = get_format(fmt)
@@ -185,12 +186,12 @@ def tokenize_with_masks(
         t0 = bisect.bisect_right(ends, think_at)
         t1 = bisect.bisect_right(ends, answer_at)
         labels = list(ids)
-        if mode in ("prompt", "prompt+think"):
+        if mode in ("prompt", "prompt+think", "prompt+partial"):
             labels[:t0] = [IGNORE_INDEX] * t0
         if mode in ("think", "prompt+think"):
             labels[t0:t1] = [IGNORE_INDEX] * (t1 - t0)
         row: dict[str, list] = {"input_ids": list(ids), "attention_mask": [1] * len(ids), "labels": labels}
-        if mode == "partial":
+        if mode in ("partial", "prompt+partial"):
             row["loss_weights"] = [1.0] * t0 + [float(weight)] * (t1 - t0) + [1.0] * (len(ids) - t1)
         rows.append(row)
     return rows

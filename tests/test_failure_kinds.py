@@ -8,12 +8,11 @@ import json
 import math
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from testenv import EXACT_MATCH, json_task_yaml, offline_env
+from testenv import EXACT_MATCH, json_task_yaml, replay_eval
 
 from lm_eval_tracecollapse.wrap import write_wrappers
 
@@ -132,13 +131,7 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.
     """One real `tracecollapse eval` run of the group fg_tc (wrapped on the fly) with --log_samples."""
     root = tmp_path_factory.mktemp("fk")
     mine, gens = _user_dir(root)
-    env = offline_env(TRACECOLLAPSE_CACHE=root / "cache")
-    cmd = [sys.executable, "-m", "lm_eval_tracecollapse", "eval", "--model", "tc_replay"]
-    cmd += ["--model_args", f"path={gens}", "--include_path", str(mine), "--tasks", "fg_tc"]
-    cmd += ["--output_path", str(root / "out"), "--log_samples"]
-    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return root, run
+    return root, replay_eval(gens, mine, "fg_tc", root)
 
 
 def _results(out: Path) -> dict[str, Any]:

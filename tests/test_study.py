@@ -53,7 +53,7 @@ def test_tiny_config_reproduces_the_demo_arms() -> None:
     """Each tiny_cpu strategy tokenizes the demo's SFT items exactly as its demo arm does,
     with the demo's SFT hyper-parameters; switching ``make demo`` over is a config away."""
     from lm_eval_tracecollapse.demo.data import train_items
-    from lm_eval_tracecollapse.demo.pipeline import ARMS, SIZES, _chats
+    from lm_eval_tracecollapse.demo.pipeline import ARMS, SIZES, _chats, _sft_rows
     from lm_eval_tracecollapse.demo.tiny import build_tokenizer
     from lm_eval_tracecollapse.masking import tokenize_with_masks
     from lm_eval_tracecollapse.study.data import for_strategy, load_examples
@@ -61,16 +61,16 @@ def test_tiny_config_reproduces_the_demo_arms() -> None:
     cfg = load_config(STUDIES / "tiny_cpu.yaml")
     assert cfg.model == "builtin:tiny-arith@small" and cfg.lora is None and len(cfg.strategies) == len(ARMS)
     t = cfg.training
-    demo = (SIZES["small"].sft_steps, 64, 1, 1e-4, 0.0, 0.0, "constant", 0.0)
-    assert (t.max_steps, t.batch_size, t.grad_accum, t.lr, t.weight_decay, t.max_grad_norm, t.lr_scheduler,
-            t.warmup_ratio) == demo  # fmt: skip
+    small = SIZES["small"]
+    demo = (small.sft_steps, small.sft_batch, 1, small.sft_lr, 0.0, 0.0, "constant_with_warmup")
+    assert (t.max_steps, t.batch_size, t.grad_accum, t.lr, t.weight_decay, t.max_grad_norm, t.lr_scheduler) == demo
+    assert round(t.warmup_ratio * t.max_steps) == small.sft_warmup
     assert cfg.evaluation.tasks == ["tc_demo_easy", "tc_demo_hard"] and cfg.evaluation.metadata == {"n": 100}
     tok = build_tokenizer(["0123456789+=, The answer is."], vocab_size=280)
-    items = train_items(SIZES["small"].sft_items, seed=1)[:20]
+    items = train_items(small.sft_items, seed=small.seed + 1, hard_share=small.sft_hard_share)[:20]
     examples = load_examples(cfg)[:20]
     for spec, (trace, mode, weight, insert) in zip(cfg.strategies, ARMS.values(), strict=True):
-        demo = tokenize_with_masks(_chats(items, trace), tok, mode=mode, weight=weight or 0.5,
-                                   insert_empty_trace=insert)  # fmt: skip
+        demo = _sft_rows(_chats(items, trace), tok, mode, weight, insert)
         ours = tokenize_with_masks(for_strategy(examples, spec), tok, mode=spec.mode, weight=spec.weight or 0.5,
                                    insert_empty_trace=spec.insert_empty)  # fmt: skip
         assert ours == demo, spec.name

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testenv import json_task_yaml, offline_env
+from testenv import json_task_yaml, offline_env, replay_eval
 
 from lm_eval_tracecollapse.wrap import write_wrappers
 
@@ -153,12 +153,7 @@ def test_analyze_agrees_with_lm_eval_on_repeats_and_every_pipeline(tmp_path: Pat
         for r, rs in zip(mix, [REPLIES["ta"]] * 3, strict=True)
     ]
     path.write_text("".join(json.dumps(x) + "\n" for x in lines))
-    env = offline_env(TRACECOLLAPSE_CACHE=tmp_path / "cache")
-    cmd = [sys.executable, "-m", "lm_eval_tracecollapse", "eval", "--model", "tc_replay"]
-    cmd += ["--model_args", f"path={path}", "--include_path", str(mine), "--tasks", "ta_tc"]
-    cmd += ["--output_path", str(tmp_path / "out"), "--log_samples"]
-    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
+    replay_eval(path, mine, "ta_tc", tmp_path)
     row = _results(tmp_path / "out")["ta_tc"]
     summaries, _ = analyze([tmp_path / "out"], progress=False)
     assert {s.pipeline for s in summaries} == {"strict-match", "last-number"}

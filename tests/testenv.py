@@ -61,3 +61,16 @@ def run_tracecollapse(argv: list[str], tmp: Path, timeout: int = 600) -> subproc
         text=True,
         timeout=timeout,
     )
+
+
+def replay_eval(gens: Path, include: Path, tasks: str, root: Path) -> subprocess.CompletedProcess[str]:
+    """``tracecollapse eval --model tc_replay`` of ``tasks`` from the saved generations
+    ``gens``, with the task folder ``include``, samples logged to ``root / "out"`` and the
+    wrapper cache in ``root / "cache"``; fails the test unless it exits 0."""
+    cmd = [sys.executable, "-m", "lm_eval_tracecollapse", "eval", "--model", "tc_replay"]
+    cmd += ["--model_args", f"path={gens}", "--include_path", str(include), "--tasks", tasks]
+    cmd += ["--output_path", str(root / "out"), "--log_samples"]
+    env = offline_env(TRACECOLLAPSE_CACHE=root / "cache")
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run

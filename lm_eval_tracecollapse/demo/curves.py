@@ -15,7 +15,7 @@ Example:
     ...                       {"step": 10, "valid_rate": 0.9, "pass@1": 0.7}]}
     >>> ok, lines = check(curves)
     >>> ok, lines[0]
-    (True, 'sft: a: yes, step 10: VR 0.00 (limit 0.10, margin 0.10), pass@1 0.85 vs base 0.90 (margin 0.05)')
+    (True, 'sft: a: yes, step 10: VR 0.00 (limit 0.1, margin 0.10), pass@1 0.85 vs base 0.90 (margin 0.05)')
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ ARMS: dict[str, tuple[str, str, float, bool]] = {
     "sft: <think></think>answer": ("empty", "prompt", 0.0, False),
     "mask: empty think masked": ("none", "prompt+think", 0.0, True),
     "mask: real trace masked": ("full", "prompt+think", 0.0, True),
-    "mask: real trace, partial w=0.1": ("full", "partial", 0.1, True),
+    "mask: real trace, partial w=0.1": ("full", "prompt+partial", 0.1, True),
 }
 BASE = "base (trained with traces)"
 #: checkpoint -> its folder name (under checkpoints/<size>/ and lm_eval/)
@@ -142,13 +142,8 @@ def pin_torch() -> None:
 
 
 def _sft_rows(chats: list[dict[str, Any]], tok: Any, mode: str, weight: float, insert: bool) -> list[dict[str, list]]:
-    """The arm's rows; ``partial`` weights the trace and, like every arm, leaves the prompt untrained."""
-    rows = tokenize_with_masks(chats, tok, mode=mode, weight=weight or 0.5, insert_empty_trace=insert)  # type: ignore[arg-type]
-    if mode == "partial":
-        prompt = tokenize_with_masks(chats, tok, mode="prompt", insert_empty_trace=insert)
-        for row, ref in zip(rows, prompt, strict=True):
-            row["labels"] = [-100 if r == -100 else t for t, r in zip(row["labels"], ref["labels"], strict=True)]
-    return rows
+    """The arm's rows (every arm's mode leaves the prompt untrained)."""
+    return tokenize_with_masks(chats, tok, mode=mode, weight=weight or 0.5, insert_empty_trace=insert)  # type: ignore[arg-type]
 
 
 def _read_curve(path: Path) -> list[dict[str, Any]] | None:

@@ -96,6 +96,9 @@ class StrategySpec:
     weight: float | None = None
     traces: Traces | None = None  # default per kind: keep for distillation/partial, else drop
     label: str | None = None  # run-folder and table name; default from the kind
+    #: the prompt's tokens: trained (the default, as the paper's strategies except respond) or
+    #: masked (completion-only SFT; respond always masks it)
+    prompt: Literal["train", "mask"] | None = None
 
     @property
     def name(self) -> str:
@@ -107,7 +110,10 @@ class StrategySpec:
     @property
     def mode(self) -> MaskMode:
         """The :func:`~lm_eval_tracecollapse.masking.tokenize_with_masks` mode."""
-        return _KINDS[self.kind][0]
+        mode = _KINDS[self.kind][0]
+        if self.prompt == "mask":
+            return {"none": "prompt", "think": "prompt+think", "partial": "prompt+partial"}.get(mode, mode)  # type: ignore[return-value]
+        return mode
 
     @property
     def insert_empty(self) -> bool:
@@ -147,7 +153,7 @@ class TrainingConfig:
     batch_size: int = 2
     grad_accum: int = 2
     lr: float = 1e-5
-    lr_scheduler: Literal["linear", "constant", "cosine"] = "linear"
+    lr_scheduler: Literal["linear", "constant", "constant_with_warmup", "cosine"] = "linear"
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0  # gradient clipping (the Trainer's default); 0 turns it off

@@ -44,7 +44,7 @@ def load_examples(cfg: StudyConfig) -> list[dict[str, Any]]:
         from ..demo.pipeline import SIZES
 
         size = SIZES[builtin_size(cfg.model) if cfg.model.startswith("builtin:") else "small"]
-        items = train_items(size.sft_items, seed=1)  # the demo's SFT items
+        items = train_items(size.sft_items, seed=size.seed + 1, hard_share=size.sft_hard_share)  # the demo's
         rows = [{"prompt": it["question"], "reasoning": it["reasoning"], "response": response(it, "none")}
                 for it in items]  # fmt: skip
     else:
@@ -125,11 +125,12 @@ def builtin_base(model: str, cache: Path) -> Path:
         from ..masking import tokenize_with_masks
 
         size = SIZES[builtin_size(model)]
-        data = train_items(size.base_items, seed=0)
+        data = train_items(size.base_items, seed=size.seed)
         tok = build_tokenizer(["0123456789+=, The answer is.", *(response(it) for it in data[:200])], vocab_size=280)
-        net = build_model(tok, hidden=size.hidden, layers=2, heads=4)
+        net = build_model(tok, hidden=size.hidden, layers=2, heads=4, seed=size.seed)
         rows = tokenize_with_masks(_chats(data, "full"), tok, mode="prompt")
-        _train(net, rows, tok, size.base_steps, 3e-3, size.batch, "training the built-in base model")
+        _train(net, rows, tok, size.base_steps, size.base_lr, size.batch, "training the built-in base model",
+               seed=size.seed)  # fmt: skip
         net.save_pretrained(path)
         tok.save_pretrained(path)
         atomic_json(path / ".done", {"model": model, "pid": os.getpid()})
