@@ -196,9 +196,14 @@ def _checkpoints(size: DemoSize, cache: Path) -> tuple[dict[str, Path], dict[str
 
 def evaluate_logged(model: Any, tasks: list[str], task_manager: Any, out: Path, **kwargs: Any) -> dict[str, Any]:
     """``simple_evaluate`` with samples logged; lm-eval's result and ``samples_*.jsonl``
-    files are written under ``out`` by its own ``EvaluationTracker``."""
+    files are written under ``out`` by its own ``EvaluationTracker``.  ``out`` is this
+    evaluation's own folder and is emptied first: a re-run replaces the files instead of
+    adding a second timestamped set that ``analyze``, the probes and the report would count twice."""
     from lm_eval import simple_evaluate
     from lm_eval.loggers import EvaluationTracker
+
+    if out.exists():
+        shutil.rmtree(out)
 
     tracker = EvaluationTracker(output_path=str(out))
     res: dict[str, Any] = simple_evaluate(
