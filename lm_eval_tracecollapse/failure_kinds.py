@@ -32,6 +32,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from .loops import LoopConfig, ends_in_loop
@@ -206,10 +207,17 @@ _INT_KEYS = {"tc_loop_ngram": "ngram", "tc_loop_window": "window", "tc_loop_min_
 OPTION_KEYS = (*_INT_KEYS, "tc_loop_novelty", "tc_degenerate_words", "tc_tokenizer", "tc_extra_metrics")
 
 
-def _load_tokenizer(name: str) -> Any:
-    from .report.summary import _tokenizer
+@lru_cache(maxsize=2)
+def load_tokenizer(name: str) -> Any:
+    """A tokenizer for lengths in tokens (local path or hub name), loaded once per name;
+    one that cannot be loaded is a ValueError in one line naming it."""
+    from transformers import AutoTokenizer
 
-    return _tokenizer(name)
+    try:
+        return AutoTokenizer.from_pretrained(name)
+    except Exception as exc:  # noqa: BLE001 - OSError, ValueError, ...: one line saying which
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"cannot load tokenizer {name!r}: {why}") from None
 
 
 def failure_options(settings: Mapping[str, Any], implicit_tokenizer: bool = False) -> FailureOptions:
@@ -236,12 +244,12 @@ def failure_options(settings: Mapping[str, Any], implicit_tokenizer: bool = Fals
     if name is not None and name is not False and not (isinstance(name, str) and name.lower() in ("words", "false")):
         if not isinstance(name, str) or not name:
             raise ValueError(f"tc_tokenizer must be a tokenizer name or path, or 'words', got {name!r}")
-        tokenizer = _load_tokenizer(name)  # ValueError naming it
+        tokenizer = load_tokenizer(name)  # ValueError naming it
     elif name is None and implicit_tokenizer:
         found = next((settings[k] for k in ("tokenizer", "pretrained") if isinstance(settings.get(k), str)), None)
         if found:
             try:
-                tokenizer = _load_tokenizer(found)
+                tokenizer = load_tokenizer(found)
             except ValueError as exc:
                 log.warning("trace_length/answer_length: %s; lengths are in words (set tc_tokenizer to choose)", exc)
     return FailureOptions(LoopConfig(**loop), words, tokenizer)

@@ -58,6 +58,7 @@ __all__ = [
     "TraceMaskCollator",
     "TraceMaskTrainer",  # noqa: F822 - built by the module __getattr__ on first use
     "WeightedLossMixin",
+    "split_trace",
     "tokenize_with_masks",
     "weighted_causal_lm_loss",
 ]
@@ -86,15 +87,26 @@ def _messages(example: Mapping[str, Any], index: int) -> list[dict[str, Any]]:
     return messages
 
 
+def split_trace(content: str, fmt: str = "think") -> tuple[str | None, str]:
+    """(reasoning, answer) of a target whose trace is written inline (a valid or empty
+    block), else ``(None, content)``.
+
+    >>> split_trace("<think>2+2</think>4"), split_trace("4")
+    (('2+2', '4'), (None, '4'))
+    """
+    trace = parse_trace(content, fmt=fmt)
+    if trace.status in (TraceStatus.VALID, TraceStatus.EMPTY):
+        return trace.reasoning, trace.answer
+    return None, content
+
+
 def _target_parts(message: dict[str, Any], fmt: str, insert_empty: bool) -> tuple[str | None, str]:
     """(reasoning or None, answer) of the final assistant message."""
     content = message.get("content") or ""
     if "reasoning" in message:
         return str(message["reasoning"] or ""), content
-    trace = parse_trace(content, fmt=fmt)
-    if trace.status in (TraceStatus.VALID, TraceStatus.EMPTY):
-        return trace.reasoning, trace.answer
-    return ("" if insert_empty else None), content
+    reasoning, answer = split_trace(content, fmt)
+    return ("" if insert_empty else None) if reasoning is None else reasoning, answer
 
 
 def _block(open_: str, close: str, reasoning: str | None) -> str:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..detect import detect_format
-from ..parse import TraceStatus, parse_trace
+from ..parse import TraceStatus, parse_traces
 from ..trace import Trace
 
 __all__ = ["Grader", "GraderName", "TraceMeasurement", "measure_traces", "render_prompts", "resolve_grader"]
@@ -257,10 +257,7 @@ def measure_traces(
     prefilled = bool(detection and detection.prefills)
     parse_fmt = fmt if fmt != "auto" or detection is None or not prefilled else detection.fmt.name
     responses, reasons = _generate(model, tok, texts, max_new_tokens, batch_size, progress)
-    traces = [
-        parse_trace(r, p, parse_fmt, f, prefilled=prefilled if detection is not None else None)
-        for r, p, f in zip(responses, texts, reasons, strict=True)
-    ]
+    traces = parse_traces(responses, texts, parse_fmt, reasons, prefilled=prefilled if detection is not None else None)
     correct = None
     if golds is not None:
         correct = []

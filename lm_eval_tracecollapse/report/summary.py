@@ -24,11 +24,10 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..failure_kinds import FailureOptions, LengthUnit
+from ..failure_kinds import FailureOptions, LengthUnit, load_tokenizer
 from .kinds import KindAcc
 from .samples import DocRecord, Problems, check_fmt, find_sample_files, is_probe_file, iter_file, task_and_run
 from .stats import mcnemar_exact, paired_bootstrap_ci, wilson
@@ -196,22 +195,11 @@ def summarize(records: Iterable[DocRecord]) -> list[TaskSummary]:
     return [_summary(run, task, pipe, acc) for (run, task, pipe), acc in accs.items()]
 
 
-@lru_cache(maxsize=2)
-def _tokenizer(name: str) -> Any:
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(name)
-    except Exception as exc:  # noqa: BLE001 - OSError, ValueError, ...: one line saying which
-        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"cannot load tokenizer {name!r}: {why}") from None
-
-
 def _file_acc(job: tuple[Path, str, bool, str | None]) -> tuple[str, str, dict[str, _Acc], Problems]:
     path, fmt, strict, tokenizer_name = job
     problems = Problems()
     accs: dict[str, _Acc] = {}
-    tok = _tokenizer(tokenizer_name) if tokenizer_name else None
+    tok = load_tokenizer(tokenizer_name) if tokenizer_name else None
     options = FailureOptions(tokenizer=tok)
     for d in iter_file(path, problems, fmt, strict, keep_reasoning=tok is not None, options=options):
         accs.setdefault(d.pipeline, _Acc()).add(d, tok)
@@ -239,7 +227,7 @@ def analyze(
     check_fmt(fmt)
     files = [f for f in find_sample_files(paths) if not is_probe_file(f)]
     if tokenizer:
-        _tokenizer(tokenizer)  # a bad name fails here, once, not in every worker
+        load_tokenizer(tokenizer)  # a bad name fails here, once, not in every worker
     jobs = [(f, fmt, strict, tokenizer) for f in files]
     n_workers = min(len(jobs), workers or os.cpu_count() or 1)
     accs: dict[tuple[str, str, str], _Acc] = {}

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..parse import TraceStatus, parse_trace
+from ..masking import split_trace
 from .config import StrategyKind, StrategySpec, StudyConfig
 
 __all__ = ["builtin_base", "builtin_size", "for_strategy", "load_examples"]
@@ -70,13 +70,6 @@ def load_examples(cfg: StudyConfig) -> list[dict[str, Any]]:
     return rows
 
 
-def _split(content: str, fmt: str) -> tuple[str | None, str]:
-    trace = parse_trace(content, fmt=fmt)
-    if trace.status in (TraceStatus.VALID, TraceStatus.EMPTY):
-        return trace.reasoning, trace.answer
-    return None, content
-
-
 def for_strategy(examples: Sequence[Mapping[str, Any]], spec: StrategySpec, fmt: str = "think") -> list[dict[str, Any]]:
     """The examples as ``spec`` trains on them: traces dropped (the answer alone left)
     or kept; distillation refuses an example without a trace."""
@@ -85,14 +78,14 @@ def for_strategy(examples: Sequence[Mapping[str, Any]], spec: StrategySpec, fmt:
         row = {k: (list(v) if k == "messages" else v) for k, v in ex.items()}
         if "messages" in row:
             last = dict(row["messages"][-1])
-            reasoning, answer = _split(str(last.get("content") or ""), fmt)
+            reasoning, answer = split_trace(str(last.get("content") or ""), fmt)
             reasoning = last.pop("reasoning", reasoning)
             last["content"] = answer
             if spec.keeps_traces and reasoning is not None:
                 last["reasoning"] = reasoning
             row["messages"] = [*row["messages"][:-1], last]
         else:
-            reasoning, answer = _split(str(row["response"]), fmt)
+            reasoning, answer = split_trace(str(row["response"]), fmt)
             reasoning = str(row.pop("reasoning")) if "reasoning" in row else reasoning
             row["response"] = answer
             if spec.keeps_traces and reasoning is not None:

@@ -100,14 +100,14 @@ def _run(cfg: StudyConfig, ev: Evaluation, base: str, tm: Any, log: Path) -> Non
 
     state = PartialState()
     folder, staging = cfg.out / "eval" / ev.label, cfg.out / ".staging" / ev.label
-    merged = None
+    # a LoRA checkpoint to merge into the base before evaluating (merge_lora), else None
+    adapter = ev.checkpoint if cfg.lora is not None and cfg.evaluation.merge_lora else None
     if state.is_main_process:
         shutil.rmtree(staging, ignore_errors=True)
-        if ev.checkpoint is not None and cfg.lora is not None and cfg.evaluation.merge_lora:
-            merged = _merge(base, ev.checkpoint, staging / "merged", cfg)
+        if adapter is not None:
+            _merge(base, adapter, staging / "merged", cfg)
     state.wait_for_everyone()
-    if ev.checkpoint is not None and cfg.lora is not None and cfg.evaluation.merge_lora:
-        merged = staging / "merged"
+    merged = staging / "merged" if adapter is not None else None
     e = cfg.evaluation
     tracker = EvaluationTracker(output_path=str(staging / "lm_eval"))
     res = simple_evaluate(

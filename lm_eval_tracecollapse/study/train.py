@@ -89,8 +89,8 @@ def _monitor(cfg: StudyConfig, tok: Any, examples: list[dict[str, Any]], folder:
     its prompts, their answers its golds) and the callback's own keyword arguments."""
     if cfg.monitor is None:
         return None, examples
+    from ..masking import split_trace
     from ..monitor import TraceMonitorCallback
-    from .data import _split
 
     kwargs = dict(cfg.monitor)
     n = kwargs.pop("held_out", 16)
@@ -101,8 +101,8 @@ def _monitor(cfg: StudyConfig, tok: Any, examples: list[dict[str, Any]], folder:
             raise ConfigError(f"monitor.{key}: set by the study (prompts and golds are the held-out examples)")
     held = examples[-n:]
     prompts = [ex["messages"][:-1] if "messages" in ex else ex["prompt"] for ex in held]
-    golds = [_split(str(ex["messages"][-1].get("content") if "messages" in ex else ex["response"]), cfg.data.fmt)[1]
-             for ex in held]  # fmt: skip
+    targets = [str(ex["messages"][-1].get("content") if "messages" in ex else ex["response"]) for ex in held]
+    golds = [split_trace(t, cfg.data.fmt)[1] for t in targets]
     try:
         where = str(folder / "trace_monitor")
         callback = TraceMonitorCallback(prompts, golds, tokenizer=tok, output_dir=where, **kwargs)

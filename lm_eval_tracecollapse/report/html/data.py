@@ -34,7 +34,7 @@ from ..._samples import sample_responses as _responses
 from ...parse import parse_trace
 from ..render import _STEP
 from ..samples import DocRecord, Problems, _record
-from ..summary import STATUSES
+from ..summary import STATUSES, _task_key
 
 __all__ = ["BrowserData", "TextCaps", "default_base", "order_runs", "read_browser_data", "shorten", "to_json"]
 
@@ -180,10 +180,6 @@ def read_browser_data(
     data = BrowserData(runs, groups, runs.index(base_run) if base_run else None, caps=caps)
     _fill(data, docs, texts, base_run)
     return data, problems
-
-
-def _task_key(task: str) -> str:
-    return re.sub(r"\s+", "", task)  # compare's pairing key
 
 
 def _fill(
