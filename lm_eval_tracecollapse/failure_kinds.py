@@ -38,6 +38,7 @@ from typing import Any, Literal
 from .loops import LoopConfig, ends_in_loop
 from .metrics import NotAvailable, Weighted, _correct, response_answers
 from .parse import Trace, TraceStatus
+from .scoring.memo import once
 
 __all__ = [
     "EXTRA_METRICS",
@@ -270,7 +271,12 @@ def make_extra_metric(name: str) -> Callable[..., dict[str, float]]:
                 return {}
             correct = _correct(pred, (references or [""])[0], kwargs)
         key = f"{name}_{options.unit}" if name in ("trace_length", "answer_length") else name
-        value = extra_metric_values(pred, correct, options).get(key)
+        # lm-eval calls each entry separately: every row of a prediction is computed once
+        # (loop detection and tokenizing the traces are the costly part), see scoring.memo
+        traces = tuple(r.trace for r in response_answers(pred))
+        verdicts = None if correct is None else tuple(correct)
+        memo_key = ("extra_metric_values", repr(sorted(settings.items())), traces, verdicts)
+        value = once(memo_key, lambda: extra_metric_values(pred, correct, options)).get(key)
         return {} if value is None else {key: value}
 
     metric.__name__ = metric.__qualname__ = name
