@@ -121,14 +121,6 @@ class BrowserData:
 _COLS = ("r", "g", "d", "i", "k", "s", "c", "b", "p", "x", "a")
 
 
-def _count_lines(files: list[Path]) -> int:
-    total = 0
-    for f in files:
-        with f.open("rb") as fh:
-            total += sum(1 for raw in fh if raw.strip())
-    return total
-
-
 def read_browser_data(
     paths: list[str | Path],
     fmt: str = "auto",
@@ -144,7 +136,7 @@ def read_browser_data(
         ValueError: ``base`` is not one of the runs, or a bad line with ``strict``.
     """
     files = [f for f in find_sample_files(paths) if not is_probe_file(f)]
-    caps = TextCaps.for_budget(_count_lines(files), budget_mb)
+    lines = 0  # non-blank lines read: what the text budget is shared by
     problems = Problems()
     docs: list[DocRecord] = []
     texts: list[tuple[str | None, list[tuple[str | None, str]]]] = []
@@ -155,6 +147,7 @@ def read_browser_data(
             for no, raw in enumerate(fh, 1):
                 if not raw.strip():
                     continue
+                lines += 1
                 try:
                     rec = loads_line(raw)
                     if not isinstance(rec, dict):
@@ -177,6 +170,7 @@ def read_browser_data(
         raise ValueError(f"base run {base!r} is not one of the runs: {', '.join(runs) or 'none'}")
     base_run = base if base is not None else default_base(runs)
     groups = list(dict.fromkeys((d.task, d.pipeline) for d in docs))
+    caps = TextCaps.for_budget(lines, budget_mb)
     data = BrowserData(runs, groups, runs.index(base_run) if base_run else None, caps=caps)
     _fill(data, docs, texts, base_run)
     return data, problems
