@@ -36,7 +36,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from .loops import LoopConfig, ends_in_loop
-from .metrics import NotAvailable, Weighted, _correct, response_answers
+from .metrics import NotAvailable, Weighted, _correct, pass_among, response_answers
 from .parse import Trace, TraceStatus
 from .scoring.memo import once
 
@@ -174,10 +174,7 @@ def extra_metric_values(pred: Any, correct: list[float] | None, options: Failure
         if len(correct) != len(responses):
             raise ValueError(f"pass@1_*: {len(correct)} correctness values for {len(responses)} responses")
         for name, status in _STATUS_PASS.items():
-            chosen = [
-                c for r, c in zip(responses, correct, strict=True) if r.trace is not None and r.trace.status is status
-            ]
-            out[name] = _mean(chosen)
+            out[name] = pass_among(responses, correct, status)
     loops = [ends_in_loop(t.reasoning, options.loop) for t in traces]
     truncated = [t.status is TraceStatus.TRUNCATED for t in traces]
     out["loop_rate"] = _share(loops)

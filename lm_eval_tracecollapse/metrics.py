@@ -53,6 +53,7 @@ __all__ = [
     "Pooled",
     "Weighted",
     "make_metric",
+    "pass_among",
     "pooled_mean",
     "pooled_stderr",
     "response_answers",
@@ -206,9 +207,22 @@ def trace_metric_values(pred: Any, correct: list[float] | None = None) -> dict[s
         if len(correct) != len(responses):
             raise ValueError(f"pass@1: {len(correct)} correctness values for {len(responses)} responses")
         out["pass@1"] = Weighted(sum(correct) / len(correct), len(correct))
-        valid = [c for r, c in zip(responses, correct, strict=True) if r.trace is not None and r.trace.is_valid]
-        out["rpass@1"] = Weighted(sum(valid) / len(valid), len(valid)) if valid else NotAvailable()
+        out["rpass@1"] = pass_among(responses, correct, TraceStatus.VALID)
     return out
+
+
+def pass_among(responses: list[Any], correct: list[float], status: TraceStatus) -> float:
+    """Correctness among the responses whose trace has ``status``, weighted by their
+    number (``rpass@1`` for valid, ``pass@1_<status>`` for the others); ``N/A`` if none.
+
+    >>> from lm_eval_tracecollapse.filters import TracedAnswer
+    >>> from lm_eval_tracecollapse.parse import parse_trace
+    >>> rs = [TracedAnswer("4", [parse_trace(t)]) for t in ("<think>x</think>4", "4", "<think>y</think>5")]
+    >>> pass_among(rs, [1.0, 1.0, 0.0], TraceStatus.VALID), pass_among(rs, [1.0, 1.0, 0.0], TraceStatus.EMPTY)
+    (0.5, N/A)
+    """
+    chosen = [c for r, c in zip(responses, correct, strict=True) if r.trace is not None and r.trace.status is status]
+    return Weighted(sum(chosen) / len(chosen), len(chosen)) if chosen else NotAvailable()
 
 
 def response_answers(pred: Any) -> list[Any]:
