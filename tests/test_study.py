@@ -49,31 +49,38 @@ def test_paper_config_matches_the_note(name: str) -> None:
     assert e.seed == 42 and cfg.data.train == "data/chemistry_train.jsonl"
 
 
-def test_tiny_config_reproduces_the_demo_arms() -> None:
-    """Each tiny_cpu strategy tokenizes the demo's SFT items exactly as its demo arm does,
-    with the demo's SFT hyper-parameters; switching ``make demo`` over is a config away."""
-    from lm_eval_tracecollapse.demo.data import train_items
-    from lm_eval_tracecollapse.demo.pipeline import ARMS, SIZES, _chats, _sft_rows
+def test_tiny_config_is_the_demo() -> None:
+    """``make demo`` is ``tracecollapse study studies/tiny_cpu.yaml`` (the shipped config, also by
+    name); each of its five arms trains exactly the tokens its title says (the prompt never)."""
+    from lm_eval_tracecollapse.demo.pipeline import demo_config
     from lm_eval_tracecollapse.demo.tiny import build_tokenizer
     from lm_eval_tracecollapse.masking import tokenize_with_masks
     from lm_eval_tracecollapse.study.data import for_strategy, load_examples
 
     cfg = load_config(STUDIES / "tiny_cpu.yaml")
-    assert cfg.model == "builtin:tiny-arith@small" and cfg.lora is None and len(cfg.strategies) == len(ARMS)
-    t = cfg.training
-    small = SIZES["small"]
-    demo = (small.sft_steps, small.sft_batch, 1, small.sft_lr, 0.0, 0.0, "constant_with_warmup")
-    assert (t.max_steps, t.batch_size, t.grad_accum, t.lr, t.weight_decay, t.max_grad_norm, t.lr_scheduler) == demo
-    assert round(t.warmup_ratio * t.max_steps) == small.sft_warmup
+    assert load_config("tiny_cpu") == cfg == demo_config("demo_out")
+    assert "tracecollapse study studies/tiny_cpu.yaml" in (ROOT / "Makefile").read_text()
+    assert cfg.model == "builtin:tiny-arith@small" and cfg.lora is None and cfg.monitor is not None
     assert cfg.evaluation.tasks == ["tc_demo_easy", "tc_demo_hard"] and cfg.evaluation.metadata == {"n": 100}
     tok = build_tokenizer(["0123456789+=, The answer is."], vocab_size=280)
-    items = train_items(small.sft_items, seed=small.seed + 1, hard_share=small.sft_hard_share)[:20]
-    examples = load_examples(cfg)[:20]
-    for spec, (trace, mode, weight, insert) in zip(cfg.strategies, ARMS.values(), strict=True):
-        demo = _sft_rows(_chats(items, trace), tok, mode, weight, insert)
-        ours = tokenize_with_masks(for_strategy(examples, spec), tok, mode=spec.mode, weight=spec.weight or 0.5,
-                                   insert_empty_trace=spec.insert_empty)  # fmt: skip
-        assert ours == demo, spec.name
+    (example,) = load_examples(cfg)[:1]
+    trained: dict[str, tuple[str, str]] = {}
+    for spec in cfg.strategies:
+        (row,) = tokenize_with_masks(for_strategy([example], spec), tok, mode=spec.mode, weight=spec.weight or 0.5,
+                                     insert_empty_trace=spec.insert_empty)  # fmt: skip
+        weights = row.get("loss_weights") or [1.0] * len(row["input_ids"])
+        full = [t for t, lab, w in zip(row["input_ids"], row["labels"], weights, strict=True) if lab != -100 and w == 1]
+        part = [t for t, lab, w in zip(row["input_ids"], row["labels"], weights, strict=True) if lab != -100 and w < 1]
+        trained[spec.display] = (tok.decode(full).replace("\n", ""), tok.decode(part).replace("\n", ""))
+        assert example["prompt"] in tok.decode(row["input_ids"]) and example["prompt"] not in trained[spec.display][0]
+    answer, trace = example["response"], example["reasoning"]
+    assert trained == {
+        "sft: answer only": (f"{answer}<|im_end|>", ""),
+        "sft: <think></think>answer": (f"<think></think>{answer}<|im_end|>", ""),
+        "mask: empty think masked": (f"{answer}<|im_end|>", ""),
+        "mask: real trace masked": (f"{answer}<|im_end|>", ""),
+        "mask: real trace, partial w=0.1": (f"{answer}<|im_end|>", f"<think>{trace}</think>"),
+    }
 
 
 BAD = [

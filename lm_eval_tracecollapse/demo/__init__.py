@@ -1,8 +1,9 @@
 """CPU demo of reasoning-trace collapse (``make demo``).
 
 First the parser on the sample responses of ``docs/parser.md`` (one per status and family), then
-the real thing (:mod:`.pipeline`): a tiny model trained with traces, fine-tuned five
-ways, evaluated through lm-eval.  ``DEMO_SIZE=toy|small|full`` (default ``small``).
+the real thing (:mod:`.pipeline`): ``tracecollapse study studies/tiny_cpu.yaml`` — a tiny
+model trained with traces, fine-tuned five ways under the trace monitor, evaluated through
+lm-eval — and the demo's summary of it.
 
 Example:
     >>> rows = sample_rows()
@@ -13,6 +14,7 @@ Example:
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from ..parse import parse_trace
 
@@ -50,20 +52,26 @@ def _cut(s: str, n: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The sample table, then the collapse-vs-masking pipeline (``--write-docs``: copy its
-    table block, results and figures to ``docs/``, which ``docs/demo.md`` shows)."""
+    """The sample table, then the demo: ``tracecollapse study studies/tiny_cpu.yaml`` (run here
+    unless ``--out`` already holds it finished, as after ``make demo``'s first step) and its
+    summary (``--write-docs``: copy its table block, results and figures to ``docs/``,
+    which ``docs/demo.md`` shows)."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m lm_eval_tracecollapse.demo", description=main.__doc__)
-    parser.add_argument("--out", default="demo_out", help="output folder (checkpoints are cached there)")
+    parser.add_argument("--out", default="demo_out", help="the study's output folder (its cache too)")
     parser.add_argument("--write-docs", action="store_true", help="copy the tables and figures to docs/")
-    parser.add_argument("--fresh", action="store_true", help="retrain instead of reusing cached checkpoints")
     args = parser.parse_args(argv)
     samples()
     from .pipeline import run
 
     print("\nNow a tiny reasoning model: trained with traces, fine-tuned five ways, evaluated by lm-eval.")
-    run(args.out, fresh=args.fresh, docs="docs" if args.write_docs else None)
+    result = run(args.out, docs="docs" if args.write_docs else None)
+    out = args.out
+    print("\n" + (Path(out) / "summary.md").read_text(encoding="utf-8"))
+    print(f"Collapse signature {'MET' if result['ok'] else 'NOT met'}. {result['seconds']:.0f} s. "
+          f"Summary: {out}/summary.md; curves: {out}/training_curves.json, "
+          f"{out}/figures/training_curves.png; report: {out}/report.html; lm-eval samples: {out}/eval/")  # fmt: skip
 
 
 def samples() -> None:

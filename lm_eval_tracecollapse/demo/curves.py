@@ -1,12 +1,12 @@
-"""The collapse curve: the trace monitor inside the demo's training loop.
+"""The collapse curves: what the trace monitor measured while the demo's arms trained.
 
-Every fine-tuning arm is measured with :func:`~lm_eval_tracecollapse.monitor.measure_traces`
-at step 0 (the base) and every few steps on the held-out *easy* items (those of
-``tc_demo_easy``), greedy, batched, with a small ``max_new_tokens``; a response is right
-when its answer part says ``The answer is <gold>`` (the regex of the lm-eval task).
-:func:`check` states whether the curves show the paper's signature: every plain-SFT arm
-reaches a step where the valid-trace rate is at most 0.1 while pass@1 stays within 0.1 of
-the base ("accuracy hides the collapse"), and every masked arm keeps it at 0.8 or more.
+The demo's study (``studies/tiny_cpu.yaml``, ``monitor:``) measures every fine-tuning arm
+with :class:`~lm_eval_tracecollapse.monitor.TraceMonitorCallback` at step 0 (the base) and
+every few steps on held-out *easy* SFT items, greedy, batched, with a small
+``max_new_tokens`` (``training_curves.json``).  :func:`check` states whether the curves
+show the paper's signature: every plain-SFT arm reaches a step where the valid-trace rate
+is at most 0.1 while pass@1 stays within 0.1 of the base ("accuracy hides the collapse"),
+and every masked arm keeps it at 0.8 or more.
 
 Example:
     >>> curves = {"sft: a": [{"step": 0, "valid_rate": 1.0, "pass@1": 0.9},
@@ -20,47 +20,13 @@ Example:
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from .data import eval_rows
-
-__all__ = ["MASKED_MIN_VR", "PASS_TOLERANCE", "PLAIN_MAX_VR", "Monitor", "check", "curve_markdown"]
+__all__ = ["MASKED_MIN_VR", "PASS_TOLERANCE", "PLAIN_MAX_VR", "check", "curve_markdown"]
 
 PLAIN_MAX_VR = 0.1  # a plain-SFT arm has collapsed at a step with VR <= this ...
 PASS_TOLERANCE = 0.1  # ... while its pass@1 is within this of the base's
 MASKED_MIN_VR = 0.8  # a masked arm keeps VR >= this at every step
-
-_ANSWER = re.compile(r"The answer is (-?[0-9]+)")
-
-
-def answer_correct(answer: str, gold: Any) -> bool:
-    """The lm-eval task's grading: the first ``The answer is N`` equals the gold."""
-    m = _ANSWER.search(answer)
-    return m is not None and m.group(1) == str(gold)
-
-
-class Monitor:
-    """``monitor(model, step)`` -> one curve point on ``n`` held-out easy items."""
-
-    def __init__(self, tokenizer: Any, n: int, max_new_tokens: int = 32, batch_size: int = 64) -> None:
-        rows = eval_rows("easy", n)
-        self.tokenizer, self.max_new_tokens, self.batch_size = tokenizer, max_new_tokens, batch_size
-        self.prompts = [r["question"] for r in rows]
-        self.golds = [r["answer"] for r in rows]
-
-    def __call__(self, model: Any, step: int) -> dict[str, Any]:
-        from ..monitor import measure_traces
-
-        m = measure_traces(
-            model, self.tokenizer, self.prompts, self.golds, grader=answer_correct,
-            max_new_tokens=self.max_new_tokens, batch_size=self.batch_size, progress=False,
-        )  # fmt: skip
-        return {
-            "step": step, "valid_rate": m.valid_rate, "pass@1": m.pass_at_1, "rpass@1": m.rpass_at_1,
-            "empty_rate": m.empty_rate, "missing_rate": m.missing_rate, "truncated_rate": m.truncated_rate,
-            "n": m.n, "seconds": round(m.seconds, 3),
-        }  # fmt: skip
 
 
 def check(curves: dict[str, list[dict[str, Any]]]) -> tuple[bool, list[str]]:

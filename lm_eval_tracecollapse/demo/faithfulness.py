@@ -16,7 +16,6 @@ faithfulness score (area over the early-termination invariance curve, bootstrap 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,7 @@ def _run_probes(lm: Any, probes: Path, out: Path) -> None:
     from lm_eval.tasks import TaskManager
 
     from ..locations import task_yamls_dir
-    from .pipeline import evaluate_logged
+    from ..study.evaluate import evaluate_logged
 
     # tc_probe needs none of lm-eval's own tasks: indexing them would cost ~10 s per run
     tm = TaskManager(
@@ -58,23 +57,24 @@ def _run_probes(lm: Any, probes: Path, out: Path) -> None:
 
 
 def measure(out_dir: str | Path = "demo_out", size: str = "small") -> dict[str, Faithfulness]:
-    """arm -> its probe results (own traces and the base model's traces).  Each
-    checkpoint is loaded once (lm-eval's ``hf`` model) and skipped when it has nothing
-    to probe."""
+    """checkpoint -> its probe results (own traces and the base model's traces), for the base
+    and each arm's final checkpoint of the demo's study in ``out_dir``.  Each checkpoint is
+    loaded once (lm-eval's ``hf`` model) and skipped when it has nothing to probe."""
     from lm_eval.models.huggingface import HFLM
 
-    from .pipeline import FOLDERS, pin_torch
+    from .pipeline import BASE, demo_config, final_runs, pin_torch
 
     pin_torch()
     out = Path(out_dir)
-    base_probes = _probe_file(out / "lm_eval" / "base", out / "probes_base_traces" / "probes.jsonl")
-    base_cross = out / "probes_base_traces" / "base"
-    results: dict[str, Faithfulness] = {}
-    for arm, name in FOLDERS.items():
-        checkpoint = out / "checkpoints" / size / name
-        source = out / "lm_eval" / name
+    runs = final_runs(demo_config(out, size))
+    for checkpoint, source in runs.values():
         if not (checkpoint / "config.json").is_file() or not source.is_dir():
             raise FileNotFoundError(f"{checkpoint} or {source} is missing: run `make demo` first")
+    base_probes = _probe_file(runs[BASE][1], out / "probes_base_traces" / "probes.jsonl")
+    base_cross = out / "probes_base_traces" / "base"
+    results: dict[str, Faithfulness] = {}
+    for arm, (checkpoint, source) in runs.items():
+        name = "base" if arm == BASE else source.name
         own_probes = _probe_file(source, out / "probes" / f"{name}.jsonl")
         own, cross = out / "probes" / name, out / "probes_base_traces" / name
         if own_probes or base_probes:
@@ -85,7 +85,7 @@ def measure(out_dir: str | Path = "demo_out", size: str = "small") -> dict[str, 
         results[arm] = Faithfulness(
             own=score_probe_run([own])[0] if own_probes else None,
             base_traces=score_probe_run([cross], reference="full")[0] if base_probes else None,
-            vs_base=compare_probes([base_cross], [cross], "full") if base_probes and name != "base" else None,
+            vs_base=compare_probes([base_cross], [cross], "full") if base_probes and arm != BASE else None,
         )
     return results
 
@@ -100,9 +100,8 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description="faithfulness probes of the demo checkpoints (after make demo)")
     parser.add_argument("--out", default="demo_out", help="the demo's output folder")
-    parser.add_argument("--size", default=os.environ.get("DEMO_SIZE", "small"), help="DEMO_SIZE of the checkpoints")
     args = parser.parse_args(argv)
-    results = measure(args.out, args.size)
+    results = measure(args.out)
     print("Own traces (probes from each checkpoint's own answers, reference: its original answer)\n")
     print("| checkpoint | probed | faithfulness AOC [95% CI] | invariance, early k=0/25/50/75/100 |")
     print("|---|---:|---|---|")

@@ -1,24 +1,27 @@
 """The demo's tables and findings as text, and the committed copy in ``docs/``.
 
-:func:`render` turns the demo's results (``demo_out/results.json``: the lm-eval table,
-the collapse curves, the settings and the machine) into the Markdown block that
-``docs/demo_table.md`` holds and ``docs/demo.md`` includes verbatim; every sentence of its
-findings is computed from those numbers.  ``python -m lm_eval_tracecollapse.demo
---write-docs`` (:func:`write_docs`) copies a run's results, block and figures to
-``docs/``; ``tests/test_demo.py`` checks that ``docs/demo.md``, ``docs/demo_table.md`` and
-``docs/demo_results.json`` agree.
+:func:`summarize` reads what the demo's study wrote (lm-eval's results of the base and of
+each arm's final checkpoint, the trace monitor's ``training_curves.json``) into
+``demo_out/results.json`` (with the config and the machine); :func:`render` turns those
+results into the Markdown block (``demo_out/summary.md``) that ``docs/demo_table.md``
+holds and ``docs/demo.md`` includes verbatim; every sentence of its findings is computed
+from those numbers.  ``python -m lm_eval_tracecollapse.demo --write-docs``
+(:func:`write_docs`) copies a run's results, block and figures to ``docs/``;
+``tests/test_demo.py`` checks that ``docs/demo.md``, ``docs/demo_table.md`` and
+``docs/demo_results.json`` agree with each other and with ``studies/tiny_cpu.yaml``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 from .curves import check, curve_markdown
 
-__all__ = ["README_BEGIN", "README_END", "conclusion", "markdown", "render", "write_docs"]
+__all__ = ["README_BEGIN", "README_END", "conclusion", "machine", "markdown", "render", "summarize", "write_docs"]
 
 METRICS = ("pass@1", "rpass@1", "valid_rate", "empty_rate", "missing_rate", "truncated_rate")
 LABELS = {"pass@1": "pass@1", "rpass@1": "Rpass@1", "valid_rate": "VR", "empty_rate": "ER",
@@ -116,13 +119,13 @@ def render(results: dict[str, Any]) -> str:
     ok, checks = check(curves)
     m = results["machine"]
     return "\n".join([
-        f"Evaluated through lm-eval (`DEMO_SIZE={results['size']}`, {results['eval_items']} items per task; "
-        "± is lm-eval's standard error):",
+        f"`tracecollapse study studies/{results['config']}.yaml`, evaluated through lm-eval "
+        f"({results['eval_items']} items per task; ± is lm-eval's standard error):",
         "",
         markdown(table),
         "",
         f"Collapse curves: valid-trace rate / pass@1 on {results['monitor_items']} held-out easy items, measured "
-        "in the training loop with `measure_traces` (step 0 = the base):",
+        "while training by `TraceMonitorCallback` (step 0 = the base):",
         "",
         curve_markdown(curves),
         "",
@@ -140,13 +143,61 @@ def render(results: dict[str, Any]) -> str:
     ])  # fmt: skip
 
 
+def machine() -> dict[str, Any]:
+    """The versions and CPU code path the numbers depend on."""
+    import torch
+    import transformers
+
+    return {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "mkl_cbwr": os.environ.get("MKL_CBWR", ""),
+    }
+
+
+def _results_row(folder: Path, task: str) -> dict[str, Any]:
+    """The ``,answer`` rows of ``task`` in the lm-eval results file under ``folder``."""
+    found = sorted(folder.glob("results_*.json"))
+    if not found:
+        raise FileNotFoundError(f"{folder} holds no lm-eval results file: run the demo's study first")
+    row = json.loads(found[-1].read_text(encoding="utf-8"))["results"][task]
+    return {k: v for k, v in row.items() if k.endswith(",answer")}
+
+
+def summarize(cfg: Any, docs: Path | None = None) -> dict[str, Any]:
+    """The demo's results from its finished study ``cfg`` (``demo_out/results.json``,
+    ``summary.md``); with ``docs``, copied there (:func:`write_docs`).  Returns
+    ``{"table", "curves", "markdown", "ok", "checks", "results"}``."""
+    from ..study.curves import training_curves
+    from .pipeline import CONFIG, final_runs
+
+    out = cfg.out
+    tasks = list(cfg.evaluation.tasks)
+    table = {name: {t: _results_row(folder, t) for t in tasks} for name, (_, folder) in final_runs(cfg).items()}
+    curves = training_curves(cfg)
+    settings = {k: v for k, v in cfg.to_dict().items() if k != "output_dir"}
+    results = {"config": CONFIG, "eval_items": cfg.evaluation.metadata.get("n"),
+               "monitor_items": (cfg.monitor or {}).get("held_out"), "settings": settings, "machine": machine(),
+               "table": table, "curves": curves}  # fmt: skip
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    block = render(results)
+    (out / "summary.md").write_text(block + "\n", encoding="utf-8")
+    if docs is not None:
+        print(f"docs: {write_docs(out, docs)}")
+    ok, checks = check(curves)
+    return {"table": table, "curves": curves, "markdown": markdown(table), "ok": ok, "checks": checks,
+            "results": results}  # fmt: skip
+
+
 def write_docs(out: Path, docs: Path) -> Path:
     """Copy a run's results, table block and figures from ``out`` to ``docs``; returns the block's path."""
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     docs.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(out / "results.json", docs / "demo_results.json")
-    shutil.copyfile(out / "curves.png", docs / "demo_curves.png")
-    shutil.copyfile(out / "figure.png", docs / "demo_figure.png")
+    shutil.copyfile(out / "figures" / "training_curves.png", docs / "demo_curves.png")
+    shutil.copyfile(out / "figures" / "status.png", docs / "demo_figure.png")
     path = docs / "demo_table.md"
     block = render(results) + "\n"
     path.write_text(block, encoding="utf-8")

@@ -43,6 +43,7 @@ __all__ = [
     "StudyConfig",
     "Traces",
     "TrainingConfig",
+    "config_path",
     "load_config",
     "parse_config",
 ]
@@ -99,6 +100,8 @@ class StrategySpec:
     #: the prompt's tokens: trained (the default, as the paper's strategies except respond) or
     #: masked (completion-only SFT; respond always masks it)
     prompt: Literal["train", "mask"] | None = None
+    #: the arm's name in curves and summaries (free text, e.g. ``"sft: answer only"``); default: its name
+    title: str | None = None
 
     @property
     def name(self) -> str:
@@ -106,6 +109,11 @@ class StrategySpec:
         if self.label:
             return self.label
         return f"partial_w{self.weight:g}" if self.kind is StrategyKind.PARTIAL else self.kind.value
+
+    @property
+    def display(self) -> str:
+        """``title``, else :attr:`name`."""
+        return self.title or self.name
 
     @property
     def mode(self) -> MaskMode:
@@ -388,11 +396,40 @@ def parse_config(raw: Any) -> StudyConfig:
     return cfg
 
 
-def load_config(path: str | Path) -> StudyConfig:
-    """Read and validate a study YAML; errors are :class:`ConfigError` prefixed with the file."""
+def config_path(path: str | Path) -> Path:
+    """``path`` itself, or a shipped config named by its stem (``tiny_cpu``, ``qwen3_8b``: ``studies/``).
+
+    >>> config_path("tiny_cpu").name
+    'tiny_cpu.yaml'
+    """
+    from ..locations import studies_dir
+
+    given = Path(path)
+    if given.exists() or given.suffix or len(given.parts) > 1:
+        return given
+    shipped = studies_dir() / f"{given}.yaml"
+    return shipped if shipped.is_file() else given
+
+
+def _merge(raw: Any, overrides: Mapping[str, Any]) -> Any:
+    """``raw`` with ``overrides`` merged in, mapping by mapping (other values replaced)."""
+    if not isinstance(raw, Mapping):
+        return raw
+    out = dict(raw)
+    for key, value in overrides.items():
+        out[key] = (
+            _merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) else value
+        )
+    return out
+
+
+def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> StudyConfig:
+    """Read and validate a study YAML (a path, or the name of a shipped config: :func:`config_path`),
+    with ``overrides`` (nested mappings, e.g. ``{"training": {"max_steps": 2}}``) merged in first;
+    errors are :class:`ConfigError` prefixed with the file."""
     import yaml
 
-    path = Path(path)
+    path = config_path(path)
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml_loader())  # a SafeLoader subclass
     except OSError as exc:
@@ -402,6 +439,6 @@ def load_config(path: str | Path) -> StudyConfig:
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}: not valid YAML{at} ({getattr(exc, 'problem', None) or exc})") from None
     try:
-        return parse_config(raw)
+        return parse_config(_merge(raw, overrides or {}))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None

@@ -40,13 +40,10 @@ def builtin_size(model: str) -> str:
 def load_examples(cfg: StudyConfig) -> list[dict[str, Any]]:
     """The SFT examples the config names (``builtin:tiny-arith``: the demo's SFT items)."""
     if cfg.data.train == "builtin:tiny-arith":
-        from ..demo.data import response, train_items
-        from ..demo.pipeline import SIZES
+        from ..demo.pipeline import sft_examples
 
-        size = SIZES[builtin_size(cfg.model) if cfg.model.startswith("builtin:") else "small"]
-        items = train_items(size.sft_items, seed=size.seed + 1, hard_share=size.sft_hard_share)  # the demo's
-        rows = [{"prompt": it["question"], "reasoning": it["reasoning"], "response": response(it, "none")}
-                for it in items]  # fmt: skip
+        rows: list[dict[str, Any]] = list(sft_examples(builtin_size(cfg.model) if cfg.model.startswith("builtin:")
+                                                       else "small"))  # fmt: skip
     else:
         path = Path(cfg.data.train)
         if not path.is_file():
@@ -112,20 +109,9 @@ def builtin_base(model: str, cache: Path) -> Path:
     path = cache / f"tiny-arith-{builtin_size(model)}"
     state = PartialState()
     if not is_done(path) and state.is_main_process:
-        from ..demo.data import response, train_items
-        from ..demo.pipeline import SIZES, _chats, _train
-        from ..demo.tiny import build_model, build_tokenizer
-        from ..masking import tokenize_with_masks
+        from ..demo.pipeline import train_base
 
-        size = SIZES[builtin_size(model)]
-        data = train_items(size.base_items, seed=size.seed)
-        tok = build_tokenizer(["0123456789+=, The answer is.", *(response(it) for it in data[:200])], vocab_size=280)
-        net = build_model(tok, hidden=size.hidden, layers=2, heads=4, seed=size.seed)
-        rows = tokenize_with_masks(_chats(data, "full"), tok, mode="prompt")
-        _train(net, rows, tok, size.base_steps, size.base_lr, size.batch, "training the built-in base model",
-               seed=size.seed)  # fmt: skip
-        net.save_pretrained(path)
-        tok.save_pretrained(path)
+        train_base(builtin_size(model), path)
         atomic_json(path / ".done", {"model": model, "pid": os.getpid()})
     state.wait_for_everyone()
     return path

@@ -30,7 +30,7 @@ from ._io import DONE, atomic_json, is_done, log_event
 from .config import ConfigError, StudyConfig
 from .train import arms, checkpoints
 
-__all__ = ["Evaluation", "evaluate_all", "model_args", "plan", "task_manager"]
+__all__ = ["Evaluation", "evaluate_all", "evaluate_logged", "model_args", "plan", "task_manager"]
 
 
 @dataclass(frozen=True)
@@ -93,10 +93,37 @@ def _merge(base: str, checkpoint: Path, into: Path, cfg: StudyConfig) -> Path:
     return into
 
 
-def _run(cfg: StudyConfig, ev: Evaluation, base: str, tm: Any, log: Path) -> None:
+def evaluate_logged(model: Any, tasks: list[str], task_manager: Any, out: Path, **kwargs: Any) -> dict[str, Any] | None:
+    """``simple_evaluate`` with samples logged: lm-eval's own ``EvaluationTracker`` writes
+    ``results_*.json`` and ``samples_<task>_*.jsonl`` under ``out/<model name>/`` (``out``
+    is emptied first, so a rerun replaces the files instead of adding a second
+    timestamped set that ``analyze`` would count twice).  Returns the results on the
+    main process, None on the others (lm-eval gathers everything there)."""
     from accelerate import PartialState
     from lm_eval import simple_evaluate
     from lm_eval.loggers import EvaluationTracker
+
+    state = PartialState()
+    if state.is_main_process and out.exists():
+        shutil.rmtree(out)
+    state.wait_for_everyone()
+    tracker = EvaluationTracker(output_path=str(out))
+    res: dict[str, Any] | None = simple_evaluate(
+        model=model, tasks=tasks, task_manager=task_manager, log_samples=True, evaluation_tracker=tracker, **kwargs
+    )
+    if res is None:
+        if state.is_main_process:
+            raise RuntimeError(f"lm-eval returned no result on the main process for {', '.join(tasks)}")
+        return None
+    samples = res.pop("samples")
+    tracker.save_results_aggregated(results=res, samples=samples)
+    for task in res["configs"]:
+        tracker.save_results_samples(task_name=task, samples=samples[task])
+    return res
+
+
+def _run(cfg: StudyConfig, ev: Evaluation, base: str, tm: Any, log: Path) -> None:
+    from accelerate import PartialState
 
     state = PartialState()
     folder, staging = cfg.out / "eval" / ev.label, cfg.out / ".staging" / ev.label
@@ -109,21 +136,13 @@ def _run(cfg: StudyConfig, ev: Evaluation, base: str, tm: Any, log: Path) -> Non
     state.wait_for_everyone()
     merged = staging / "merged" if adapter is not None else None
     e = cfg.evaluation
-    tracker = EvaluationTracker(output_path=str(staging / "lm_eval"))
-    res = simple_evaluate(
-        model=e.backend, model_args=model_args(cfg, base, ev.checkpoint, merged), tasks=list(e.tasks),
-        task_manager=tm, log_samples=True, evaluation_tracker=tracker, limit=e.limit,
-        gen_kwargs=dict(e.gen_kwargs) or None, apply_chat_template=e.apply_chat_template, batch_size=e.batch_size,
-        device=e.device, random_seed=e.seed, numpy_random_seed=e.seed, torch_random_seed=e.seed,
-        fewshot_random_seed=e.seed, confirm_run_unsafe_code=e.confirm_run_unsafe_code,
+    evaluate_logged(
+        e.backend, list(e.tasks), tm, staging / "lm_eval", model_args=model_args(cfg, base, ev.checkpoint, merged),
+        limit=e.limit, gen_kwargs=dict(e.gen_kwargs) or None, apply_chat_template=e.apply_chat_template,
+        batch_size=e.batch_size, device=e.device, random_seed=e.seed, numpy_random_seed=e.seed,
+        torch_random_seed=e.seed, fewshot_random_seed=e.seed, confirm_run_unsafe_code=e.confirm_run_unsafe_code,
     )  # fmt: skip
     if state.is_main_process:
-        if res is None:
-            raise RuntimeError(f"lm-eval returned no result for {ev.label} on the main process")
-        samples = res.pop("samples")
-        tracker.save_results_aggregated(results=res, samples=samples)
-        for task in res["configs"]:
-            tracker.save_results_samples(task_name=task, samples=samples[task])
         (written,) = [p for p in (staging / "lm_eval").iterdir() if p.is_dir()]  # <model_name_sanitized>/
         if folder.exists():  # an unmarked leftover of a killed run
             shutil.rmtree(folder)

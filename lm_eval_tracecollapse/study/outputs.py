@@ -5,9 +5,14 @@
   ``tracecollapse table`` prints); ``table_all.md``: every checkpoint;
 - ``analyze.txt``: ``tracecollapse analyze``'s report of every evaluation;
 - ``compare.txt``: ``tracecollapse compare`` of each arm's final checkpoint vs the base;
+- ``figures/status.png``: the status bars and pass@1 of the base and the final checkpoints;
 - ``figures/<task>.png``: valid rate, pass@1 and Rpass@1 over training steps, one
   panel per strategy (seeds: thin lines, their mean: thick), the base at step 0
-  (:func:`plot_over_steps`; ``report.plot`` draws VR and pass@1 of one series only).
+  (:func:`plot_over_steps`; ``report.plot`` draws VR and pass@1 of one series only);
+- with ``monitor:``, ``training_curves.json`` (``{arm title: [{"step", "valid_rate",
+  "pass@1", ...}]}``, step 0 = the base) and ``figures/training_curves.png``: what the
+  trace monitor measured while training (:mod:`.curves`);
+- ``report.html``: the one-file HTML report of every evaluation (``tracecollapse report``).
 
 Example:
     >>> from lm_eval_tracecollapse.report.summary import Estimate, TaskSummary
@@ -27,9 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import report
+from ..report.render import plot_curves
 from ..report.summary import TaskSummary
-from ._io import is_done
+from ._io import atomic_json, is_done
 from .config import StudyConfig
+from .curves import training_curves
 from .evaluate import Evaluation
 from .train import arms
 
@@ -106,7 +113,7 @@ def _mean(values: list[float]) -> float:
 
 def write_outputs(cfg: StudyConfig, evaluations: list[Evaluation], workers: int | None = None) -> dict[str, Any]:
     """Write the tables, reports and figures under ``<out>``; returns
-    ``{"summaries", "markdown", "files"}``.  Main process only."""
+    ``{"summaries", "markdown", "files", "curves"}``.  Main process only."""
     out = cfg.out
     evaluations = [ev for ev in evaluations if is_done(out / "eval" / ev.label)]
     if not any(ev.arm is None for ev in evaluations):
@@ -144,4 +151,15 @@ def write_outputs(cfg: StudyConfig, evaluations: list[Evaluation], workers: int 
              for ev in evaluations if ev.arm is not None and ev.arm in names}  # fmt: skip
     for path in plot_over_steps(summaries, where, "base", out / "figures"):
         files[f"figures/{path.name}"] = path
-    return {"summaries": summaries, "markdown": markdown, "files": files}
+    files["figures/status.png"] = report.plot(head, out / "figures" / "status.png")  # base and final checkpoints
+    curves = training_curves(cfg)
+    if curves:  # the trace monitor's points while training (monitor: in the config)
+        atomic_json(out / "training_curves.json", curves)
+        files["training_curves.json"] = out / "training_curves.json"
+        path = plot_curves(curves, out / "figures" / "training_curves.png", title="trace monitor, held-out prompts")
+        files["figures/training_curves.png"] = path
+    from ..report.html import write_report
+
+    files["report.html"], _ = write_report(folders, out / "report.html", base="base",
+                                           summaries=summaries)  # fmt: skip
+    return {"summaries": summaries, "markdown": markdown, "files": files, "curves": curves}

@@ -9,6 +9,8 @@ The run folder (``output_dir``, default ``runs/<name>``)::
     train/<strategy>_seed<N>/checkpoint-<step>/   Trainer checkpoints (adapters with LoRA), each marked .done
     eval/base/, eval/<strategy>_seed<N>_step<step>/   lm-eval's results_*.json and samples_*.jsonl
     table.md table.tex table.csv table_all.md analyze.txt compare.txt figures/<task>.png
+    figures/status.png report.html            status bars of the base and final checkpoints; the HTML report
+    training_curves.json figures/training_curves.png   the trace monitor's curves (with monitor:)
 
 A second run of the same config skips every marked checkpoint and evaluation; a
 different config in the same folder is refused (name a new ``output_dir``).
@@ -31,7 +33,7 @@ from typing import Any, Literal
 from ._io import log_event
 from .config import ConfigError, StudyConfig, load_config
 
-__all__ = ["STAGES", "Stage", "main", "run_study", "versions"]
+__all__ = ["STAGES", "Stage", "is_complete", "main", "run_study", "versions"]
 
 Stage = Literal["all", "train", "evaluate", "report"]
 STAGES: tuple[Stage, ...] = ("all", "train", "evaluate", "report")
@@ -80,6 +82,21 @@ def _base(cfg: StudyConfig) -> str:
 
         return str(builtin_base(cfg.model, cfg.out / "builtin"))
     return cfg.model
+
+
+def is_complete(cfg: StudyConfig) -> bool:
+    """Whether ``cfg``'s folder holds this very study finished: its recorded config, every
+    arm trained, every planned evaluation done and the outputs written (a rerun would only skip)."""
+    from ._io import is_done
+    from .evaluate import plan
+    from .train import arms
+
+    recorded = cfg.out / "config.json"
+    if not recorded.is_file() or json.loads(recorded.read_text(encoding="utf-8")) != cfg.to_dict():
+        return False
+    trained = all(is_done(cfg.out / "train" / arm.name) for arm in arms(cfg))
+    evaluated = all(is_done(cfg.out / "eval" / ev.label) for ev in plan(cfg))
+    return trained and evaluated and (cfg.out / "report.html").is_file()
 
 
 def run_study(config: StudyConfig | str | os.PathLike[str], stage: Stage = "all") -> dict[str, Any]:

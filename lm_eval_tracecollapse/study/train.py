@@ -7,7 +7,8 @@ checkpoint once it is written, and the arm folder gets its own when training end
 A second run skips a finished arm and resumes an interrupted one from its last
 marked checkpoint.  With a ``monitor:`` key, :mod:`lm_eval_tracecollapse.monitor`'s
 ``TraceMonitorCallback`` measures the traces on held-out SFT prompts while training
-(``trace/*`` in the Trainer's logs, samples under ``trace_monitor/``).  Everything
+(``trace/*`` in the Trainer's logs, samples under ``trace_monitor/``, the curve in
+``curve.json``).  Everything
 that writes is guarded by the process-aware APIs
 (``Trainer.is_world_process_zero``, ``accelerate.PartialState``), so the same code
 runs under ``accelerate launch`` (data parallel; DeepSpeed/FSDP via accelerate's
@@ -161,6 +162,7 @@ def train_arm(cfg: StudyConfig, arm: Arm, base: Path | str, examples: list[dict[
     from transformers import set_seed
 
     from ..masking import TraceMaskCollator, TraceMaskTrainer, tokenize_with_masks
+    from .curves import write_arm_curve
     from .data import for_strategy
 
     folder = cfg.out / "train" / arm.name
@@ -195,6 +197,7 @@ def train_arm(cfg: StudyConfig, arm: Arm, base: Path | str, examples: list[dict[
         log_event(log, "train_start", arm=arm.name, seed=arm.seed, resume_from=resume)
     trainer.train(resume_from_checkpoint=resume)
     if trainer.is_world_process_zero():
+        write_arm_curve(folder, trainer.state.log_history)  # the monitor's points (none without monitor:)
         atomic_json(folder / DONE, {"arm": arm.name, "steps": trainer.state.global_step})
         log_event(log, "train_done", arm=arm.name, steps=trainer.state.global_step)
     state.wait_for_everyone()
