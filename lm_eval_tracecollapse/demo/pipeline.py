@@ -46,6 +46,7 @@ class DemoSize:
     base_steps: int
     sft_items: int
     hidden: int
+    layers: int = 2
     batch: int = 64
     base_lr: float = 3e-3
     sft_hard_share: float = 0.0  # share of 2-digit items in the trace-free SFT data
@@ -54,7 +55,7 @@ class DemoSize:
 
 SIZES = {
     "toy": DemoSize(base_items=64, base_steps=3, sft_items=32, hidden=32, batch=16),
-    "small": DemoSize(base_items=4000, base_steps=500, sft_items=2000, hidden=128),
+    "small": DemoSize(base_items=4000, base_steps=500, sft_items=2000, hidden=128, layers=4),
     "full": DemoSize(base_items=20000, base_steps=1500, sft_items=5000, hidden=192),
 }
 #: torch threads for training and evaluation: fixed, so the float reduction order (and the
@@ -115,7 +116,7 @@ def train_base(size: str, path: Path) -> Path:
     s = SIZES[size]
     data = train_items(s.base_items, seed=s.seed)
     tok = build_tokenizer(["0123456789+=, The answer is.", *(response(it) for it in data[:200])], vocab_size=280)
-    model = build_model(tok, hidden=s.hidden, layers=2, heads=4, seed=s.seed)
+    model = build_model(tok, hidden=s.hidden, layers=s.layers, heads=4, seed=s.seed)
     rows = tokenize_with_masks(_chats(data, "full"), tok, mode="prompt")
     _train(model, rows, tok, s.base_steps, s.base_lr, s.batch, "training the built-in base model", seed=s.seed)
     model.save_pretrained(path)

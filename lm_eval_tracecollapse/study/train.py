@@ -128,6 +128,7 @@ def _marker_callback(log: Path) -> Any:
 
 
 def _arguments(cfg: StudyConfig, arm: Arm, folder: Path) -> Any:
+    import torch
     from transformers import TrainingArguments
 
     t = cfg.training
@@ -151,6 +152,7 @@ def _arguments(cfg: StudyConfig, arm: Arm, folder: Path) -> Any:
         fp16=t.precision == "fp16",
         **({"gradient_checkpointing": True} if t.gradient_checkpointing else {}),
         remove_unused_columns=False,  # keep loss_weights
+        dataloader_pin_memory=torch.cuda.is_available(),  # (pinning warns on a CPU-only machine)
         report_to="none",
         disable_tqdm=False,
     )
