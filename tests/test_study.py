@@ -222,6 +222,10 @@ def test_lora_study_end_to_end_and_resume(tmp_path: Path, trained_base: Path) ->
             assert (out / "train" / arm / f"checkpoint-{step}" / "adapter_config.json").is_file()
         assert list((out / "train" / arm / "trace_monitor").iterdir())  # the monitor callback ran
     _check_outputs(out, labels)
+    curves = json.loads((out / "training_curves.json").read_text())  # the monitor's points, per arm title
+    assert list(curves) == ["default", "mask"] and (out / "figures" / "training_curves.png").is_file()
+    assert [[p["step"] for p in c] for c in curves.values()] == [[0, 4], [0, 4]]
+    assert curves["default"][0]["valid_rate"] == curves["mask"][0]["valid_rate"]  # step 0: the same base
     base_vr = _recomputed(out / "eval" / "base")[2]
     assert base_vr > 0.5  # the numbers checked above are not all zero
     before = _events(out)
@@ -239,8 +243,9 @@ def test_lora_study_end_to_end_and_resume(tmp_path: Path, trained_base: Path) ->
 
 @pytest.mark.slow
 def test_full_finetune_study_resumes_an_interrupted_arm(tmp_path: Path) -> None:
-    path = _config(tmp_path, "builtin:tiny-arith@toy", "null", "[empty, {kind: partial, weight: 0.1}]",
-                   gen="gen_kwargs: {max_gen_toks: 40}, ")  # fmt: skip
+    monitor = "monitor: {held_out: 2, every_n_steps: 1, max_new_tokens: 8, batch_size: 2, progress: false}"
+    path = _config(tmp_path, "builtin:tiny-arith@toy", "null", "[empty, {kind: partial, weight: 0.1, title: 'p: w'}]",
+                   monitor, gen="gen_kwargs: {max_gen_toks: 40}, ")  # fmt: skip
     run_study(path, stage="train")
     out = tmp_path / "run"
     arm = out / "train" / "partial_w0.1_seed3"
@@ -257,6 +262,9 @@ def test_full_finetune_study_resumes_an_interrupted_arm(tmp_path: Path) -> None:
     labels = ["base", *(f"{a}_seed3_step{s}" for a in ("empty", "partial_w0.1") for s in (2, 4))]
     assert [ev.label for ev in result["evaluations"]] == labels
     _check_outputs(out, labels)
+    # the resumed arm's curve is whole: its steps before the interruption came back with checkpoint-2
+    curves = json.loads((out / "training_curves.json").read_text())
+    assert {t: [p["step"] for p in c] for t, c in curves.items()} == {"empty": [0, 1, 2, 3, 4], "p: w": [0, 1, 2, 3, 4]}
     (samples,) = (out / "eval" / "base").glob("samples_*.jsonl")  # gen_kwargs reached lm-eval
     assert json.loads(samples.read_text().splitlines()[0])["arguments"]["gen_args_0"]["arg_1"]["max_gen_toks"] == 40
 
