@@ -290,8 +290,7 @@ class TraceTask(ConfigurableTask):
             if not isinstance(value, TracedAnswer):
                 continue
             gen = inst.args[1] if len(inst.args) > 1 and isinstance(inst.args[1], dict) else {}
-            budget = gen.get("max_gen_toks")
-            budget = int(budget) if isinstance(budget, (int, float, str)) and str(budget).isdigit() else None
+            budget = _token_budget(gen.get("max_gen_toks"))
             items += [(r, t, budget) for r, t in zip(inst.resps, value.traces, strict=False)]
         options = self._tc_options
         message = budget_warning(self.config.task or "task", items, options.length if options.tokenizer else None)
@@ -328,3 +327,18 @@ class TraceTask(ConfigurableTask):
         if correct is None:  # a custom process_results: take its first numeric score
             correct = next((v for v in scores.values() if isinstance(v, (int, float, bool))), None)
         return None if correct is None else float(correct)
+
+
+def _token_budget(value: object) -> int | None:
+    """``max_gen_toks`` as a positive token count (lm-eval passes it as int, float or string), else None.
+
+    >>> _token_budget(512), _token_budget(512.0), _token_budget("512"), _token_budget("x"), _token_budget(None)
+    (512, 512, 512, None, None)
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        n = int(float(value))
+    except (ValueError, OverflowError):  # not a number; inf
+        return None
+    return n if n > 0 else None
