@@ -61,11 +61,11 @@ def check(curves: dict[str, list[dict[str, Any]]]) -> tuple[bool, list[str]]:
 
 def curve_markdown(curves: dict[str, list[dict[str, Any]]]) -> str:
     """Arms as rows, steps as columns, each cell ``VR / pass@1`` (easy items)."""
+    from ..report.render import markdown_table
+
     steps = sorted({p["step"] for points in curves.values() for p in points})
-    lines = ["| arm (VR / pass@1 at step) | " + " | ".join(str(s) for s in steps) + " |",
-             "|---|" + "---|" * len(steps)]  # fmt: skip
+    rows = []
     for arm, points in curves.items():
         at = {p["step"]: p for p in points}
-        cells = [f"{at[s]['valid_rate']:.2f} / {at[s]['pass@1']:.2f}" if s in at else "" for s in steps]
-        lines.append(f"| {arm} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append([arm, *(f"{at[s]['valid_rate']:.2f} / {at[s]['pass@1']:.2f}" if s in at else "" for s in steps)])
+    return markdown_table(["arm (VR / pass@1 at step)", *(str(s) for s in steps)], rows)

@@ -41,13 +41,11 @@ def _cell(row: dict[str, Any], metric: str) -> str:
 
 def markdown(table: Table) -> str:
     """The lm-eval table: a row per checkpoint and task."""
-    head = "| checkpoint | items | " + " | ".join(LABELS[m] for m in METRICS) + " |"
-    lines = [head, "|" + "---|" * (2 + len(METRICS))]
-    for arm, tasks in table.items():
-        for task, row in tasks.items():
-            cells = " | ".join(_cell(row, m) for m in METRICS)
-            lines.append(f"| {arm} | {task.removeprefix('tc_demo_')} | {cells} |")
-    return "\n".join(lines)
+    from ..report.render import markdown_table
+
+    rows = [[arm, task.removeprefix("tc_demo_"), *(_cell(row, m) for m in METRICS)]
+            for arm, tasks in table.items() for task, row in tasks.items()]  # fmt: skip
+    return markdown_table(["checkpoint", "items", *(LABELS[m] for m in METRICS)], rows)
 
 
 def _get(table: Table, arm: str, task: str, metric: str) -> float:

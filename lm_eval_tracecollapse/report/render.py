@@ -23,7 +23,7 @@ from typing import Literal, get_args
 
 from .summary import Comparison, Estimate, TaskSummary
 
-__all__ = ["analyze_text", "compare_text", "paper_table", "plot", "plot_curves", "plot_series"]
+__all__ = ["analyze_text", "compare_text", "markdown_table", "paper_table", "plot", "plot_curves", "plot_series"]
 
 #: what ``paper_table`` writes
 TableFormat = Literal["markdown", "latex", "csv"]
@@ -128,6 +128,19 @@ def compare_text(comparisons: list[Comparison]) -> str:
     return "\n".join(lines)
 
 
+def markdown_table(header: list[str], rows: list[list[str]], right: int = 0) -> str:
+    """A Markdown table (the one table renderer of ``report`` and the demo): ``header``, then
+    ``rows``; the last ``right`` columns right-aligned.
+
+    >>> print(markdown_table(["run", "VR"], [["base", "1.00"]], right=1))
+    | run | VR |
+    |---|---:|
+    | base | 1.00 |
+    """
+    rule = "|" + "---|" * (len(header) - right) + "---:|" * right
+    return "\n".join(["| " + " | ".join(header) + " |", rule, *("| " + " | ".join(r) + " |" for r in rows)])
+
+
 def paper_table(summaries: list[TaskSummary], table_format: TableFormat = "markdown") -> str:
     """Runs as rows, one pass@1 / Rpass@1 / VR column group per task (the paper's layout),
     and per filter pipeline when a task has several (``task [pipeline]``)."""
@@ -152,9 +165,8 @@ def paper_table(summaries: list[TaskSummary], table_format: TableFormat = "markd
         columns = ["run"] + [f"{t} {m}" for t in tasks for m in sub]
         return "\n".join([",".join(columns)] + [",".join([r, *vals(r)]) for r in runs])
     if table_format == "markdown":
-        head = "| run | " + " | ".join(f"{t} {m}" for t in tasks for m in sub) + " |"
-        rule = "|---|" + "---:|" * (3 * len(tasks))
-        return "\n".join([head, rule] + [f"| {r} | " + " | ".join(vals(r)) + " |" for r in runs])
+        header = ["run", *(f"{t} {m}" for t in tasks for m in sub)]
+        return markdown_table(header, [[r, *vals(r)] for r in runs], right=3 * len(tasks))
 
     def esc(x: str) -> str:
         return x.replace("_", r"\_")
