@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -45,6 +45,7 @@ __all__ = [
     "FILLERS",
     "REGISTERED",
     "FailureOptions",
+    "KindCounts",
     "LengthUnit",
     "extra_metric_values",
     "extras_enabled",
@@ -153,12 +154,37 @@ class FailureOptions:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
 
-def _share(flags: list[bool]) -> Weighted:
-    return Weighted(sum(flags) / len(flags), len(flags))
+@dataclass(frozen=True)
+class KindCounts:
+    """Sums over one document's responses: loops, truncated loops, degenerate traces, trace
+    length and the responses with a trace, answer length and those with an answer, truncated
+    ones — what the extra rows (:func:`extra_metric_values`) and ``analyze`` are built from."""
 
+    loops: int = 0
+    truncated_loops: int = 0
+    degenerate: int = 0
+    trace_len: int = 0
+    traced: int = 0
+    answer_len: int = 0
+    answered: int = 0
+    truncated: int = 0
 
-def _mean(values: list[float]) -> Weighted:
-    return Weighted(sum(values) / len(values), len(values)) if values else NotAvailable()
+    @classmethod
+    def of(cls, traces: Sequence[Trace], options: FailureOptions) -> KindCounts:
+        """The counts of one line's parsed responses."""
+        loops = [ends_in_loop(t.reasoning, options.loop) for t in traces]
+        traced = [t.reasoning for t in traces if t.reasoning is not None]
+        answers = [t.answer for t in traces if t.has_answer]
+        return cls(
+            loops=sum(loops),
+            truncated_loops=sum(lp and t.status is TraceStatus.TRUNCATED for t, lp in zip(traces, loops, strict=True)),
+            degenerate=sum(is_degenerate(t, options.degenerate_words) for t in traces),
+            trace_len=sum(map(options.length, traced)),
+            traced=len(traced),
+            answer_len=sum(map(options.length, answers)),
+            answered=len(answers),
+            truncated=sum(t.status is TraceStatus.TRUNCATED for t in traces),
+        )
 
 
 def extra_metric_values(pred: Any, correct: list[float] | None, options: FailureOptions) -> dict[str, float]:
@@ -175,15 +201,14 @@ def extra_metric_values(pred: Any, correct: list[float] | None, options: Failure
             raise ValueError(f"pass@1_*: {len(correct)} correctness values for {len(responses)} responses")
         for name, status in _STATUS_PASS.items():
             out[name] = pass_among(responses, correct, status)
-    loops = [ends_in_loop(t.reasoning, options.loop) for t in traces]
-    truncated = [t.status is TraceStatus.TRUNCATED for t in traces]
-    out["loop_rate"] = _share(loops)
-    out["truncated_loop_rate"] = _share([t and lp for t, lp in zip(truncated, loops, strict=True)])
-    out["truncated_progress_rate"] = _share([t and not lp for t, lp in zip(truncated, loops, strict=True)])
-    out["degenerate_rate"] = _share([is_degenerate(t, options.degenerate_words) for t in traces])
+    c, n = KindCounts.of(traces, options), len(traces)
+    out["loop_rate"] = Weighted(c.loops / n, n)
+    out["truncated_loop_rate"] = Weighted(c.truncated_loops / n, n)
+    out["truncated_progress_rate"] = Weighted((c.truncated - c.truncated_loops) / n, n)
+    out["degenerate_rate"] = Weighted(c.degenerate / n, n)
     unit = options.unit
-    out[f"trace_length_{unit}"] = _mean([options.length(t.reasoning) for t in traces if t.reasoning is not None])
-    out[f"answer_length_{unit}"] = _mean([options.length(t.answer) for t in traces if t.has_answer])
+    out[f"trace_length_{unit}"] = Weighted(c.trace_len / c.traced, c.traced) if c.traced else NotAvailable()
+    out[f"answer_length_{unit}"] = Weighted(c.answer_len / c.answered, c.answered) if c.answered else NotAvailable()
     return out
 
 

@@ -1,7 +1,8 @@
 """The extra rows of :mod:`lm_eval_tracecollapse.failure_kinds` in ``analyze``/``compare``.
 
-Each samples line is re-parsed (:mod:`.samples`) into a :class:`KindCounts` — the
-same per-response definitions as the lm-eval rows, on the raw ``resps`` — and the
+Each samples line is re-parsed (:mod:`.samples`) into a
+:class:`~lm_eval_tracecollapse.failure_kinds.KindCounts` — the counts the lm-eval rows
+are computed from, on the raw ``resps`` — and the
 per-status accuracies come from the line's stored ``pass@1_<status>`` (the mean
 correctness over its responses of that status), else, with one response per line,
 from the line's correctness.  :class:`KindAcc` pools documents exactly as
@@ -12,19 +13,16 @@ Example:
     >>> from lm_eval_tracecollapse.failure_kinds import FailureOptions
     >>> from lm_eval_tracecollapse.parse import parse_trace
     >>> KindCounts.of([parse_trace("<think>Okay.</think>4")], FailureOptions())
-    KindCounts(loops=0, truncated_loops=0, degenerate=1, trace_len=1, traced=1, answer_len=1, answered=1)
+    KindCounts(loops=0, truncated_loops=0, degenerate=1, trace_len=1, traced=1, answer_len=1, answered=1, truncated=0)
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..failure_kinds import FailureOptions, LengthUnit, is_degenerate
-from ..loops import ends_in_loop
-from ..parse import Trace, TraceStatus
+from ..failure_kinds import KindCounts, LengthUnit
 from .stats import wilson
 
 if TYPE_CHECKING:
@@ -34,36 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["KIND_STATUSES", "KindAcc", "KindCounts"]
 
 KIND_STATUSES = ("empty", "missing", "truncated")  # pass@1_<status> rows
-
-
-@dataclass(frozen=True)
-class KindCounts:
-    """Per-line sums over its responses: loops, truncated loops, degenerate traces, trace
-    length and the responses with a trace, answer length and those with an answer."""
-
-    loops: int = 0
-    truncated_loops: int = 0
-    degenerate: int = 0
-    trace_len: int = 0
-    traced: int = 0
-    answer_len: int = 0
-    answered: int = 0
-
-    @classmethod
-    def of(cls, traces: Sequence[Trace], options: FailureOptions) -> KindCounts:
-        """The counts of one line's parsed responses."""
-        loops = [ends_in_loop(t.reasoning, options.loop) for t in traces]
-        traced = [t.reasoning for t in traces if t.reasoning is not None]
-        answers = [t.answer for t in traces if t.has_answer]
-        return cls(
-            loops=sum(loops),
-            truncated_loops=sum(lp and t.status is TraceStatus.TRUNCATED for t, lp in zip(traces, loops, strict=True)),
-            degenerate=sum(is_degenerate(t, options.degenerate_words) for t in traces),
-            trace_len=sum(map(options.length, traced)),
-            traced=len(traced),
-            answer_len=sum(map(options.length, answers)),
-            answered=len(answers),
-        )
 
 
 def _status_correct(d: DocRecord, status: str) -> float | None:
