@@ -89,10 +89,10 @@ class _Acc:
     def add(self, d: DocRecord, tokenizer: Any = None) -> None:
         self.kinds.unit = "words" if tokenizer is None else "tokens"
         self.kinds.add(d)
-        if tokenizer is not None:
-            enc = tokenizer.encode
-            n_tokens = sum(len(enc(r, add_special_tokens=False)) for r in d.reasoning or () if r)
-            self.tokens = (self.tokens or 0) + n_tokens
+        if tokenizer is not None:  # the line's traces were measured in this tokenizer's tokens (KindCounts)
+            if d.kinds is None:
+                raise ValueError("a samples record read with a tokenizer carries no trace lengths (kinds)")
+            self.tokens = (self.tokens or 0) + d.kinds.trace_len
         counts = [d.statuses.count(s) for s in STATUSES]
         w = d.valid
         r = d.valid_correct()
@@ -201,7 +201,7 @@ def _file_acc(job: tuple[Path, str, bool, str | None]) -> tuple[str, str, dict[s
     accs: dict[str, _Acc] = {}
     tok = load_tokenizer(tokenizer_name) if tokenizer_name else None
     options = FailureOptions(tokenizer=tok)
-    for d in iter_file(path, problems, fmt, strict, keep_reasoning=tok is not None, options=options):
+    for d in iter_file(path, problems, fmt, strict, options=options):
         accs.setdefault(d.pipeline, _Acc()).add(d, tok)
     task, run = task_and_run(path)  # the same names iter_file gives every record
     return run, task, accs, problems
