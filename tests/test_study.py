@@ -284,5 +284,11 @@ def test_data_shapes_per_strategy(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     data.write_text('{"prompt": "q", "response": "a"}\n\n{"prompt": "q"}\n')
     cfg = parse_config({"name": "t", "model": "m", "data": {"train": str(data)}})
-    with pytest.raises(ValueError, match=r"d.jsonl line 3 needs 'messages', or 'prompt' and 'response'"):
+    with pytest.raises(ValueError, match=r"^data.train: .*d.jsonl:3: needs 'messages', or 'prompt' and 'response'$"):
+        load_examples(cfg)
+    data.write_text('{"prompt": "q", "response": "a"}\n{"prompt": \n')
+    with pytest.raises(ValueError, match=r"^data.train: .*d.jsonl:2: not valid JSON"):
+        load_examples(cfg)
+    data.write_text('["q", "a"]\n')
+    with pytest.raises(ValueError, match=r"^data.train: .*d.jsonl:1: expected a JSON object, got list$"):
         load_examples(cfg)

@@ -16,12 +16,12 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._jsonl import iter_jsonl
 from ..masking import split_trace
 from .config import StrategyKind, StrategySpec, StudyConfig
 
@@ -49,17 +49,10 @@ def load_examples(cfg: StudyConfig) -> list[dict[str, Any]]:
         if not path.is_file():
             raise FileNotFoundError(f"data.train: {path} is not a file (a JSONL of prompt/response or messages)")
         rows = []
-        with path.open(encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"data.train: {path} line {n} is not JSON ({exc.msg})") from None
-                if not isinstance(row, dict) or not ("messages" in row or {"prompt", "response"} <= row.keys()):
-                    raise ValueError(f"data.train: {path} line {n} needs 'messages', or 'prompt' and 'response'")
-                rows.append(row)
+        for n, row in iter_jsonl(path, "data.train"):  # a line that is not a JSON object: its one error
+            if not ("messages" in row or {"prompt", "response"} <= row.keys()):
+                raise ValueError(f"data.train: {path}:{n}: needs 'messages', or 'prompt' and 'response'")
+            rows.append(row)
     if cfg.data.limit is not None:
         rows = rows[: cfg.data.limit]
     if not rows:
