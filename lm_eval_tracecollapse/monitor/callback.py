@@ -43,6 +43,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,8 @@ __all__ = ["TraceMonitorCallback"]
 logger = logging.getLogger(__name__)
 
 
-def _broadcast(payload: dict[str, float] | None, is_main: bool) -> dict[str, float]:
-    """The main process's numbers, on every process."""
+def _broadcast(payload: TraceMeasurement | None, is_main: bool) -> TraceMeasurement:
+    """The main process's measurement (without its texts), on every process."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
@@ -199,14 +200,14 @@ class TraceMonitorCallback(TrainerCallback):
             measured = measure_traces(
                 kwargs["model"], tokenizer, self.prompts, self.golds, progress=self.progress, **self.measure_kwargs
             )
-            payload = measured.metrics()
+            payload = replace(measured, prompts=(), responses=(), finish_reasons=(), traces=(), correct=None,
+                              golds=None)  # fmt: skip
             if self.save_generations:
                 root = Path(self.output_dir) if self.output_dir is not None else Path(args.output_dir) / "trace_monitor"
                 write_samples(measured, root / f"step-{step}")
-        metrics = _broadcast(payload, is_main)
-        if measured is None:
-            measured = _numbers_only(metrics)
-        self.history.append((step, measured))
+        numbers = _broadcast(payload, is_main)
+        metrics = numbers.metrics()
+        self.history.append((step, measured or numbers))
         if is_main and self.progress:
             print(f"trace monitor, step {step}: {_summary(metrics)} ({metrics['trace/eval_seconds']:.2f} s, "
                   f"{len(self.prompts)} prompts)", flush=True)  # fmt: skip
@@ -236,18 +237,3 @@ def _summary(metrics: dict[str, float]) -> str:
     names = [("valid_rate", "valid"), ("empty_rate", "empty"), ("missing_rate", "missing"),
              ("truncated_rate", "truncated"), ("pass@1", "pass@1"), ("rpass@1", "rpass@1")]  # fmt: skip
     return ", ".join(f"{label} {metrics['trace/' + key]:.2f}" for key, label in names if "trace/" + key in metrics)
-
-
-def _numbers_only(metrics: dict[str, float]) -> TraceMeasurement:
-    """The broadcast numbers as a measurement without generations (non-main processes)."""
-    return TraceMeasurement(
-        valid_rate=metrics["trace/valid_rate"],
-        empty_rate=metrics["trace/empty_rate"],
-        missing_rate=metrics["trace/missing_rate"],
-        truncated_rate=metrics["trace/truncated_rate"],
-        answer_rate=metrics["trace/answer_rate"],
-        pass_at_1=metrics.get("trace/pass@1"),
-        rpass_at_1=metrics.get("trace/rpass@1"),
-        mean_trace_tokens=metrics["trace/mean_trace_tokens"],
-        seconds=metrics["trace/eval_seconds"],
-    )
