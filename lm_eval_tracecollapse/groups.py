@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 from typing import Any
@@ -94,11 +95,11 @@ def _aggregate(original: Any) -> Any:
         entries = self.aggregate_metric_list
         present = {k.split(",", 1)[0] for t in leaves for k in task_metrics.get(t, {})}
         kept = [c for c in entries or [] if c.metric not in EXTRA_METRICS or c.metric in present]
-        self.aggregate_metric_list = kept if entries is not None else entries
-        try:
-            out = original(self, task_metrics)
-        finally:
-            self.aggregate_metric_list = entries
+        # lm-eval's own rows for the metrics some leaf has (an extra row switched off everywhere is
+        # dropped), computed on a shallow copy: the group itself is left as configured
+        narrowed = copy.copy(self)
+        narrowed.aggregate_metric_list = kept if entries is not None else entries
+        out = original(narrowed, task_metrics)
         for cfg in kept:
             if cfg.metric not in OURS:
                 continue

@@ -292,3 +292,44 @@ def test_data_shapes_per_strategy(tmp_path: Path) -> None:
     data.write_text('["q", "a"]\n')
     with pytest.raises(ValueError, match=r"^data.train: .*d.jsonl:1: expected a JSON object, got list$"):
         load_examples(cfg)
+
+
+@pytest.mark.slow
+def test_study_under_two_processes(tmp_path: Path) -> None:
+    """The whole study under ``torch.distributed.run`` with 2 processes (gloo, CPU): every
+    event, marker and output is written once (by rank 0), the Trainer runs DDP over gloo
+    (before the fix each rank saw one process and wrote everything twice), lm-eval runs on
+    the main process (its ``hf`` model splits documents over GPUs only); the base's
+    evaluation equals a one-process run of the same config line for line."""
+    import subprocess
+    import sys
+
+    from testenv import offline_env
+
+    monitor = "monitor: {held_out: 2, every_n_steps: 2, max_new_tokens: 8, batch_size: 2, progress: false}"
+    runs = {}
+    for procs in (1, 2):
+        where = tmp_path / f"p{procs}"
+        where.mkdir()
+        path = _config(where, "builtin:tiny-arith@toy", "null", "[empty, {kind: partial, weight: 0.1}]", monitor)
+        launch = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"] if procs == 2 else []
+        cmd = [sys.executable, *launch, "-m", "lm_eval_tracecollapse", "study", str(path)]
+        done = subprocess.run(cmd, env=offline_env(OMP_NUM_THREADS="1"), capture_output=True, text=True,
+                              timeout=600, check=False, cwd=where)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs[procs] = where / "run"
+    out = runs[2]
+    events = _events(out)
+    assert events.count("start") == 1 and events.count("train_start") == 2 and events.count("train_done") == 2
+    assert events.count("checkpoint") == 4 and events.count("evaluate") == 5 and events.count("report") == 1
+    assert json.loads((out / "run_log.jsonl").read_text().splitlines()[0])["processes"] == 2
+    labels = ["base", *(f"{a}_seed3_step{s}" for a in ("empty", "partial_w0.1") for s in (2, 4))]
+    _check_outputs(out, labels)  # the table == recomputation from the gathered samples
+    curves = json.loads((out / "training_curves.json").read_text())
+    assert {t: [p["step"] for p in c] for t, c in curves.items()} == {"empty": [0, 2, 4], "partial_w0.1": [0, 2, 4]}
+
+    def lines(run: Path) -> list[tuple[int, str]]:
+        (samples,) = (run / "eval" / "base").glob("samples_tc_demo_easy_*.jsonl")
+        return sorted((x["doc_id"], x["resps"][0][0]) for x in map(json.loads, samples.read_text().splitlines()))
+
+    assert lines(out) == lines(runs[1]) and len(lines(out)) == 4  # every document once, the same answers

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DONE", "atomic_json", "is_done", "log_event", "read_log"]
+__all__ = ["DONE", "atomic_json", "cpu_processes", "is_done", "log_event", "process_state", "read_log"]
 
 DONE = ".done"  # the marker a finished checkpoint, training run or evaluation leaves
 
@@ -56,3 +56,20 @@ def read_log(log: Path) -> list[dict[str, Any]]:
     if not log.is_file():
         return []
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def cpu_processes() -> bool:
+    """Whether this is a multi-process launch (``torchrun``, ``accelerate launch``) on a machine
+    without a GPU: accelerate and the Trainer must then be told to use their CPU backend (gloo),
+    else each sees one process on every rank and every rank writes the markers, logs and outputs."""
+    import torch
+
+    several = int(os.environ.get("WORLD_SIZE", "1")) > 1 or int(os.environ.get("LOCAL_RANK", "-1")) != -1
+    return several and not torch.cuda.is_available()
+
+
+def process_state() -> Any:
+    """accelerate's ``PartialState`` of this launch (one per process, shared; :func:`cpu_processes`)."""
+    from accelerate import PartialState
+
+    return PartialState(cpu=cpu_processes())

@@ -95,12 +95,10 @@ def builtin_base(model: str, cache: Path) -> Path:
     """Build and train the demo's tiny base once (the same recipe as ``make demo``'s
     base: character-level arithmetic with worked traces); cached under ``cache``.
     Only the main process trains it; the others wait and read it."""
-    from accelerate import PartialState
-
-    from ._io import atomic_json, is_done
+    from ._io import atomic_json, is_done, process_state
 
     path = cache / f"tiny-arith-{builtin_size(model)}"
-    state = PartialState()
+    state = process_state()
     if not is_done(path) and state.is_main_process:
         from ..demo.pipeline import train_base
 

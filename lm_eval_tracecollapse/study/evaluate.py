@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._io import DONE, atomic_json, is_done, log_event
+from ._io import DONE, atomic_json, cpu_processes, is_done, log_event, process_state
 from .config import ConfigError, StudyConfig
 from .train import arms, checkpoints
 
@@ -98,23 +98,27 @@ def evaluate_logged(model: Any, tasks: list[str], task_manager: Any, out: Path, 
     ``results_*.json`` and ``samples_<task>_*.jsonl`` under ``out/<model name>/`` (``out``
     is emptied first, so a rerun replaces the files instead of adding a second
     timestamped set that ``analyze`` would count twice).  Returns the results on the
-    main process, None on the others (lm-eval gathers everything there)."""
-    from accelerate import PartialState
+    main process, None on the others; only the main process writes.  Several processes
+    on GPUs split the documents (lm-eval gathers them on the main one); on CPU lm-eval's
+    ``hf`` model does not split them (it shards only over GPUs), so there the main process
+    evaluates alone while the others wait."""
     from lm_eval import simple_evaluate
     from lm_eval.loggers import EvaluationTracker
 
-    state = PartialState()
+    state = process_state()
     if state.is_main_process and out.exists():
         shutil.rmtree(out)
     state.wait_for_everyone()
+    if not state.is_main_process and cpu_processes():
+        return None
     tracker = EvaluationTracker(output_path=str(out))
     res: dict[str, Any] | None = simple_evaluate(
         model=model, tasks=tasks, task_manager=task_manager, log_samples=True, evaluation_tracker=tracker, **kwargs
     )
-    if res is None:
-        if state.is_main_process:
-            raise RuntimeError(f"lm-eval returned no result on the main process for {', '.join(tasks)}")
+    if not state.is_main_process:
         return None
+    if res is None:
+        raise RuntimeError(f"lm-eval returned no result on the main process for {', '.join(tasks)}")
     samples = res.pop("samples")
     tracker.save_results_aggregated(results=res, samples=samples)
     for task in res["configs"]:
@@ -123,9 +127,8 @@ def evaluate_logged(model: Any, tasks: list[str], task_manager: Any, out: Path, 
 
 
 def _run(cfg: StudyConfig, ev: Evaluation, base: str, tm: Any, log: Path) -> None:
-    from accelerate import PartialState
 
-    state = PartialState()
+    state = process_state()
     folder, staging = cfg.out / "eval" / ev.label, cfg.out / ".staging" / ev.label
     # a LoRA checkpoint to merge into the base before evaluating (merge_lora), else None
     adapter = ev.checkpoint if cfg.lora is not None and cfg.evaluation.merge_lora else None
@@ -157,10 +160,9 @@ def _run(cfg: StudyConfig, ev: Evaluation, base: str, tm: Any, log: Path) -> Non
 
 def evaluate_all(cfg: StudyConfig, base: str, log: Path) -> list[Evaluation]:
     """Evaluate every planned run not yet marked done; returns the plan."""
-    from accelerate import PartialState
     from tqdm.auto import tqdm
 
-    state = PartialState()
+    state = process_state()
     if cfg.evaluation.backend == "vllm" and state.num_processes > 1:
         raise ConfigError(
             "evaluation.backend: vllm runs in one process; run the evaluate stage without accelerate launch "

@@ -30,7 +30,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from ._io import log_event
+from ._io import log_event, process_state
 from .config import ConfigError, StudyConfig, load_config
 
 __all__ = ["STAGES", "Stage", "is_complete", "main", "run_study", "versions"]
@@ -102,8 +102,6 @@ def is_complete(cfg: StudyConfig) -> bool:
 def run_study(config: StudyConfig | str | os.PathLike[str], stage: Stage = "all") -> dict[str, Any]:
     """Run (or resume) a study; returns ``{"evaluations", "outputs"}`` (outputs on the
     main process, for the ``all`` and ``report`` stages)."""
-    from accelerate import PartialState
-
     from .data import load_examples
     from .evaluate import evaluate_all, plan
     from .outputs import write_outputs
@@ -113,7 +111,7 @@ def run_study(config: StudyConfig | str | os.PathLike[str], stage: Stage = "all"
         raise ConfigError(f"stage: {stage!r} is not allowed; use one of {', '.join(STAGES)}")
     source = None if isinstance(config, StudyConfig) else Path(config)
     cfg = config if isinstance(config, StudyConfig) else load_config(Path(config))
-    state = PartialState()
+    state = process_state()
     if cfg.model.startswith("builtin:"):  # nothing to fetch: as `make demo`, never reach for the hub
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

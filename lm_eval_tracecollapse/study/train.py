@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._io import DONE, atomic_json, is_done, log_event
+from ._io import DONE, atomic_json, cpu_processes, is_done, log_event, process_state
 from .config import ConfigError, StrategySpec, StudyConfig
 
 __all__ = ["Arm", "arms", "checkpoints", "load_base", "train_arm"]
@@ -153,6 +153,7 @@ def _arguments(cfg: StudyConfig, arm: Arm, folder: Path) -> Any:
         **({"gradient_checkpointing": True} if t.gradient_checkpointing else {}),
         remove_unused_columns=False,  # keep loss_weights
         dataloader_pin_memory=torch.cuda.is_available(),  # (pinning warns on a CPU-only machine)
+        use_cpu=cpu_processes(),  # several processes without a GPU: DDP over gloo
         report_to="none",
         disable_tqdm=False,
     )
@@ -160,7 +161,6 @@ def _arguments(cfg: StudyConfig, arm: Arm, folder: Path) -> Any:
 
 def train_arm(cfg: StudyConfig, arm: Arm, base: Path | str, examples: list[dict[str, Any]], log: Path) -> Path:
     """Train ``arm`` from ``base`` unless its folder is marked done; returns the folder."""
-    from accelerate import PartialState
     from transformers import set_seed
 
     from ..masking import TraceMaskCollator, TraceMaskTrainer, tokenize_with_masks
@@ -168,7 +168,7 @@ def train_arm(cfg: StudyConfig, arm: Arm, base: Path | str, examples: list[dict[
     from .data import for_strategy
 
     folder = cfg.out / "train" / arm.name
-    state = PartialState()
+    state = process_state()
     if is_done(folder):
         if state.is_main_process:
             log_event(log, "train_skip", arm=arm.name)
