@@ -203,6 +203,26 @@ def test_masked_sft_keeps_the_trace(base: Path, tmp_path: Path, caplog: pytest.L
 
 
 @pytest.mark.slow
+def test_measures_on_the_trainers_evaluations(base: Path, tmp_path: Path) -> None:
+    """``every_n_steps=None, on_evaluate=True``: a measurement at step 0, at each of the
+    Trainer's evaluations (``eval_strategy="steps"``, every 15 steps) and none twice."""
+    from lm_eval_tracecollapse.masking import TraceMaskTrainer
+
+    model, tok = _load(base)
+    rows = _sft_rows(tok, "plain")
+    trainer = TraceMaskTrainer(
+        model=model, args=_args(tmp_path, 30, eval_strategy="steps", eval_steps=15), train_dataset=rows,
+        eval_dataset=rows[:32], data_collator=TraceMaskCollator(tok), processing_class=tok,
+    )  # fmt: skip
+    cb = TraceMonitorCallback(PROMPTS, GOLDS, every_n_steps=None, on_evaluate=True, progress=False, **MEASURE)
+    cb.attach(trainer)
+    trainer.train()
+    assert [step for step, _ in cb.history] == [0, 15, 30]
+    assert [s for s, _, _ in _curve(trainer)] == [0, 15, 30]
+    assert any("eval_loss" in h for h in trainer.state.log_history)  # the Trainer did evaluate
+
+
+@pytest.mark.slow
 def test_saved_generations_read_by_analyze(plain: Any, capsys: pytest.CaptureFixture[str]) -> None:
     from lm_eval_tracecollapse import report
     from lm_eval_tracecollapse.cli import main
