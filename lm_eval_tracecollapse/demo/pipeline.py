@@ -151,12 +151,12 @@ def demo_config(out_dir: str | os.PathLike[str] = "demo_out", size: str = "small
 def final_runs(cfg: Any) -> dict[str, tuple[Path, Path]]:
     """{:data:`BASE` or arm title: (its model folder, its lm-eval output folder)} for the base
     and each arm's last checkpoint of the demo's study ``cfg``."""
-    from ..study.data import builtin_size
+    from ..study.data import builtin_path
     from ..study.evaluate import plan
     from ..study.train import arms
 
     titles = {a.name: a.strategy.display for a in arms(cfg)}
-    base = cfg.out / "builtin" / f"tiny-arith-{builtin_size(cfg.model)}"
+    base = builtin_path(cfg.model, cfg.out / "builtin")  # where the study keeps the built-in base
     runs: dict[str, tuple[Path, Path]] = {}
     for ev in plan(cfg):  # by step within an arm: its last checkpoint stays
         key = BASE if ev.arm is None else titles[ev.arm]

@@ -25,7 +25,7 @@ from .._jsonl import iter_jsonl
 from ..masking import split_trace
 from .config import StrategyKind, StrategySpec, StudyConfig
 
-__all__ = ["builtin_base", "builtin_size", "for_strategy", "load_examples"]
+__all__ = ["builtin_base", "builtin_path", "builtin_size", "for_strategy", "load_examples"]
 
 
 def builtin_size(model: str) -> str:
@@ -91,13 +91,22 @@ def _last_reasoning(row: Mapping[str, Any]) -> str | None:
     return messages[-1].get("reasoning") if messages else None
 
 
+def builtin_path(model: str, cache: Path) -> Path:
+    """Where :func:`builtin_base` keeps the built-in base of ``model`` under ``cache``.
+
+    >>> builtin_path("builtin:tiny-arith@toy", Path("runs/x/builtin")).as_posix()
+    'runs/x/builtin/tiny-arith-toy'
+    """
+    return cache / f"tiny-arith-{builtin_size(model)}"
+
+
 def builtin_base(model: str, cache: Path) -> Path:
     """Build and train the demo's tiny base once (the same recipe as ``make demo``'s
     base: character-level arithmetic with worked traces); cached under ``cache``.
     Only the main process trains it; the others wait and read it."""
     from ._io import atomic_json, is_done, process_state
 
-    path = cache / f"tiny-arith-{builtin_size(model)}"
+    path = builtin_path(model, cache)
     state = process_state()
     if not is_done(path) and state.is_main_process:
         from ..demo.pipeline import train_base
