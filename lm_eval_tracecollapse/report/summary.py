@@ -32,7 +32,10 @@ from .kinds import KindAcc
 from .samples import DocRecord, Problems, check_fmt, find_sample_files, is_probe_file, iter_file, task_and_run
 from .stats import mcnemar_exact, paired_bootstrap_ci, wilson
 
-__all__ = ["Comparison", "Estimate", "TaskSummary", "analyze", "compare", "summarize"]
+__all__ = [
+    "Comparison", "Estimate", "Keyed", "TaskSummary", "analyze", "compare", "compare_records", "keyed_records",
+    "read_keyed", "summarize",
+]  # fmt: skip
 
 STATUSES = ("valid", "empty", "missing", "truncated")
 _RATES = (*STATUSES, "answer")  # TaskSummary.rates keys, in _Acc row order after k
@@ -274,16 +277,24 @@ class Comparison:
     kinds: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
 
-def _by_key(
-    paths: list[str | Path], fmt: str, strict: bool, problems: Problems
-) -> dict[tuple[str, str], dict[Any, DocRecord]]:
-    out: dict[tuple[str, str], dict[Any, DocRecord]] = defaultdict(dict)
-    for f in find_sample_files(paths):
-        if is_probe_file(f):
-            continue
-        for d in iter_file(f, problems, fmt, strict):
-            out[(_task_key(d.task), d.pipeline)][d.doc_id] = d
+Keyed = dict[tuple[str, str], dict[Any, DocRecord]]
+
+
+def keyed_records(records: Iterable[DocRecord]) -> Keyed:
+    """(task, pipeline) -> doc_id -> record, what :func:`compare_records` pairs (a later
+    record of the same document replaces an earlier one)."""
+    out: Keyed = defaultdict(dict)
+    for d in records:
+        out[(_task_key(d.task), d.pipeline)][d.doc_id] = d
     return out
+
+
+def read_keyed(paths: list[str | Path], fmt: str = "auto", strict: bool = False,
+               problems: Problems | None = None) -> Keyed:  # fmt: skip
+    """:func:`keyed_records` of every (non-probe) samples line under ``paths``."""
+    problems = problems if problems is not None else Problems()
+    files = [f for f in find_sample_files(paths) if not is_probe_file(f)]
+    return keyed_records(d for f in files for d in iter_file(f, problems, fmt, strict))
 
 
 def _task_key(task: str) -> str:
@@ -298,10 +309,17 @@ def compare(
     base: list[str | Path], finetuned: list[str | Path], fmt: str = "auto", strict: bool = False
 ) -> tuple[list[Comparison], Problems]:
     """Pair documents of the same task and filter pipeline by ``doc_id`` (checked
-    against the prompt hash)."""
+    against the prompt hash): :func:`compare_records` of the two runs' files."""
     check_fmt(fmt)
     problems = Problems()
-    a, b = _by_key(base, fmt, strict, problems), _by_key(finetuned, fmt, strict, problems)
+    a, b = read_keyed(base, fmt, strict, problems), read_keyed(finetuned, fmt, strict, problems)
+    return compare_records(a, b, problems)
+
+
+def compare_records(a: Keyed, b: Keyed, problems: Problems | None = None) -> tuple[list[Comparison], Problems]:
+    """:func:`compare` on records already read (:func:`read_keyed`, :func:`keyed_records`):
+    a base run's records can be compared with several runs without reading them again."""
+    problems = problems if problems is not None else Problems()
     out = []
     for key in [t for t in a if t in b]:
         task, pipeline = key

@@ -33,7 +33,7 @@ from typing import Any
 
 from .. import report
 from ..report.render import plot_curves
-from ..report.summary import TaskSummary
+from ..report.summary import TaskSummary, compare_records, read_keyed
 from ._io import atomic_json, is_done
 from .config import StudyConfig
 from .curves import training_curves
@@ -141,8 +141,9 @@ def write_outputs(cfg: StudyConfig, evaluations: list[Evaluation], workers: int 
         (out / name).write_text(text + "\n", encoding="utf-8")
         files[name] = out / name
     blocks = []
+    base_records = read_keyed([out / "eval" / "base"])  # read once, compared with every final checkpoint
     for final in finals.values():
-        comparisons, _ = report.compare([out / "eval" / "base"], [out / "eval" / final.label])
+        comparisons, _ = compare_records(base_records, read_keyed([out / "eval" / final.label]))
         blocks.append(f"## {final.label} vs base\n{report.compare_text(comparisons)}")
     (out / "compare.txt").write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
     files["compare.txt"] = out / "compare.txt"

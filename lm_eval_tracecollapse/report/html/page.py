@@ -26,10 +26,9 @@ from html import escape
 from importlib.resources import files
 from pathlib import Path
 
-from ..._samples import find_sample_files, is_probe_file, task_and_run
 from ..render import analyze_text, compare_text, plot
-from ..samples import Problems
-from ..summary import Comparison, TaskSummary, compare, summarize
+from ..samples import DocRecord, Problems
+from ..summary import Comparison, TaskSummary, compare_records, keyed_records, summarize
 from .data import BrowserData, read_browser_data, to_json
 from .tables import compare_tables, paper_html, summary_table, to_html
 
@@ -49,23 +48,17 @@ def figure_svg(summaries: list[TaskSummary]) -> str:
     return re.sub(r"<metadata>.*?</metadata>", "", svg[start:], flags=re.DOTALL)
 
 
-def _comparisons(
-    paths: list[str | Path], data: BrowserData, fmt: str, strict: bool
-) -> list[tuple[str, str, list[Comparison]]]:
-    """``compare`` of the base run with every other run, from their sample files."""
+def _comparisons(data: BrowserData) -> list[tuple[str, str, list[Comparison]]]:
+    """``compare`` of the base run with every other run, on the records already read."""
     if data.base is None:
         return []
-    by_run: dict[str, list[str | Path]] = defaultdict(list)
-    for f in find_sample_files(paths):
-        if not is_probe_file(f):
-            by_run[task_and_run(f)[1]].append(f)
+    by_run: dict[str, list[DocRecord]] = defaultdict(list)
+    for d in data.docs:
+        by_run[d.run].append(d)
     base = data.runs[data.base]
-    out = []
-    for run in data.runs:
-        if run != base:
-            comparisons, _ = compare(by_run[base], by_run[run], fmt, strict)
-            out.append((base, run, comparisons))
-    return out
+    base_records = keyed_records(by_run[base])
+    return [(base, run, compare_records(base_records, keyed_records(by_run[run]))[0])
+            for run in data.runs if run != base]  # fmt: skip
 
 
 def build_page(
@@ -138,7 +131,7 @@ def write_report(
     summaries = summaries if summaries is not None else summarize(data.docs)
     order = {r: i for i, r in enumerate(data.runs)}  # checkpoints by step, as in the browser
     summaries = sorted(summaries, key=lambda s: order.get(s.run, len(order)))
-    comparisons = _comparisons(paths, data, fmt, strict)
+    comparisons = _comparisons(data)
     cmp_text = "\n".join(f"{b} → {r}\n{compare_text(c)}" for b, r, c in comparisons if c)
     page = build_page(data, summaries, comparisons, (analyze_text(summaries), cmp_text))
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
