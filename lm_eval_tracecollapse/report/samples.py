@@ -45,7 +45,7 @@ from .._samples import (
 )
 from ..failure_kinds import FailureOptions
 from ..formats import get_format
-from ..parse import TraceStatus, parse_trace
+from ..parse import Trace, TraceStatus, parse_trace
 from .kinds import KIND_STATUSES, KindCounts
 
 __all__ = [
@@ -199,9 +199,10 @@ def _status_pass(rec: dict[str, Any]) -> dict[str, float]:
     return {s: v for s, v in found.items() if v is not None}
 
 
-def _record(
+def _parsed_record(
     rec: dict[str, Any], task: str, run: str, fmt: str, keep_reasoning: bool, options: FailureOptions | None = None
-) -> DocRecord:
+) -> tuple[DocRecord, list[Trace]]:
+    """The line's record and its parsed responses."""
     doc_id = _doc_id(rec)
     if not isinstance(rec.get("resps"), list) or not rec["resps"]:
         raise ValueError("no resps (raw responses)")
@@ -215,7 +216,7 @@ def _record(
     traces = [parse_trace(r, prompt, fmt) for r in responses]
     correct, source = _correctness(rec)
     pipeline = rec.get("filter")
-    return DocRecord(
+    doc = DocRecord(
         run=run,
         task=task,
         doc_id=doc_id,
@@ -231,6 +232,7 @@ def _record(
         kinds=KindCounts.of(traces, options or FailureOptions()),
         status_pass=_status_pass(rec) if source == "pass@1" else None,
     )
+    return doc, traces
 
 
 def read_file(
@@ -257,6 +259,20 @@ def iter_file(
     (constant memory apart from the set of those seen; a repeated pair keeps its first
     line), counting bad lines into ``problems``; ``options`` (loop thresholds, the
     tokenizer for lengths) for the extra rows."""
+    for doc, _, _ in iter_parsed(path, problems, fmt, strict, keep_reasoning, options):
+        yield doc
+
+
+def iter_parsed(
+    path: Path,
+    problems: Problems,
+    fmt: str = "auto",
+    strict: bool = False,
+    keep_reasoning: bool = False,
+    options: FailureOptions | None = None,
+) -> Iterator[tuple[DocRecord, dict[str, Any], list[Trace]]]:
+    """:func:`iter_file` with each record's JSON line and its parsed responses (what the
+    HTML report shows), so nothing is read or parsed twice."""
     task, run = task_and_run(path)
     seen: set[tuple[int, str]] = set()
     try:
@@ -272,7 +288,7 @@ def iter_file(
                 rec = loads_line(raw)
                 if not isinstance(rec, dict):
                     raise ValueError("not a JSON object")
-                doc = _record(rec, task, run, fmt, keep_reasoning, options)
+                doc, traces = _parsed_record(rec, task, run, fmt, keep_reasoning, options)
                 if (doc.doc_id, doc.pipeline) in seen:
                     continue
             except (ValueError, TypeError, KeyError) as exc:
@@ -282,4 +298,4 @@ def iter_file(
                 problems.add(where, why)
                 continue
             seen.add((doc.doc_id, doc.pipeline))
-            yield doc
+            yield doc, rec, traces

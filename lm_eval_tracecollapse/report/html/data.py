@@ -1,7 +1,7 @@
 """The sample browser's data: one row per raw response, as compact columnar JSON.
 
 Each samples line (a document under one filter pipeline of one run) is read with the
-same reader as ``tracecollapse analyze`` (:func:`..samples._record`: statuses,
+same reader as ``tracecollapse analyze`` (:func:`..samples.iter_parsed`: statuses,
 correctness, pipeline, the same bad-line rules), and each of its k responses becomes a
 row with its prompt, trace and answer apart (:func:`~lm_eval_tracecollapse.parse_trace`,
 the split that gave the status).  Rows of a non-base run also carry the base run's
@@ -28,12 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..._jsonl import loads_line
-from ..._samples import find_sample_files, is_probe_file, sample_prompt, task_and_run
-from ..._samples import sample_responses as _responses
-from ...parse import parse_trace
+from ..._samples import find_sample_files, is_probe_file, sample_prompt
 from ..render import _STEP
-from ..samples import DocRecord, Problems, _record
+from ..samples import DocRecord, Problems, iter_parsed
 from ..summary import STATUSES, _task_key
 
 __all__ = ["BrowserData", "TextCaps", "default_base", "order_runs", "read_browser_data", "shorten", "to_json"]
@@ -141,30 +138,10 @@ def read_browser_data(
     docs: list[DocRecord] = []
     texts: list[tuple[str | None, list[tuple[str | None, str]]]] = []
     for f in files:
-        task, run = task_and_run(f)
-        seen: set[tuple[int, str]] = set()
-        with f.open("rb") as fh:
-            for no, raw in enumerate(fh, 1):
-                if not raw.strip():
-                    continue
-                lines += 1
-                try:
-                    rec = loads_line(raw)
-                    if not isinstance(rec, dict):
-                        raise ValueError("not a JSON object")
-                    doc = _record(rec, task, run, fmt, False)
-                except (ValueError, TypeError, KeyError) as exc:
-                    if strict:
-                        raise ValueError(f"{f}:{no}: {exc}") from None
-                    problems.add(f"{f}:{no}", str(exc))
-                    continue
-                if (doc.doc_id, doc.pipeline) in seen:
-                    continue
-                seen.add((doc.doc_id, doc.pipeline))
-                prompt = sample_prompt(rec)
-                parsed = [parse_trace(r, prompt, fmt) for r in _responses(rec)]
-                docs.append(doc)
-                texts.append((prompt, [(t.reasoning, t.answer) for t in parsed]))
+        for doc, rec, parsed in iter_parsed(f, problems, fmt, strict):
+            lines += 1
+            docs.append(doc)
+            texts.append((sample_prompt(rec), [(t.reasoning, t.answer) for t in parsed]))
     runs = order_runs(d.run for d in docs)
     if base is not None and base not in runs:
         raise ValueError(f"base run {base!r} is not one of the runs: {', '.join(runs) or 'none'}")
