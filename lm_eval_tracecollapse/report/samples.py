@@ -263,14 +263,12 @@ def iter_file(
         yield doc
 
 
-def iter_parsed(
-    path: Path,
-    problems: Problems,
-    fmt: str = "auto",
-    strict: bool = False,
-    keep_reasoning: bool = False,
-    options: FailureOptions | None = None,
-) -> Iterator[tuple[DocRecord, dict[str, Any], list[Trace]]]:
+#: what :func:`iter_parsed` yields: the record, its JSON line, its parsed responses
+Parsed = tuple[DocRecord, dict[str, Any], list[Trace]]
+
+
+def iter_parsed(path: Path, problems: Problems, fmt: str = "auto", strict: bool = False, keep_reasoning: bool = False,
+                options: FailureOptions | None = None) -> Iterator[Parsed]:  # fmt: skip
     """:func:`iter_file` with each record's JSON line and its parsed responses (what the
     HTML report shows), so nothing is read or parsed twice."""
     task, run = task_and_run(path)
