@@ -127,7 +127,6 @@ def evaluate_logged(model: Any, tasks: list[str], task_manager: Any, out: Path, 
 
 
 def _run(cfg: StudyConfig, ev: Evaluation, base: str, tm: Any, log: Path) -> None:
-
     state = process_state()
     folder, staging = cfg.out / "eval" / ev.label, cfg.out / ".staging" / ev.label
     # a LoRA checkpoint to merge into the base before evaluating (merge_lora), else None

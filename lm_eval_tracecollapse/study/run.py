@@ -55,19 +55,27 @@ def versions() -> dict[str, str | None]:
     return found
 
 
+def _changed(cfg: StudyConfig) -> list[str] | None:
+    """The top-level keys where the config recorded in ``cfg``'s folder differs from ``cfg``
+    (None: no config recorded there yet)."""
+    recorded = cfg.out / "config.json"
+    if not recorded.is_file():
+        return None
+    before, now = json.loads(recorded.read_text(encoding="utf-8")), cfg.to_dict()
+    return [k for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)]
+
+
 def _record(cfg: StudyConfig, source: Path | None) -> None:
     """Write config and versions into the run folder; refuse a different config there."""
     out = cfg.out
     recorded = out / "config.json"
     now = cfg.to_dict()
-    if recorded.is_file():
-        before = json.loads(recorded.read_text(encoding="utf-8"))
-        changed = [k for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)]
-        if changed:
-            raise ConfigError(
-                f"output_dir: {out} holds a study with a different config ({', '.join(changed)} changed); "
-                "name a new output_dir or delete the old one"
-            )
+    changed = _changed(cfg)
+    if changed:
+        raise ConfigError(
+            f"output_dir: {out} holds a study with a different config ({', '.join(changed)} changed); "
+            "name a new output_dir or delete the old one"
+        )
     out.mkdir(parents=True, exist_ok=True)
     recorded.write_text(json.dumps(now, indent=1) + "\n", encoding="utf-8")
     if source is not None:
@@ -91,8 +99,7 @@ def is_complete(cfg: StudyConfig) -> bool:
     from .evaluate import plan
     from .train import arms
 
-    recorded = cfg.out / "config.json"
-    if not recorded.is_file() or json.loads(recorded.read_text(encoding="utf-8")) != cfg.to_dict():
+    if _changed(cfg) != []:  # no config recorded, or a different one
         return False
     trained = all(is_done(cfg.out / "train" / arm.name) for arm in arms(cfg))
     evaluated = all(is_done(cfg.out / "eval" / ev.label) for ev in plan(cfg))
