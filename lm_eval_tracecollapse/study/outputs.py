@@ -33,7 +33,7 @@ from typing import Any
 
 from .. import report
 from ..report.render import plot_curves
-from ..report.summary import TaskSummary, compare_records, read_keyed
+from ..report.summary import TaskSummary
 from ._io import atomic_json, is_done
 from .config import StudyConfig
 from .curves import training_curves
@@ -140,11 +140,13 @@ def write_outputs(cfg: StudyConfig, evaluations: list[Evaluation], workers: int 
     ):
         (out / name).write_text(text + "\n", encoding="utf-8")
         files[name] = out / name
-    blocks = []
-    base_records = read_keyed([out / "eval" / "base"])  # read once, compared with every final checkpoint
-    for final in finals.values():
-        comparisons, _ = compare_records(base_records, read_keyed([out / "eval" / final.label]))
-        blocks.append(f"## {final.label} vs base\n{report.compare_text(comparisons)}")
+    from ..report.html import read_browser_data, write_page
+
+    # the HTML report (its samples read once) and compare.txt share its comparisons with the base
+    data, _ = read_browser_data(folders, base="base")
+    files["report.html"], shown = write_page(data, out / "report.html", summaries)
+    vs_base = {run: comparisons for _, run, comparisons in shown}
+    blocks = [f"## {final.label} vs base\n{report.compare_text(vs_base[final.label])}" for final in finals.values()]
     (out / "compare.txt").write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
     files["compare.txt"] = out / "compare.txt"
     names = {a.name: a for a in arms(cfg)}
@@ -159,8 +161,4 @@ def write_outputs(cfg: StudyConfig, evaluations: list[Evaluation], workers: int 
         files["training_curves.json"] = out / "training_curves.json"
         path = plot_curves(curves, out / "figures" / "training_curves.png", title="trace monitor, held-out prompts")
         files["figures/training_curves.png"] = path
-    from ..report.html import write_report
-
-    files["report.html"], _ = write_report(folders, out / "report.html", base="base",
-                                           summaries=summaries)  # fmt: skip
     return {"summaries": summaries, "markdown": markdown, "files": files, "curves": curves}

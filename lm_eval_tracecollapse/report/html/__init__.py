@@ -15,7 +15,7 @@ Example:
 """
 
 from .data import BrowserData, TextCaps, order_runs, read_browser_data, shorten, to_json
-from .page import build_page, write_report
+from .page import build_page, write_page, write_report
 from .tables import Table, compare_tables, paper_html, summary_table, to_html
 
 __all__ = [
@@ -31,5 +31,6 @@ __all__ = [
     "summary_table",
     "to_html",
     "to_json",
+    "write_page",
     "write_report",
 ]

@@ -32,7 +32,7 @@ from ..summary import Comparison, TaskSummary, compare_records, keyed_records, s
 from .data import BrowserData, read_browser_data, to_json
 from .tables import compare_tables, paper_html, summary_table, to_html
 
-__all__ = ["build_page", "write_report"]
+__all__ = ["build_page", "write_page", "write_report"]
 
 
 def _asset(name: str) -> str:
@@ -106,6 +106,16 @@ def build_page(
     )
 
 
+def _target(out: str | Path) -> Path:
+    """The report's path (``.html`` added when it has no suffix), its folder checked."""
+    out = Path(out)
+    if not out.suffix:
+        out = out.with_name(out.name + ".html")
+    if not out.parent.is_dir():
+        raise ValueError(f"cannot write the report {out}: folder {out.parent} does not exist")
+    return out
+
+
 def write_report(
     paths: list[str | Path],
     out: str | Path,
@@ -122,12 +132,18 @@ def write_report(
     Raises:
         ValueError: ``out``'s folder does not exist, ``base`` is not a run, nothing usable.
     """
-    out = Path(out)
-    if not out.suffix:
-        out = out.with_name(out.name + ".html")
-    if not out.parent.is_dir():
-        raise ValueError(f"cannot write the report {out}: folder {out.parent} does not exist")
+    out = _target(out)
     data, problems = read_browser_data(paths, fmt, strict, base, budget_mb)
+    return write_page(data, out, summaries)[0], problems
+
+
+def write_page(
+    data: BrowserData, out: str | Path, summaries: list[TaskSummary] | None = None
+) -> tuple[Path, list[tuple[str, str, list[Comparison]]]]:
+    """:func:`write_report` on samples already read (:func:`read_browser_data`); returns the
+    path written and the comparisons it shows (``(base run, run, compare's results)`` for
+    every other run), so a caller needing them does not compute them again."""
+    out = _target(out)
     summaries = summaries if summaries is not None else summarize(data.docs)
     order = {r: i for i, r in enumerate(data.runs)}  # checkpoints by step, as in the browser
     summaries = sorted(summaries, key=lambda s: order.get(s.run, len(order)))
@@ -137,4 +153,4 @@ def write_report(
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(out)
-    return out, problems
+    return out, comparisons
