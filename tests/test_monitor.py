@@ -69,11 +69,12 @@ def _sft_rows(tok: Any, arm: str) -> list[dict[str, list]]:
 def _args(out: Path, steps: int, lr: float = 1e-3, **kw: Any) -> Any:
     from transformers import TrainingArguments
 
-    return TrainingArguments(
+    defaults = dict(
         output_dir=str(out), per_device_train_batch_size=32, max_steps=steps, learning_rate=lr,
         lr_scheduler_type="constant", report_to=[], save_strategy="no", logging_steps=10,
-        remove_unused_columns=False, use_cpu=True, disable_tqdm=True, seed=0, **kw,
+        remove_unused_columns=False, use_cpu=True, disable_tqdm=True, seed=0,
     )  # fmt: skip
+    return TrainingArguments(**{**defaults, **kw})
 
 
 def _run(base: Path, out: Path, arm: str, steps: int = 60, **monitor: Any) -> tuple[Any, TraceMonitorCallback]:
@@ -245,6 +246,40 @@ def test_saved_generations_read_by_analyze(plain: Any, capsys: pytest.CaptureFix
     assert "trace_monitor" in capsys.readouterr().out
 
 
+@pytest.mark.slow
+def test_the_trainers_own_log_rows_are_kept(base: Path, tmp_path: Path) -> None:
+    """``every_n_steps == logging_steps``: at every logging step the Trainer's own row
+    (``loss``, ``grad_norm``, ``learning_rate``) and the monitor's ``trace/*`` row are both
+    in ``log_history`` and both reach every callback's ``on_log`` (what ``report_to``
+    integrations receive)."""
+    from transformers import TrainerCallback
+
+    from lm_eval_tracecollapse.masking import TraceMaskTrainer
+
+    class Received(TrainerCallback):  # receives rows exactly as the report_to integrations do
+        def __init__(self) -> None:
+            self.rows: list[tuple[int, dict[str, Any]]] = []
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            self.rows.append((state.global_step, dict(logs or {})))
+
+    model, tok = _load(base)
+    received = Received()
+    trainer = TraceMaskTrainer(
+        model=model, args=_args(tmp_path, 20, logging_steps=10), train_dataset=_sft_rows(tok, "plain"),
+        data_collator=TraceMaskCollator(tok), processing_class=tok, callbacks=[received],
+    )  # fmt: skip
+    TraceMonitorCallback(PROMPTS[:8], GOLDS[:8], every_n_steps=10, progress=False, **MEASURE).attach(trainer)
+    trainer.train()
+    history = trainer.state.log_history
+    own = [h for h in history if "loss" in h]
+    assert [h["step"] for h in own] == [10, 20]
+    assert all({"grad_norm", "learning_rate"} <= set(h) and not any(k.startswith("trace/") for k in h) for h in own)
+    assert [h["step"] for h in history if "trace/valid_rate" in h] == [0, 10, 20]
+    assert [s for s, r in received.rows if "loss" in r] == [10, 20]
+    assert [s for s, r in received.rows if "trace/valid_rate" in r] == [0, 10, 20]
+
+
 # -- LoRA, TRL, several processes ---------------------------------------------------------
 @pytest.mark.slow
 def test_lora_with_gradient_accumulation(base: Path, tmp_path: Path) -> None:
@@ -285,6 +320,11 @@ def test_trl_sft_trainer(base: Path, tmp_path: Path) -> None:
     trainer.train()
     logged = [h for h in trainer.state.log_history if "trace/valid_rate" in h]
     assert [h["step"] for h in logged] == [0, 1, 2] and all(set(KEYS) <= set(h) for h in logged)
+    # every_n_steps == logging_steps: TRL's own rows are all there, with the metrics SFTTrainer
+    # accumulates between rows (a trace row never takes them)
+    own = [h for h in trainer.state.log_history if "loss" in h]
+    assert [h["step"] for h in own] == [1, 2] and all("mean_token_accuracy" in h for h in own)
+    assert not any("mean_token_accuracy" in h for h in logged)
 
 
 _DDP_SCRIPT = """

@@ -6,11 +6,13 @@ accumulation counts once per optimizer step), on the trainer's evaluation events
 :func:`~lm_eval_tracecollapse.monitor.measure_traces` on its held-out prompts and logs
 ``trace/valid_rate``, ``trace/empty_rate``, ``trace/missing_rate``,
 ``trace/truncated_rate``, ``trace/answer_rate``, ``trace/pass@1``, ``trace/rpass@1``,
-``trace/mean_trace_tokens`` and ``trace/eval_seconds`` through ``trainer.log`` — the
+``trace/mean_trace_tokens`` and ``trace/eval_seconds`` through ``Trainer.log`` — the
 path the Trainer's own loss takes, so ``report_to`` integrations (W&B, TensorBoard,
-MLflow, ...) receive them and ``trainer.state.log_history`` keeps them.  ``pass@1`` is
-logged only with gold answers, ``rpass@1`` only when some response has a valid trace
-(undefined otherwise: left out, never logged as 0 or NaN).
+MLflow, ...) receive them and ``trainer.state.log_history`` keeps them — as a row of their
+own at the measured step, **beside** the Trainer's own ``loss``/``grad_norm``/
+``learning_rate`` row of that step, which it never suppresses (:meth:`TraceMonitorCallback._log`).
+``pass@1`` is logged only with gold answers, ``rpass@1`` only when some response has a
+valid trace (undefined otherwise: left out, never logged as 0 or NaN).
 
 It needs the trainer to log through: ``TraceMonitorCallback(...).attach(trainer)``
 (which also adds it to the trainer's callbacks), as TRL's callbacks take theirs.
@@ -211,9 +213,35 @@ class TraceMonitorCallback(TrainerCallback):
         if is_main and self.progress:
             print(f"trace monitor, step {step}: {_summary(metrics)} ({metrics['trace/eval_seconds']:.2f} s, "
                   f"{len(self.prompts)} prompts)", flush=True)  # fmt: skip
-        self.trainer.log(dict(metrics))
+        self._log(dict(metrics), control)
         self._check_alarm(step, metrics, control)
         return control
+
+    def _log(self, metrics: dict[str, float], control: Any) -> None:
+        """Log ``metrics`` as a row of their own, keeping the Trainer's own log of this step.
+
+        ``transformers.Trainer.log`` appends the row to ``state.log_history`` and passes it to
+        every callback's ``on_log`` (the ``report_to`` integrations), but its
+        ``CallbackHandler.on_log`` also clears ``control.should_log``: called from
+        ``on_step_end`` — which runs after ``DefaultFlowCallback`` set ``should_log`` and
+        before the Trainer reads it — it would drop the Trainer's ``loss``/``grad_norm``/
+        ``learning_rate`` row of that step.  So the flag is put back as it was.  The base
+        class's ``log`` is called, not a subclass's: TRL's ``SFTTrainer.log`` (like its other
+        trainers) moves the training metrics it has accumulated since its last row
+        (``mean_token_accuracy``, ``entropy``, ``num_tokens``) into whatever row it logs and
+        clears them, so through ``trainer.log`` they would land in this row instead of the
+        Trainer's own.
+        """
+        from transformers import Trainer
+
+        should_log = control.should_log
+        if isinstance(self.trainer, Trainer):
+            Trainer.log(self.trainer, metrics)
+        else:  # pragma: no cover - a trainer-like object of the user's: its own log
+            self.trainer.log(metrics)
+        control.should_log = should_log
+        if getattr(self.trainer, "control", control) is not control:  # a callback returned another control
+            self.trainer.control.should_log = should_log
 
     def _check_alarm(self, step: int, metrics: dict[str, float], control: Any) -> None:
         vr = metrics["trace/valid_rate"]
