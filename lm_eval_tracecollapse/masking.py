@@ -45,13 +45,11 @@ Example:
 from __future__ import annotations
 
 import bisect
-import re
-import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, get_args
 
-from .formats import get_format
-from .parse import TraceStatus, parse_trace
+from .formats import ReasoningFormat, get_format
+from .training_text import HistoryReasoning, ReasoningField, Target, TrainingText, render_training_texts, split_inline
 
 __all__ = [
     "MODES",
@@ -67,7 +65,6 @@ __all__ = [
 MaskMode = Literal["none", "prompt", "think", "prompt+think", "partial", "prompt+partial"]
 MODES: tuple[MaskMode, ...] = get_args(MaskMode)
 IGNORE_INDEX = -100
-_SPACES = re.compile(r"\s*")
 
 
 def _messages(example: Mapping[str, Any], index: int) -> list[dict[str, Any]]:
@@ -88,56 +85,33 @@ def _messages(example: Mapping[str, Any], index: int) -> list[dict[str, Any]]:
 
 
 def split_trace(content: str, fmt: str = "think") -> tuple[str | None, str]:
-    """(reasoning, answer) of a target whose trace is written inline (a valid or empty
-    block), else ``(None, content)``.
+    """(reasoning, answer) of a target whose trace is written inline (a closed block at
+    its start; the first closing delimiter outside Markdown code ends it), else
+    ``(None, content)``.
 
     >>> split_trace("<think>2+2</think>4"), split_trace("4")
     (('2+2', '4'), (None, '4'))
     """
-    trace = parse_trace(content, fmt=fmt)
-    if trace.status in (TraceStatus.VALID, TraceStatus.EMPTY):
-        return trace.reasoning, trace.answer
-    return None, content
+    target = split_inline(content, get_format(fmt))
+    return target.reasoning, target.answer
 
 
-def _target_parts(message: dict[str, Any], fmt: str, insert_empty: bool) -> tuple[str | None, str]:
-    """(reasoning or None, answer) of the final assistant message."""
-    content = message.get("content") or ""
+def _target(message: Mapping[str, Any], family: ReasoningFormat, insert_empty: bool) -> Target:
+    """The final assistant turn: a ``"reasoning"`` key, else an inline block, else no
+    trace (an empty one with ``insert_empty``)."""
+    content = str(message.get("content") or "")
     if "reasoning" in message:
-        return str(message["reasoning"] or ""), content
-    reasoning, answer = split_trace(content, fmt)
-    return ("" if insert_empty else None) if reasoning is None else reasoning, answer
-
-
-def _block(open_: str, close: str, reasoning: str | None) -> str:
-    if reasoning is None:
-        return ""
-    return f"{open_}\n{reasoning}\n{close}\n" if reasoning else f"{open_}\n{close}\n"
-
-
-def _render_all(tokenizer: Any, conversations: list[list[dict[str, Any]]], targets: list[str]) -> list[tuple[str, int]]:
-    """Chat-template texts with each target as its last message's content, and where it
-    starts.  One batched render (one template compilation) for all examples."""
-    sentinel = f"TRACEMASK{secrets.token_hex(8)}"
-    shown = []
-    for messages in conversations:
-        msgs = [{k: v for k, v in m.items() if k != "reasoning"} for m in messages]
-        msgs[-1]["content"] = sentinel
-        shown.append(msgs)
-    rendered = tokenizer.apply_chat_template(shown, tokenize=False, add_generation_prompt=False) if shown else []
-    out = []
-    for i, (text, target) in enumerate(zip(rendered, targets, strict=True)):
-        # trailing newlines after the last turn are never generated: drop them (ThinkPack does too)
-        text = text.rstrip("\n")
-        at = text.rfind(sentinel)
-        if at < 0:
-            raise ValueError(f"example {i}: the chat template dropped the assistant message; cannot locate the target")
-        out.append((text[:at] + target + text[at + len(sentinel) :], at))
-    return out
+        return Target(str(message["reasoning"] or ""), content)
+    target = split_inline(content, family)
+    if target.reasoning is None and insert_empty:
+        return Target("", content)
+    return target
 
 
 def _encode(tokenizer: Any, texts: list[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
     """Token ids and character offsets, straight from the Rust tokenizer when there is one."""
+    if not texts:
+        return [], []
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:
         encodings = backend.encode_batch(texts, add_special_tokens=False)
@@ -153,6 +127,27 @@ def _mode(mode: MaskMode, weight: float) -> None:
         raise ValueError(f"partial masking needs 0 < weight < 1, got {weight!r}")
 
 
+def _family(fmt: str, tokenizer: Any, chat_template_kwargs: Mapping[str, Any] | None) -> ReasoningFormat:
+    if fmt != "auto":
+        return get_format(fmt)
+    from .detect import detect_format
+
+    detected = detect_format(tokenizer, dict(chat_template_kwargs or {}))
+    return detected.fmt if detected is not None else get_format("think")
+
+
+def _tokens(tokenizer: Any, texts: list[TrainingText]) -> tuple[list[list[int]], list[list[int]]]:
+    """Ids of each text (the generation prompt and the completion encoded apart, so the ids
+    start with exactly the prompt's ids) and each token's end offset in the text."""
+    prompt_ids, prompt_offsets = _encode(tokenizer, [t.text[: t.prompt_end] for t in texts])
+    tail_ids, tail_offsets = _encode(tokenizer, [t.text[t.prompt_end :] for t in texts])
+    ids, ends = [], []
+    for t, p_ids, p_off, c_ids, c_off in zip(texts, prompt_ids, prompt_offsets, tail_ids, tail_offsets, strict=True):
+        ids.append(list(p_ids) + list(c_ids))
+        ends.append([end for _, end in p_off] + [t.prompt_end + end for _, end in c_off])
+    return ids, ends
+
+
 def tokenize_with_masks(
     examples: Iterable[Mapping[str, Any]],
     tokenizer: Any,
@@ -161,39 +156,42 @@ def tokenize_with_masks(
     fmt: str = "think",
     max_length: int | None = None,
     insert_empty_trace: bool = True,
+    *,
+    chat_template_kwargs: Mapping[str, Any] | None = None,
+    history_reasoning: HistoryReasoning = "template",
+    reasoning_field: ReasoningField | None = None,
 ) -> list[dict[str, list]]:
     """Tokenise chat examples with trace-aware labels (see the module docstring).
 
     Returns one dict per example: ``input_ids``, ``attention_mask``, ``labels`` and,
     for ``mode="partial"`` (and ``"prompt+partial"``, which also leaves the prompt
-    untrained), ``loss_weights``.  Needs a fast tokenizer (offsets).
+    untrained), ``loss_weights``.  Needs a fast tokenizer (offsets).  ``fmt="auto"``
+    reads the family off the chat template (:func:`~lm_eval_tracecollapse.detect.detect_format`);
+    ``chat_template_kwargs`` are the template variables the model is evaluated with;
+    ``history_reasoning`` and ``reasoning_field``: see
+    :func:`~lm_eval_tracecollapse.training_text.render_training_texts`.
     """
     _mode(mode, weight)
-    family = get_format(fmt)
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError("tokenize_with_masks needs a fast tokenizer (offset mappings): load it with use_fast=True")
-    conversations, targets, blocks = [], [], []
+    family = _family(fmt, tokenizer, chat_template_kwargs)
+    conversations, targets = [], []
     for i, example in enumerate(examples):
         messages = _messages(example, i)
-        reasoning, answer = _target_parts(messages[-1], fmt, insert_empty_trace)
-        block = _block(family.open, family.close, reasoning)
         conversations.append(messages)
-        targets.append(block + answer)
-        blocks.append(block)
-    texts, spans = [], []
-    for (text, start), block in zip(_render_all(tokenizer, conversations, targets), blocks, strict=True):
-        # the answer section starts at the first non-blank character after the block
-        answer_at = start + len(block)
-        if block:
-            answer_at = _SPACES.match(text, answer_at).end()  # type: ignore[union-attr]
-        texts.append(text)
-        spans.append((start, answer_at))
-    all_ids, all_offsets = _encode(tokenizer, texts)
+        targets.append(_target(messages[-1], family, insert_empty_trace))
+    texts = render_training_texts(
+        conversations, tokenizer, family, targets, chat_template_kwargs=chat_template_kwargs,
+        history_reasoning=history_reasoning, field=reasoning_field,
+    )  # fmt: skip
+    all_ids, all_ends = _tokens(tokenizer, texts)
     rows = []
-    for ids, offsets, (think_at, answer_at) in zip(all_ids, all_offsets, spans, strict=True):
+    for ids, ends, t in zip(all_ids, all_ends, texts, strict=True):
         if max_length is not None:
-            ids, offsets = ids[:max_length], offsets[:max_length]
-        ends = [end for _, end in offsets]
+            ids, ends = ids[:max_length], ends[:max_length]
+        think_at, answer_at = t.trace if t.trace is not None else (t.prompt_end, t.prompt_end)
+        if t.trace is not None:
+            answer_at = t.answer_at
         # first token whose span ends after the boundary: a straddling token goes later
         t0 = bisect.bisect_right(ends, think_at)
         t1 = bisect.bisect_right(ends, answer_at)

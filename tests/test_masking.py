@@ -106,7 +106,7 @@ def test_prefilling_template_that_strips_think_blocks(tok: Any) -> None:
 def test_bracket_family(tok: Any) -> None:
     ex = [{"prompt": "12 + 7?", "response": "[THINK]12 + 7 = 19[/THINK]19"}]
     [row] = tokenize_with_masks(ex, tok, mode="think", fmt="think_bracket")
-    assert _masked_text(tok, row) == "[THINK]\n12 + 7 = 19\n[/THINK]\n"
+    assert _masked_text(tok, row) == "[THINK]12 + 7 = 19[/THINK]"  # an inline trace is kept as written
 
 
 def test_errors(tok: Any) -> None:

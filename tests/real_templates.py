@@ -1,0 +1,144 @@
+"""Real chat templates (tests/fixtures/chat_templates, see SOURCES.md) with tokenizers built
+here that carry each model's special tokens the way its released tokenizer does: turn
+and channel markers as special tokens, ``<think>``/``</think>`` as ordinary added tokens
+(Magistral's ``[THINK]``/``[/THINK]`` and Gemma 4's channel markers are control tokens in
+its release, so special here too).  The BPE vocabulary is small and trained on a few
+sentences; only the template and the token boundaries at the markers matter for masking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from lm_eval_tracecollapse.demo.tiny import CHATML_TEMPLATE
+
+TEMPLATES = Path(__file__).parent / "fixtures" / "chat_templates"
+_CHATML = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+_THINK = ["<think>", "</think>"]
+_R1 = ["<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>"]
+_CORPUS = [
+    "What is 12 + 7? Let me add: 12 + 7 = 19. The answer is 19.",
+    "Here is code: print('</think>') and `x` then ```python\nprint(1)\n``` done.",
+    "You are a helpful assistant. Reasoning: medium. Knowledge cutoff: 2024-06",
+]
+
+
+@dataclass(frozen=True)
+class RealTemplate:
+    """One model's template file, its special and added tokens, bos/eos, and family."""
+
+    name: str
+    file: str | None  # None: the demo's ChatML template
+    special: list[str]
+    added: list[str] = field(default_factory=lambda: list(_THINK))
+    bos: str | None = None
+    eos: str = "<|im_end|>"
+    fmt: str = "think"
+    kwargs: dict[str, Any] = field(default_factory=dict)  # the template kwargs that switch thinking on
+
+    @property
+    def source(self) -> str:
+        return CHATML_TEMPLATE if self.file is None else (TEMPLATES / self.file).read_text()
+
+
+REAL_TEMPLATES = {
+    t.name: t
+    for t in [
+        RealTemplate("chatml", None, _CHATML),
+        RealTemplate("qwen3", "qwen3-0.6b.jinja", _CHATML, [*_THINK, "<tool_call>", "</tool_call>"]),
+        RealTemplate("qwen3-2507-thinking", "qwen3-next-80b-a3b-thinking.jinja", _CHATML),
+        RealTemplate("qwq", "qwq-32b.jinja", _CHATML),
+        RealTemplate("r1-distill-qwen", "deepseek-r1-distill-qwen-32b.jinja", _R1, bos=_R1[0], eos=_R1[1]),
+        RealTemplate("r1-distill-llama", "deepseek-r1-distill-hf-oneline.jinja", _R1, bos=_R1[0], eos=_R1[1]),
+        RealTemplate("olmo-3-think", "olmo-3-7b-think.jinja", _CHATML, eos="<|endoftext|>"),
+        RealTemplate("smollm3", "smollm3-3b.jinja", _CHATML),
+        RealTemplate(
+            "gpt-oss",
+            "gpt-oss-120b.jinja",
+            [
+                "<|start|>",
+                "<|end|>",
+                "<|message|>",
+                "<|channel|>",
+                "<|return|>",
+                "<|call|>",
+                "<|constrain|>",
+                "<|endoftext|>",
+            ],
+            [],
+            eos="<|return|>",
+            fmt="gpt_oss",
+        ),
+        RealTemplate(
+            "magistral",
+            "magistral-small-2509.jinja",
+            ["<s>", "</s>", "[INST]", "[/INST]", "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]", "[THINK]", "[/THINK]"],
+            [],
+            bos="<s>",
+            eos="</s>",
+            fmt="think_bracket",
+        ),
+        RealTemplate(
+            "gemma-4",
+            "gemma-4-31b-it.jinja",
+            [
+                "<bos>",
+                "<eos>",
+                "<|turn>",
+                "<turn|>",
+                "<|channel>",
+                "<channel|>",
+                "<|think|>",
+                "<|tool>",
+                "<tool|>",
+                '<|"|>',
+            ],
+            [],
+            bos="<bos>",
+            eos="<turn|>",
+            fmt="gemma4",
+            kwargs={"enable_thinking": True},
+        ),
+        RealTemplate(
+            "nemotron-nano-v2",
+            "nemotron-nano-9b-v2.jinja",
+            ["<SPECIAL_10>", "<SPECIAL_11>", "<SPECIAL_12>"],
+            eos="<SPECIAL_12>",
+        ),
+        RealTemplate(
+            "glm-4.6",
+            "glm-4.6.jinja",
+            ["[gMASK]", "<sop>", "<|system|>", "<|user|>", "<|assistant|>", "<|observation|>", "<|endoftext|>"],
+            eos="<|endoftext|>",
+        ),
+    ]
+}
+
+
+@cache
+def real_tokenizer(name: str) -> Any:
+    """A fast tokenizer for ``REAL_TEMPLATES[name]`` (cached: build once per test run)."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    spec = REAL_TEMPLATES[name]
+    raw = Tokenizer(models.BPE())
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    raw.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=spec.special,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    raw.train_from_iterator(_CORPUS * 3, trainer=trainer)
+    if spec.added:
+        raw.add_tokens([AddedToken(t, special=False, normalized=False) for t in spec.added])
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=raw, bos_token=spec.bos, eos_token=spec.eos, pad_token=spec.eos, unk_token=None
+    )
+    tok.chat_template = spec.source
+    return tok
