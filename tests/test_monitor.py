@@ -193,6 +193,36 @@ def test_alarm_warning_and_stop(base: Path, tmp_path: Path, caplog: pytest.LogCa
 
 
 @pytest.mark.slow
+def test_the_baseline_survives_a_resume(base: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Plain SFT to step 20 (the trace has collapsed) with a checkpoint there, then a new
+    trainer and a new callback resume from it: the baseline is step 0's valid rate, read
+    back from the checkpoint's log history, and the alarm fires at the resumed step."""
+    from lm_eval_tracecollapse.masking import TraceMaskTrainer
+
+    def trainer_and_monitor(steps: int) -> tuple[Any, TraceMonitorCallback]:
+        model, tok = _load(base)
+        trainer = TraceMaskTrainer(
+            model=model, args=_args(tmp_path, steps, save_strategy="steps", save_steps=20),
+            train_dataset=_sft_rows(tok, "plain"), data_collator=TraceMaskCollator(tok), processing_class=tok,
+        )  # fmt: skip
+        monitor = TraceMonitorCallback(PROMPTS, GOLDS, every_n_steps=20, progress=False, **MEASURE).attach(trainer)
+        return trainer, monitor
+
+    first, before = trainer_and_monitor(20)
+    first.train()
+    (_, at_0), (_, at_20) = before.history
+    assert at_0.valid_rate - at_20.valid_rate > 0.3 and before.baseline == at_0.valid_rate
+    resumed, after = trainer_and_monitor(40)
+    caplog.clear()  # the first run alarmed too
+    with caplog.at_level(logging.WARNING, logger="lm_eval_tracecollapse.monitor.callback"):
+        resumed.train(resume_from_checkpoint=str(tmp_path / "checkpoint-20"))
+    assert [step for step, _ in after.history] == [20, 40]
+    assert after.baseline == at_0.valid_rate and after.alarm_step == 20
+    alarms = [r.getMessage() for r in caplog.records if "trace collapse alarm" in r.getMessage()]
+    assert len(alarms) == 1 and f"below its baseline {at_0.valid_rate:.2f}" in alarms[0]
+
+
+@pytest.mark.slow
 def test_masked_sft_keeps_the_trace(base: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="lm_eval_tracecollapse.monitor.callback"):
         trainer, cb = _run(base, tmp_path, "masked")

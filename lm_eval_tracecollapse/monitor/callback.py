@@ -17,10 +17,13 @@ valid trace (undefined otherwise: left out, never logged as 0 or NaN).
 It needs the trainer to log through: ``TraceMonitorCallback(...).attach(trainer)``
 (which also adds it to the trainer's callbacks), as TRL's callbacks take theirs.
 
-**Alarm.** When the valid rate falls more than ``alarm_margin`` below its first value
-(step 0 of this ``train()`` call, or ``baseline_valid_rate``), one warning names the step
-and the rates; with ``stop_on_alarm=True`` training stops there
-(``control.should_training_stop``).
+**Alarm.** When the valid rate falls more than ``alarm_margin`` below its baseline, one
+warning names the step and the rates; with ``stop_on_alarm=True`` training stops there
+(``control.should_training_stop``).  The baseline is ``baseline_valid_rate`` if given, else
+the run's first logged ``trace/valid_rate`` (step 0).  A run resumed with
+``train(resume_from_checkpoint=...)`` keeps it: it is read back from the checkpoint's
+``state.log_history`` (:func:`logged_baseline`), so a run resumed after the drop still
+alarms.
 
 **Generations** of every measurement are written as an lm-eval samples file under
 ``<output_dir>/trace_monitor/step-<N>/`` (``save_generations=False`` turns this off):
@@ -54,9 +57,29 @@ from transformers import TrainerCallback
 from .measure import Grader, GraderName, Prompt, TraceMeasurement, measure_traces, resolve_grader
 from .samples import write_samples
 
-__all__ = ["TraceMonitorCallback"]
+__all__ = ["TraceMonitorCallback", "logged_baseline"]
 
 logger = logging.getLogger(__name__)
+
+
+def logged_baseline(log_history: Sequence[dict[str, Any]]) -> float | None:
+    """The first ``trace/valid_rate`` in a Trainer's ``state.log_history`` (None if none):
+    the baseline of a resumed run.
+
+    The log history is where the baseline already is: the step-0 row this callback logged
+    is saved in every checkpoint's ``trainer_state.json`` and restored by every Trainer on
+    ``resume_from_checkpoint`` before ``on_train_begin``, on every process, whatever the
+    arguments.  A callback state of its own (``ExportableState``) would be restored only with
+    ``restore_callback_states_from_checkpoint=True`` (off by default).  A fresh ``train()``
+    starts with an empty history, so it measures its own step 0.
+
+    >>> logged_baseline([{"loss": 1.0, "step": 10}, {"trace/valid_rate": 0.9, "step": 0},
+    ...                  {"trace/valid_rate": 0.1, "step": 20}])
+    0.9
+    >>> logged_baseline([]) is None
+    True
+    """
+    return next((float(row["trace/valid_rate"]) for row in log_history if "trace/valid_rate" in row), None)
 
 
 def _broadcast(payload: TraceMeasurement | None, is_main: bool) -> TraceMeasurement:
@@ -86,7 +109,8 @@ class TraceMonitorCallback(TrainerCallback):
             :func:`~lm_eval_tracecollapse.monitor.measure_traces`.
         alarm_margin: warn when the valid rate falls more than this below the baseline.
         stop_on_alarm: stop training at the alarm.
-        baseline_valid_rate: the reference valid rate (default: the first measurement).
+        baseline_valid_rate: the reference valid rate (default: the run's first logged
+            measurement, also after a resume; see :func:`logged_baseline`).
         save_generations: write samples files under ``output_dir``.
         output_dir: where (default: ``<TrainingArguments.output_dir>/trace_monitor``).
         tokenizer: the tokenizer with the chat template (default: the trainer's
@@ -97,6 +121,7 @@ class TraceMonitorCallback(TrainerCallback):
         history: ``(step, TraceMeasurement)`` of every measurement (main process:
             with generations; others: the numbers only).
         alarm_step: the step at which the alarm fired, or None.
+        baseline: the valid rate the alarm compares with (None before the first measurement).
     """
 
     def __init__(
@@ -145,7 +170,7 @@ class TraceMonitorCallback(TrainerCallback):
         self.trainer: Any = None
         self.history: list[tuple[int, TraceMeasurement]] = []
         self.alarm_step: int | None = None
-        self._baseline: float | None = baseline_valid_rate
+        self.baseline: float | None = baseline_valid_rate
 
     def attach(self, trainer: Any) -> TraceMonitorCallback:
         """Log through ``trainer`` (and add this callback to it if not yet there); returns self.
@@ -165,8 +190,11 @@ class TraceMonitorCallback(TrainerCallback):
                 "TraceMonitorCallback is not attached to a trainer, so it cannot log: "
                 "call monitor.attach(trainer) after building the trainer"
             )
-        self.alarm_step, self._baseline = None, self.baseline_valid_rate
-        self.history = []
+        self.alarm_step, self.history = None, []
+        # resumed from a checkpoint: its log history holds the run's step-0 row
+        self.baseline = self.baseline_valid_rate
+        if self.baseline is None:
+            self.baseline = logged_baseline(state.log_history)
         return self._measure(args, state, control, kwargs)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
@@ -245,17 +273,17 @@ class TraceMonitorCallback(TrainerCallback):
 
     def _check_alarm(self, step: int, metrics: dict[str, float], control: Any) -> None:
         vr = metrics["trace/valid_rate"]
-        if self._baseline is None:
-            self._baseline = vr
+        if self.baseline is None:
+            self.baseline = vr
             return
-        if self.alarm_step is not None or self._baseline - vr <= self.alarm_margin:
+        if self.alarm_step is not None or self.baseline - vr <= self.alarm_margin:
             return
         self.alarm_step = step
         action = "stopping training (stop_on_alarm=True)" if self.stop_on_alarm else "training goes on"
         logger.warning(
             "trace collapse alarm at step %d: valid-trace rate %.2f is %.2f below its baseline %.2f "
             "(alarm_margin %.2f); %s; %s",
-            step, vr, self._baseline - vr, self._baseline, self.alarm_margin, _summary(metrics), action,
+            step, vr, self.baseline - vr, self.baseline, self.alarm_margin, _summary(metrics), action,
         )  # fmt: skip
         if self.stop_on_alarm:
             control.should_training_stop = True
