@@ -208,7 +208,7 @@ def _locate(full: str, prompt: str, target: Target, fmt: ReasoningFormat) -> tup
     answer = target.answer.strip()
     if open_at < 0:  # no block: right only for a target without a trace
         at = _skip_blank(full, len(prompt))
-        return (None, at) if target.reasoning is None and full.startswith(answer, at) else None
+        return (None, at) if target.reasoning is None and full.find(answer, at) >= 0 else None
     inner = open_at + len(fmt.open)
     reasoning = (target.reasoning or "").strip()
     end = inner

@@ -207,6 +207,9 @@ class StudyConfig:
     model_args: dict[str, Any] = field(default_factory=dict)  # from_pretrained kwargs (dtype, ...)
     output_dir: str | None = None  # default runs/<name>; relative paths: the working directory
     monitor: dict[str, Any] | None = None  # TraceMonitorCallback kwargs (lm_eval_tracecollapse.monitor)
+    #: chat-template variables (e.g. enable_thinking) wherever the template is rendered: the
+    #: training texts (masking), the monitor's prompts and lm-eval's (its chat_template_args)
+    chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def out(self) -> Path:
@@ -373,6 +376,21 @@ def _check(cfg: StudyConfig) -> None:
         raise ConfigError(f"evaluation.batch_size: an integer or 'auto', got {e.batch_size!r}")
     if "pretrained" in e.model_args or "peft" in e.model_args or "lora_local_path" in e.model_args:
         raise ConfigError("evaluation.model_args: pretrained/peft/lora_local_path are set by the study per checkpoint")
+    for key in ("chat_template_args", "enable_thinking"):
+        if key in e.model_args:
+            raise ConfigError(f"evaluation.model_args.{key}: set chat_template_kwargs at the top level instead "
+                              "(one setting for training, the monitor and evaluation)")  # fmt: skip
+    if cfg.monitor is not None and "chat_template_kwargs" in cfg.monitor:
+        raise ConfigError("monitor.chat_template_kwargs: set chat_template_kwargs at the top level instead")
+    for key in ("add_generation_prompt", "tokenize"):
+        if key in cfg.chat_template_kwargs:
+            raise ConfigError(f"chat_template_kwargs.{key}: set by the study itself")
+    if e.backend == "vllm" and cfg.chat_template_kwargs.get("enable_thinking") is True:
+        raise ConfigError(
+            "chat_template_kwargs.enable_thinking: lm-eval's vllm backend switches thinking on only together with "
+            "think_end_token, which cuts the trace out of the responses this study measures; use backend hf, or "
+            "leave enable_thinking unset where the template thinks by default (Qwen3)"
+        )
 
 
 def _yaml_loader() -> Any:

@@ -66,7 +66,26 @@ def model_args(cfg: StudyConfig, base: str, checkpoint: Path | None, merged: Pat
     else:
         key = "peft" if cfg.evaluation.backend == "hf" else "lora_local_path"
         args = {"pretrained": base, key: str(checkpoint)}
-    return {**args, **cfg.evaluation.model_args}
+    return {**args, **cfg.evaluation.model_args, **_template_args(cfg)}
+
+
+def _template_args(cfg: StudyConfig) -> dict[str, Any]:
+    """The study's ``chat_template_kwargs`` as lm-eval model arguments: ``chat_template_args``
+    (its vllm backend drops ``enable_thinking`` from there, so False goes on its own).
+
+    >>> from lm_eval_tracecollapse.study.config import parse_config
+    >>> cfg = parse_config({"name": "x", "model": "m", "data": {"train": "t.jsonl"},
+    ...                     "chat_template_kwargs": {"enable_thinking": False}})
+    >>> _template_args(cfg)
+    {'chat_template_args': {'enable_thinking': False}}
+    """
+    kwargs = dict(cfg.chat_template_kwargs)
+    if not kwargs:
+        return {}
+    if cfg.evaluation.backend == "vllm" and "enable_thinking" in kwargs:
+        thinking = kwargs.pop("enable_thinking")
+        return {"enable_thinking": thinking, **({"chat_template_args": kwargs} if kwargs else {})}
+    return {"chat_template_args": kwargs}
 
 
 def task_manager(cfg: StudyConfig) -> Any:

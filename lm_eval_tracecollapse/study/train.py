@@ -106,7 +106,9 @@ def _monitor(cfg: StudyConfig, tok: Any, examples: list[dict[str, Any]], folder:
     golds = [split_trace(t, cfg.data.fmt)[1] for t in targets]
     try:
         where = str(folder / "trace_monitor")
-        callback = TraceMonitorCallback(prompts, golds, tokenizer=tok, output_dir=where, **kwargs)
+        template = dict(cfg.chat_template_kwargs) or None
+        callback = TraceMonitorCallback(prompts, golds, tokenizer=tok, output_dir=where,
+                                        chat_template_kwargs=template, **kwargs)  # fmt: skip
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"monitor: {' '.join(str(exc).split())}") from None
     return callback, examples[:-n]
@@ -185,7 +187,8 @@ def train_arm(cfg: StudyConfig, arm: Arm, base: Path | str, examples: list[dict[
     s = arm.strategy
     rows = tokenize_with_masks(for_strategy(examples, s, cfg.data.fmt), tok, mode=s.mode, weight=s.weight or 0.5,
                                fmt=cfg.data.fmt, max_length=cfg.training.max_length,
-                               insert_empty_trace=s.insert_empty)  # fmt: skip
+                               insert_empty_trace=s.insert_empty,
+                               chat_template_kwargs=cfg.chat_template_kwargs)  # fmt: skip
     trainer = TraceMaskTrainer(
         model=model, args=_arguments(cfg, arm, folder), train_dataset=rows, data_collator=TraceMaskCollator(tok),
         processing_class=tok, callbacks=[_marker_callback(log)],
