@@ -30,7 +30,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..masking import TraceMaskCollator, tokenize_with_masks, weighted_causal_lm_loss
+from ..masking import TraceMaskCollator, split_trace, tokenize_with_masks, weighted_causal_lm_loss
 from .data import response, train_items
 from .tiny import build_model, build_tokenizer
 
@@ -74,7 +74,14 @@ TOY: dict[str, Any] = {
 
 
 def _chats(items: list[dict[str, str]], trace: str) -> list[dict[str, Any]]:
-    return [{"prompt": it["question"], "response": response(it, trace)} for it in items]
+    """SFT examples with the trace in a ``reasoning`` key: the template writes the block
+    (``<think>\\n…\\n</think>\\n`` on the demo's ChatML, the text the demo has always trained on)."""
+    rows: list[dict[str, Any]] = []
+    for it in items:
+        reasoning, answer = split_trace(response(it, trace))
+        rows.append({"prompt": it["question"], "response": answer}
+                    | ({} if reasoning is None else {"reasoning": reasoning}))  # fmt: skip
+    return rows
 
 
 def _train(model: Any, rows: list[dict[str, list]], tok: Any, steps: int, lr: float, batch: int, desc: str,
