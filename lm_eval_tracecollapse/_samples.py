@@ -2,14 +2,21 @@
 from the file name, prompt, raw responses): shared by the reports, ``tc_replay``, the
 probes and the training monitor, so it sits below all of them.
 
+Runs whose names carry numbers (the trace monitor's ``step-<N>``, the Trainer's
+``checkpoint-<N>``) are listed in natural order, numbers compared as numbers, wherever
+runs are listed (:func:`natural_key`, :func:`order_runs`).
+
 Example:
     >>> sample_task(Path("out/m/samples_gsm8k_2026-01-01T00-00-00.jsonl"))
     'gsm8k'
+    >>> order_runs(["step-0", "step-10", "step-100", "step-20"])
+    ['step-0', 'step-10', 'step-20', 'step-100']
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +24,8 @@ __all__ = [
     "PROBE_TASK",
     "find_sample_files",
     "is_probe_file",
+    "natural_key",
+    "order_runs",
     "sample_fields",
     "sample_prompt",
     "sample_responses",
@@ -27,15 +36,50 @@ __all__ = [
 PROBE_TASK = "tc_probe"  # its samples hold faithfulness probes, not trace statuses
 
 _NAME = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.:]+)$")
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple[tuple[str | int, ...], str]:
+    """A sort key comparing runs of digits as numbers (``step-20`` before ``step-100``),
+    the rest as text; names equal but for leading zeros are ordered by the text itself.
+
+    >>> sorted(["step-100", "step-20", "step-0", "step-10"], key=natural_key)
+    ['step-0', 'step-10', 'step-20', 'step-100']
+    >>> sorted(["a1x2", "a1x", "a01x", "b", "a"], key=natural_key)
+    ['a', 'a01x', 'a1x', 'a1x2', 'b']
+    """
+    # split() alternates text and digits, always text first: items of one index have one type
+    parts = _DIGITS.split(text)
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(parts)), text
+
+
+def order_runs(runs: Iterable[str]) -> list[str]:
+    """Run names, each once: in natural order (:func:`natural_key`) when every name carries
+    a number (``step-0`` ... ``step-100``, ``checkpoint-500``, ``seed1``), else in the order
+    first seen (a ``base`` run stays where it was given).  What ``analyze``, ``table``,
+    ``plot`` and the HTML report list runs by.
+
+    >>> order_runs(["checkpoint-1000", "checkpoint-200", "checkpoint-50", "checkpoint-200"])
+    ['checkpoint-50', 'checkpoint-200', 'checkpoint-1000']
+    >>> order_runs(["sft", "base"])
+    ['sft', 'base']
+    """
+    names = list(dict.fromkeys(runs))
+    if len(names) > 1 and all(_DIGITS.search(name) for name in names):
+        return sorted(names, key=natural_key)
+    return names
 
 
 def find_sample_files(paths: list[str | Path]) -> list[Path]:
-    """Every ``samples_*.jsonl`` under the given folders, plus files named directly."""
+    """Every ``samples_*.jsonl`` under the given folders (in natural order of their paths,
+    :func:`natural_key`), plus files named directly (in the order given)."""
     found: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found.extend(sorted(q for q in p.rglob("samples_*.jsonl") if q.is_file()))
+            found.extend(
+                sorted((q for q in p.rglob("samples_*.jsonl") if q.is_file()), key=lambda q: natural_key(str(q)))
+            )
         elif p.is_file():
             found.append(p)
         elif p.exists():

@@ -133,6 +133,42 @@ def test_tables_and_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "| checkpoint-100 |" in capsys.readouterr().out
 
 
+def test_runs_named_by_step_are_in_numeric_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The trace monitor's ``step-<N>`` runs: ``analyze``, ``table``, ``plot`` and the HTML
+    report list step-20 before step-100 (natural order), from their folder or named one by
+    one in string order (as a shell glob ``out/step-*`` gives them)."""
+    from lm_eval_tracecollapse.report.html import read_browser_data
+    from lm_eval_tracecollapse.report.summary import in_run_order
+
+    for step in (0, 10, 100, 20, 5):
+        _run(tmp_path / f"step-{step}", BASE_ROWS)
+    want = ["step-0", "step-5", "step-10", "step-20", "step-100"]
+    globbed: list[str | Path] = sorted(str(p) for p in tmp_path.iterdir())
+    assert [Path(p).name for p in globbed] == ["step-0", "step-10", "step-100", "step-20", "step-5"]
+
+    def runs(summaries: list) -> list[str]:
+        return list(dict.fromkeys(s.run for s in summaries))
+
+    for paths in ([tmp_path], globbed):
+        summaries, _ = analyze(paths, workers=1, progress=False)
+        assert runs(summaries) == want
+        assert [(s.run, s.pipeline) for s in summaries[:2]] == [
+            ("step-0", "strict-match"),
+            ("step-0", "flexible-extract"),
+        ]
+        assert read_browser_data(paths)[0].runs == want
+    assert runs(in_run_order(summaries[::-1])) == want  # what plot() draws its rows by
+    main(["analyze", *map(str, globbed), "--workers", "1"])
+    blocks = [line.split(" / ")[0] for line in capsys.readouterr().out.splitlines() if "[strict-match]:" in line]
+    assert blocks == want
+    main(["table", str(tmp_path)])
+    rows = [line.split("|")[1].strip() for line in capsys.readouterr().out.splitlines() if line.startswith("| step-")]
+    assert rows == want
+    # a run without a number keeps the order given: no guess where "base" belongs
+    _run(tmp_path / "base", FT_ROWS)
+    assert runs(analyze([tmp_path / "step-20", tmp_path / "base"], workers=1, progress=False)[0]) == ["step-20", "base"]
+
+
 def test_stats() -> None:
     assert all(math.isnan(x) for x in wilson(0, 0))  # no data: NaN, not 0
     lo, hi = wilson(5, 10)

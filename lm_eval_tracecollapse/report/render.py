@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Literal, get_args
 
-from .summary import Comparison, Estimate, TaskSummary
+from .summary import Comparison, Estimate, TaskSummary, in_run_order
 
 __all__ = ["analyze_text", "compare_text", "markdown_table", "paper_table", "plot", "plot_curves", "plot_series"]
 
@@ -196,6 +196,7 @@ def plot(summaries: list[TaskSummary], path: str | Path) -> Path:
     path = Path(path)
     if not path.suffix:  # matplotlib would save to "<path>.png": say so, by naming it
         path = path.with_name(path.name + ".png")
+    summaries = in_run_order(summaries)  # step-20 before step-100, as analyze lists them
     labels = _labels(summaries)
     steps = {s.run: int(m.group(1)) for s in summaries if (m := _STEP.search(s.run))}
     by_steps = len(steps) == len({s.run for s in summaries}) and len(steps) > 1

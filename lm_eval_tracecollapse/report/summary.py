@@ -27,14 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._samples import order_runs
 from ..failure_kinds import FailureOptions, LengthUnit, load_tokenizer
 from .kinds import KindAcc
 from .samples import DocRecord, Problems, check_fmt, find_sample_files, is_probe_file, iter_file, task_and_run
 from .stats import mcnemar_exact, paired_bootstrap_ci, wilson
 
 __all__ = [
-    "Comparison", "Estimate", "Keyed", "TaskSummary", "analyze", "compare", "compare_records", "keyed_records",
-    "read_keyed", "summarize",
+    "Comparison", "Estimate", "Keyed", "TaskSummary", "analyze", "compare", "compare_records", "in_run_order",
+    "keyed_records", "read_keyed", "summarize",
 ]  # fmt: skip
 
 STATUSES = ("valid", "empty", "missing", "truncated")
@@ -219,9 +220,9 @@ def analyze(
     tokenizer: str | None = None,
 ) -> tuple[list[TaskSummary], Problems]:
     """Summaries of every (run, task, filter pipeline) in the samples files under
-    ``paths``; files are read in parallel (``workers`` processes, default: CPU count)
-    and streamed line by line.  With ``tokenizer`` (a local path or hub name), mean
-    trace length is also in tokens."""
+    ``paths``, runs in :func:`in_run_order`; files are read in parallel (``workers``
+    processes, default: CPU count) and streamed line by line.  With ``tokenizer`` (a
+    local path or hub name), mean trace length is also in tokens."""
     import os
     from multiprocessing import get_context
 
@@ -251,7 +252,15 @@ def analyze(
         for pipe, acc in by_pipe.items():
             accs.setdefault((run, task, pipe), _Acc()).merge(acc)
         problems.merge(probs)
-    return [_summary(run, task, pipe, acc) for (run, task, pipe), acc in accs.items()], problems
+    return in_run_order([_summary(run, task, pipe, acc) for (run, task, pipe), acc in accs.items()]), problems
+
+
+def in_run_order(summaries: list[TaskSummary]) -> list[TaskSummary]:
+    """``summaries`` with their runs in :func:`~lm_eval_tracecollapse._samples.order_runs`
+    order (``step-20`` before ``step-100`` when every run name carries a number, else as
+    first seen), each run's tasks and pipelines in the order they were."""
+    rank = {run: i for i, run in enumerate(order_runs(s.run for s in summaries))}
+    return sorted(summaries, key=lambda s: rank[s.run])
 
 
 @dataclass

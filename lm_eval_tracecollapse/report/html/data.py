@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..._samples import find_sample_files, is_probe_file, sample_prompt
-from ..render import _STEP
+from ..._samples import find_sample_files, is_probe_file, order_runs, sample_prompt
 from ..samples import DocRecord, Problems, iter_parsed
 from ..summary import STATUSES, _task_key
 
@@ -69,20 +67,6 @@ class TextCaps:
             trace=int(min(top.trace, max(240, 0.4 * per))),
             answer=int(min(top.answer, max(120, 0.2 * per))),
         )
-
-
-def order_runs(runs: Iterable[str]) -> list[str]:
-    """Runs in first-seen order, or by training step when every name carries one
-    (``checkpoint-500``, ``step_200``; the same rule as the plot's curves).
-
-    >>> order_runs(["checkpoint-1000", "checkpoint-200", "checkpoint-50"])
-    ['checkpoint-50', 'checkpoint-200', 'checkpoint-1000']
-    >>> order_runs(["base", "checkpoint-20"])
-    ['base', 'checkpoint-20']
-    """
-    names = list(dict.fromkeys(runs))
-    steps = {r: int(m.group(1)) for r in names if (m := _STEP.search(r))}
-    return sorted(names, key=steps.__getitem__) if len(steps) == len(names) > 1 else names
 
 
 def default_base(runs: list[str]) -> str | None:
