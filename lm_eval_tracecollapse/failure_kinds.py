@@ -11,8 +11,10 @@ each a :class:`~.metrics.Weighted` value per document aggregated by ``pooled_mea
 * ``loop_rate`` — share of all responses whose trace ends in a repetition loop
   (:func:`~.loops.ends_in_loop`); ``truncated_loop_rate`` + ``truncated_progress_rate``
   = ``truncated_rate``: truncated responses whose trace loops / was still progressing;
-* ``degenerate_rate`` — share of all responses whose trace is **valid** but has fewer
-  than ``tc_degenerate_words`` (3) words or only filler (:data:`FILLERS`);
+* ``degenerate_rate`` — share of all responses whose trace is **valid** but says
+  nothing: only filler phrases (:data:`FILLERS`) and punctuation, not one word or number
+  of content (a short computation such as ``3+8=11`` is content); with
+  ``tc_degenerate_words`` N (default 0: off), also a valid trace of fewer than N words;
 * ``trace_length_<unit>`` — mean trace length over the responses with a trace (valid,
   empty, truncated); ``answer_length_<unit>`` — mean answer-part length over those with
   a non-blank answer; ``<unit>`` is ``tokens`` (the model's tokenizer) or ``words``.
@@ -24,15 +26,19 @@ Example:
     >>> v = extra_metric_values(pred, [1.0], FailureOptions())
     >>> v["degenerate_rate"], v["pass@1_empty"], v["trace_length_words"], v["answer_length_words"]
     (1.0, N/A, 1.0, 1.0)
+    >>> extra_metric_values(TracedAnswer("11", [parse_trace("<think>3+8=11</think>11")]), None,
+    ...                     FailureOptions())["degenerate_rate"]
+    0.0
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from typing import Any, Literal
 
 from .loops import LoopConfig, ends_in_loop
@@ -84,7 +90,8 @@ _STATUS_PASS = {
     "pass@1_truncated": TraceStatus.TRUNCATED,
 }
 
-#: filler openings: a valid trace made only of these (and punctuation) is degenerate
+#: filler phrases: a valid trace made only of these (any case, any number of times) and
+#: punctuation is degenerate
 FILLERS = (
     "okay",
     "ok",
@@ -105,26 +112,55 @@ FILLERS = (
     "i need to think",
     "thinking",
 )
-_FILLER = re.compile(
-    r"\b(?:" + "|".join(re.escape(f).replace(r"\ ", r"\s+") for f in sorted(FILLERS, key=len, reverse=True)) + r")\b",
-    re.IGNORECASE,
-)
-_WORDLIKE = re.compile(r"\w")
+_WORD = re.compile(r"[^\W_]+")  # a run of letters and digits (any script); anything else separates words
+_FILLER_WORDS = frozenset(tuple(_WORD.findall(f)) for f in FILLERS)  # "let's think" -> ("let", "s", "think")
+_FILLER_FIRST = frozenset(words[0] for words in _FILLER_WORDS)
+_FILLER_LONGEST = max(map(len, _FILLER_WORDS))
+_SPACED = re.compile(r"\S+")
 
 
-def is_degenerate(trace: Trace, min_words: int = 3) -> bool:
-    """A **valid** trace with fewer than ``min_words`` words (whitespace-separated), or
-    made only of :data:`FILLERS` and punctuation.  Other statuses are never degenerate.
+def _filler_only(text: str) -> bool:
+    """Whether every word of ``text`` belongs to a filler phrase (:data:`FILLERS`, longest
+    first).  Words are read one at a time and the scan stops at the first that does not
+    belong, so a trace that starts with content costs a few words, whatever its length."""
+    words: Iterator[str] = (m.group().casefold() for m in _WORD.finditer(text))
+    ahead: list[str] = []  # the next words, at most as many as the longest phrase has
+    while True:
+        while len(ahead) < _FILLER_LONGEST and (word := next(words, None)) is not None:
+            if not ahead and word not in _FILLER_FIRST:
+                return False
+            ahead.append(word)
+        if not ahead:
+            return True
+        n = next((n for n in range(len(ahead), 0, -1) if tuple(ahead[:n]) in _FILLER_WORDS), 0)
+        if not n:
+            return False
+        del ahead[:n]
+
+
+def is_degenerate(trace: Trace, min_words: int = 0) -> bool:
+    """A **valid** trace that says nothing: made only of :data:`FILLERS` (any case, any
+    number of times) and punctuation, with no word or number of content; with
+    ``min_words`` (``tc_degenerate_words``, default 0: off), also one of fewer than that
+    many whitespace-separated words.  Length alone does not make a trace degenerate: a
+    short, on-topic computation (``3+8=11``) is a real trace.  Other statuses are never
+    degenerate (each has its own rate).  Linear in the trace and stops early: at the first
+    word of content, and after ``min_words`` words.
 
     >>> from lm_eval_tracecollapse.parse import parse_trace
     >>> [is_degenerate(parse_trace(r)) for r in ("<think>Okay, let me think.</think>4",
-    ...  "<think>Okay, 6 * 7 = 42.</think>42", "<think></think>4", "<think>6*7</think>42")]
-    [True, False, False, True]
+    ...  "<think>Okay, 6 * 7 = 42.</think>42", "<think></think>4", "<think>6*7</think>42",
+    ...  "<think>Hmm... OK, ok. Let's think step by step!</think>4", "<think>3+8=11</think>11")]
+    [True, False, False, False, True, False]
+    >>> is_degenerate(parse_trace("<think>6*7</think>42"), min_words=3)
+    True
     """
     if trace.status is not TraceStatus.VALID or trace.reasoning is None:
         return False
     text = trace.reasoning
-    return len(text.split()) < min_words or not _WORDLIKE.search(_FILLER.sub(" ", text))
+    if min_words and sum(1 for _ in islice(_SPACED.finditer(text), min_words)) < min_words:
+        return True
+    return _filler_only(text)
 
 
 @dataclass(frozen=True)
@@ -139,7 +175,7 @@ class FailureOptions:
     """
 
     loop: LoopConfig = field(default_factory=LoopConfig)
-    degenerate_words: int = 3
+    degenerate_words: int = 0
     tokenizer: Any = None
 
     @property
@@ -246,7 +282,7 @@ def load_tokenizer(name: str) -> Any:
 def failure_options(settings: Mapping[str, Any], implicit_tokenizer: bool = False) -> FailureOptions:
     """Options from a task's metadata/YAML keys (or a metric entry's options):
     ``tc_loop_ngram``, ``tc_loop_window``, ``tc_loop_min_tokens``, ``tc_loop_novelty``
-    (:class:`~.loops.LoopConfig`), ``tc_degenerate_words`` (3), ``tc_tokenizer``.
+    (:class:`~.loops.LoopConfig`), ``tc_degenerate_words`` (0: off), ``tc_tokenizer``.
 
     The tokenizer: ``tc_tokenizer`` (a local path or hub name; ``words``/``false`` for
     words) — one that cannot be loaded is an error; else, with ``implicit_tokenizer``,
@@ -259,7 +295,7 @@ def failure_options(settings: Mapping[str, Any], implicit_tokenizer: bool = Fals
     loop = {attr: settings[key] for key, attr in _INT_KEYS.items() if key in settings}
     if "tc_loop_novelty" in settings:
         loop["novelty"] = settings["tc_loop_novelty"]
-    words = settings.get("tc_degenerate_words", 3)
+    words = settings.get("tc_degenerate_words", 0)
     if isinstance(words, bool) or not isinstance(words, int) or words < 0:
         raise ValueError(f"tc_degenerate_words must be an integer >= 0, got {words!r}")
     name = settings.get("tc_tokenizer")

@@ -126,6 +126,39 @@ def _check(results: dict[str, Any]) -> None:
     assert fa["valid_rate,strict-match"] == pytest.approx(3 / 8)
 
 
+def test_degenerate_is_filler_only_not_short() -> None:
+    """A valid trace is degenerate when it says nothing (filler phrases and punctuation only),
+    not when it is short: the demo's ``3+8=11`` is a real trace.  The length rule is opt-in
+    (``tc_degenerate_words``); the check stops at the first word of content."""
+    import time
+
+    from lm_eval_tracecollapse.failure_kinds import failure_options, is_degenerate
+    from lm_eval_tracecollapse.parse import parse_trace
+    from lm_eval_tracecollapse.trace import Trace, TraceStatus
+
+    def degenerate(reasoning: str, min_words: int = 0) -> bool:
+        return is_degenerate(parse_trace(f"<think>{reasoning}</think>4"), min_words)
+
+    real = ["3+8=11", "6*7", "42", "x = 2", "Yes.", "Quick estimate.", "Okay, 6 * 7 = 42.", "So 3+8=11",
+            "ok so 11", "让我想想", "Let me think about that", "Hmm, carry the one", "okay_then"]  # fmt: skip
+    filler = ["Okay.", "Hmm...", "OK, ok. Okay!", "Let's think step by step.", "Let’s think.", "...", "?!", "_",
+              "Alright, all right, let me see...", "um, uh, so, well", "LET ME THINK ABOUT THIS"]  # fmt: skip
+    assert [r for r in real if degenerate(r)] == []
+    assert [f for f in filler if not degenerate(f)] == []
+    # only a valid trace can be degenerate: the other statuses have their own rates
+    assert [is_degenerate(parse_trace(r)) for r in ("<think>Okay.", "<think></think>4", "Okay. 4")] == [False] * 3
+    # the opt-in length rule: fewer than N whitespace-separated words
+    assert degenerate("3+8=11", min_words=2) and not degenerate("3 + 8 = 11", min_words=3)
+    assert failure_options({}).degenerate_words == 0
+    assert failure_options({"tc_degenerate_words": 3}).degenerate_words == 3
+    # cost: a long trace is decided at its first word of content, and filler alone is linear
+    long_real = Trace(TraceStatus.VALID, "Okay, so 3+8=11. " + "Carry the one. " * 2_000_000, "11", "think")
+    start = time.perf_counter()
+    assert not is_degenerate(long_real)
+    assert time.perf_counter() - start < 0.01  # 30 MB: a whole-text pass takes well over 10 ms
+    assert is_degenerate(Trace(TraceStatus.VALID, "Hmm, okay. Let me think... " * 20_000, "4", "think"))
+
+
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """One real `tracecollapse eval` run of the group fg_tc (wrapped on the fly) with --log_samples."""
