@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, Literal, get_args
 
 from .formats import ReasoningFormat, get_format
@@ -136,16 +137,20 @@ def _family(fmt: str, tokenizer: Any, chat_template_kwargs: Mapping[str, Any] | 
     return detected.fmt if detected is not None else get_format("think")
 
 
-def _tokens(tokenizer: Any, texts: list[TrainingText]) -> tuple[list[list[int]], list[list[int]]]:
-    """Ids of each text (the generation prompt and the completion encoded apart, so the ids
-    start with exactly the prompt's ids) and each token's end offset in the text."""
+def _tokens(tokenizer: Any, texts: list[TrainingText]) -> list[tuple[list[int], Any, Any]]:
+    """(ids, prompt offsets, completion offsets) of each text: the generation prompt and
+    the completion encoded apart, so the ids start with exactly the prompt's ids."""
     prompt_ids, prompt_offsets = _encode(tokenizer, [t.text[: t.prompt_end] for t in texts])
     tail_ids, tail_offsets = _encode(tokenizer, [t.text[t.prompt_end :] for t in texts])
-    ids, ends = [], []
-    for t, p_ids, p_off, c_ids, c_off in zip(texts, prompt_ids, prompt_offsets, tail_ids, tail_offsets, strict=True):
-        ids.append(list(p_ids) + list(c_ids))
-        ends.append([end for _, end in p_off] + [t.prompt_end + end for _, end in c_off])
-    return ids, ends
+    return [(list(p) + list(c), po, co) for p, po, c, co in zip(prompt_ids, prompt_offsets, tail_ids, tail_offsets,
+                                                                  strict=True)]  # fmt: skip
+
+
+def _token_at(char: int, prompt_end: int, prompt_offsets: Any, tail_offsets: Any) -> int:
+    """The first token whose span ends after ``char`` (a straddling token goes later)."""
+    if char >= prompt_end:
+        return len(prompt_offsets) + bisect.bisect_right(tail_offsets, char - prompt_end, key=itemgetter(1))
+    return bisect.bisect_right(prompt_offsets, char, key=itemgetter(1))
 
 
 def tokenize_with_masks(
@@ -184,23 +189,21 @@ def tokenize_with_masks(
         conversations, tokenizer, family, targets, chat_template_kwargs=chat_template_kwargs,
         history_reasoning=history_reasoning, field=reasoning_field,
     )  # fmt: skip
-    all_ids, all_ends = _tokens(tokenizer, texts)
     rows = []
-    for ids, ends, t in zip(all_ids, all_ends, texts, strict=True):
+    for (ids, p_off, c_off), t in zip(_tokens(tokenizer, texts), texts, strict=True):
         if max_length is not None:
-            ids, ends = ids[:max_length], ends[:max_length]
+            ids = ids[:max_length]
         think_at, answer_at = t.trace if t.trace is not None else (t.prompt_end, t.prompt_end)
         if t.trace is not None:
             answer_at = t.answer_at
-        # first token whose span ends after the boundary: a straddling token goes later
-        t0 = bisect.bisect_right(ends, think_at)
-        t1 = bisect.bisect_right(ends, answer_at)
+        t0 = min(_token_at(think_at, t.prompt_end, p_off, c_off), len(ids))
+        t1 = min(_token_at(answer_at, t.prompt_end, p_off, c_off), len(ids))
         labels = list(ids)
         if mode in ("prompt", "prompt+think", "prompt+partial"):
             labels[:t0] = [IGNORE_INDEX] * t0
         if mode in ("think", "prompt+think"):
             labels[t0:t1] = [IGNORE_INDEX] * (t1 - t0)
-        row: dict[str, list] = {"input_ids": list(ids), "attention_mask": [1] * len(ids), "labels": labels}
+        row: dict[str, list] = {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
         if mode in ("partial", "prompt+partial"):
             row["loss_weights"] = [1.0] * t0 + [float(weight)] * (t1 - t0) + [1.0] * (len(ids) - t1)
         rows.append(row)

@@ -280,7 +280,7 @@ def _history(
             continue
         content = str(msg.get("content") or "")
         if policy == "keep":
-            placeholder = f"{tag}H{k}"
+            placeholder = f"{tag}H{k}X"  # ends in a letter: no placeholder is a prefix of another
             swaps[placeholder] = _block(fmt, str(reasoning)) + content
             msg["content"] = placeholder
         elif field == "inline":
@@ -349,8 +349,8 @@ def render_training_texts(
         for i, conv in enumerate(conversations)
     ]
     full = [[*h, _final(t, where, family)] for h, t in zip(history, targets, strict=True)]
-    prompts = _render(tokenizer, history, True, kwargs, swaps)
-    fulls = [text.rstrip("\n") for text in _render(tokenizer, full, False, kwargs, swaps)]
+    prompts = _render(tokenizer, history, True, kwargs, swaps, tag)
+    fulls = [text.rstrip("\n") for text in _render(tokenizer, full, False, kwargs, swaps, tag)]
     out: list[TrainingText | None] = []
     for i, (prompt, text, target) in enumerate(zip(prompts, fulls, targets, strict=True)):
         prefill = _prefill(prompt, family)
@@ -372,7 +372,7 @@ def _terminators(tokenizer: Any, convs: list[list[dict[str, Any]]], kwargs: dict
     placeholder = f"{tag}T"
     shown = [[*conv[:-1], {"role": "assistant", "content": placeholder}] for conv in convs]
     out = []
-    for k, text in enumerate(_render(tokenizer, shown, False, kwargs, swaps)):
+    for k, text in enumerate(_render(tokenizer, shown, False, kwargs, swaps, tag)):
         at = text.rfind(placeholder)
         if at < 0:
             raise ValueError(
@@ -390,15 +390,12 @@ def _target_of(message: Mapping[str, Any], fmt: ReasoningFormat) -> Target:
 
 
 def _render(tokenizer: Any, convs: list[list[dict[str, Any]]], generation: bool, kwargs: dict[str, Any],
-            swaps: Mapping[str, str]) -> list[str]:  # fmt: skip
+            swaps: Mapping[str, str], tag: str) -> list[str]:  # fmt: skip
     """One batched render (one template compilation); placeholders swapped back."""
     if not convs:
         return []
     texts = tokenizer.apply_chat_template(convs, tokenize=False, add_generation_prompt=generation, **kwargs)
-    if swaps:
-        for i, text in enumerate(texts):
-            for placeholder, value in swaps.items():
-                if placeholder in text:
-                    text = text.replace(placeholder, value)
-            texts[i] = text
-    return list(texts)
+    if not swaps:
+        return list(texts)
+    placeholder = re.compile(re.escape(tag) + r"E\d+H\d+X")
+    return [placeholder.sub(lambda m: swaps[m.group()], text) for text in texts]

@@ -303,3 +303,13 @@ def test_doc_matrix_is_current() -> None:
 if __name__ == "__main__":
     DOC.write_text(_page(DOC.read_text(encoding="utf-8")), encoding="utf-8")
     print(f"wrote {DOC}")
+
+
+def test_history_kept_in_long_conversations() -> None:
+    """Each kept turn gets its own block (turn 1's placeholder is no prefix of turn 11's)."""
+    conv: list[dict[str, Any]] = []
+    for k in range(7):
+        conv += [{"role": "user", "content": f"q{k}"}, {"role": "assistant", "content": f"a{k}", "reasoning": f"R{k}"}]
+    [t] = render_training_texts([conv], real_tokenizer("qwen3"), history_reasoning="keep")
+    for k in range(6):
+        assert f"<think>\nR{k}\n</think>\na{k}<|im_end|>" in t.text
