@@ -39,22 +39,6 @@ def chat_tokenizer(name: str, corpus: Iterable[str], vocab_size: int = 512) -> A
     file, special, added, _ = CHAT_TEMPLATES[name]
     if file is None:
         return build_tokenizer(corpus, vocab_size=vocab_size)
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    raw = Tokenizer(models.BPE())
-    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    raw.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=special,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    raw.train_from_iterator(list(corpus), trainer=trainer)
-    raw.add_tokens([AddedToken(t, special=False, normalized=False) for t in added])
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=raw, bos_token=None, eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token=None
-    )
-    tok.chat_template = (TEMPLATES / file).read_text(encoding="utf-8")
-    return tok
+    template = (TEMPLATES / file).read_text(encoding="utf-8")
+    return build_tokenizer(corpus, vocab_size=vocab_size, chat_template=template, special_tokens=special,
+                           added_tokens=added)  # fmt: skip

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from lm_eval_tracecollapse.demo.tiny import CHATML_TEMPLATE
+from lm_eval_tracecollapse.demo.tiny import CHATML_TEMPLATE, build_tokenizer
 
 TEMPLATES = Path(__file__).parent / "fixtures" / "chat_templates"
 _CHATML = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -120,25 +120,7 @@ REAL_TEMPLATES = {
 
 @cache
 def real_tokenizer(name: str) -> Any:
-    """A fast tokenizer for ``REAL_TEMPLATES[name]`` (cached: build once per test run)."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
+    """A fast tokenizer for ``REAL_TEMPLATES[name]`` (cached: built once per test run)."""
     spec = REAL_TEMPLATES[name]
-    raw = Tokenizer(models.BPE())
-    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    raw.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400,
-        special_tokens=spec.special,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    raw.train_from_iterator(_CORPUS * 3, trainer=trainer)
-    if spec.added:
-        raw.add_tokens([AddedToken(t, special=False, normalized=False) for t in spec.added])
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=raw, bos_token=spec.bos, eos_token=spec.eos, pad_token=spec.eos, unk_token=None
-    )
-    tok.chat_template = spec.source
-    return tok
+    return build_tokenizer(_CORPUS * 3, vocab_size=400, chat_template=spec.source, special_tokens=spec.special,
+                           added_tokens=spec.added, bos_token=spec.bos, eos_token=spec.eos, pad_token=None)  # fmt: skip

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+if __name__ == "__main__":  # run as a script (writes the doc): the helper module beside it
+    sys.path.insert(0, str(Path(__file__).parent))
 from real_templates import REAL_TEMPLATES, real_tokenizer
 
 from lm_eval_tracecollapse.formats import get_format

@@ -46,7 +46,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tok = build_tokenizer(["0123456789+=, The answer is.", *(response(it) for it in items[:200])], vocab_size=280)
     model = build_model(tok, hidden=64, layers=2, heads=4)
     rows = tokenize_with_masks(_chats(items, "full"), tok, mode="prompt")
-    _train(model, rows, tok, steps=300, lr=5e-3, batch=64, desc="tiny base")
+    # lr 3e-3: at 5e-3 the last steps diverge on ATen's AVX-512 kernels (pass@1 0.38 there, 0.97 on AVX2)
+    _train(model, rows, tok, steps=300, lr=3e-3, batch=64, desc="tiny base")
     path = tmp_path_factory.mktemp("monitor") / "base"
     model.save_pretrained(path)
     tok.save_pretrained(path)

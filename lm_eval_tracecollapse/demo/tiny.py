@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 __all__ = ["CHATML_TEMPLATE", "build_model", "build_tokenizer"]
@@ -29,8 +29,23 @@ _SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 _THINK = ["<think>", "</think>"]
 
 
-def build_tokenizer(corpus: Iterable[str], vocab_size: int = 512, chat_template: str = CHATML_TEMPLATE) -> Any:
-    """A fast byte-level BPE tokenizer trained on ``corpus`` (deterministic)."""
+def build_tokenizer(
+    corpus: Iterable[str],
+    vocab_size: int = 512,
+    chat_template: str = CHATML_TEMPLATE,
+    *,
+    special_tokens: Sequence[str] = _SPECIAL,
+    added_tokens: Sequence[str] = _THINK,
+    bos_token: str | None = None,
+    eos_token: str = "<|im_end|>",
+    pad_token: str | None = "<|endoftext|>",
+) -> Any:
+    """A fast byte-level BPE tokenizer trained on ``corpus`` (deterministic).
+
+    ``special_tokens`` (turn markers) are special, ``added_tokens`` ordinary added tokens
+    (``<think>``/``</think>`` by default): pass a model's own to stand in for its released
+    tokenizer with its ``chat_template`` (``pad_token`` None: the eos token pads).
+    """
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -39,17 +54,18 @@ def build_tokenizer(corpus: Iterable[str], vocab_size: int = 512, chat_template:
     raw.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=_SPECIAL,
+        special_tokens=list(special_tokens),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     raw.train_from_iterator(list(corpus), trainer=trainer)
-    raw.add_tokens([AddedToken(t, special=False, normalized=False) for t in _THINK])
+    if added_tokens:
+        raw.add_tokens([AddedToken(t, special=False, normalized=False) for t in added_tokens])
     tok = PreTrainedTokenizerFast(
         tokenizer_object=raw,
-        bos_token=None,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
+        bos_token=bos_token,
+        eos_token=eos_token,
+        pad_token=pad_token if pad_token is not None else eos_token,
         unk_token=None,
     )
     tok.chat_template = chat_template
