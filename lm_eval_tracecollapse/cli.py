@@ -63,6 +63,11 @@ def _eval(argv: list[str]) -> None:
     with _clear_errors("eval"):
         generated, _ = resolve_wrapped(tasks, roots)
     args.include_path = [*roots, *([str(generated)] if generated else [])]
+    from .models.api import stock_api_warning
+
+    warning = stock_api_warning(str(getattr(args, "model", "")), tasks)
+    if warning:  # before generation: the run would count every served trace as missing
+        print(f"tracecollapse eval: warning: {warning}", file=sys.stderr)
     try:
         cli.execute(args)
     except (ValueError, FileNotFoundError, ImportError) as exc:

@@ -260,5 +260,7 @@ class TraceStatusFilter(Filter):
             if closed
             else " No response even closes a trace: if the model does reason, check that lm-eval was not "
             "told to strip it (think_end_token / enable_thinking model_args cut everything up to </think> "
-            "before filters run), and that max_gen_toks and the task's stop sequences leave room for it.",
+            "before filters run), that max_gen_toks and the task's stop sequences leave room for it, and, "
+            "for a served model, that the server's reasoning field is read: lm-eval's local-chat-completions "
+            "drops it (use tc_chat_api with reasoning_parser=<the server's parser>).",
         )

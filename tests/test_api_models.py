@@ -79,7 +79,9 @@ def server() -> Iterator[str]:
         httpd.shutdown()
 
 
-def _eval(tmp_path: Path, model: str, model_args: str, extra: list[str]) -> dict[str, Any]:
+def _eval(
+    tmp_path: Path, model: str, model_args: str, extra: list[str], stderr: list[str] | None = None
+) -> dict[str, Any]:
     out = tmp_path / "out"
     env = offline_env()
     proc = subprocess.run(
@@ -89,6 +91,8 @@ def _eval(tmp_path: Path, model: str, model_args: str, extra: list[str]) -> dict
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    if stderr is not None:
+        stderr.append(proc.stderr)
     (results,) = out.glob("*/results_*.json")
     (samples,) = out.glob("*/samples_api_styles_*.jsonl")
     return {
@@ -135,3 +139,17 @@ def test_rebuild_text() -> None:
     assert rebuild_text("r", "4", "stop", "think_bracket") == "[THINK]r[/THINK]4"
     with pytest.raises(ValueError, match="unknown reasoning format"):
         rebuild_text("r", "4", "stop", "nope")
+
+
+@pytest.mark.slow
+def test_stock_chat_model_is_warned_before_it_loses_the_trace(server: str, tmp_path: Path) -> None:
+    """lm-eval's local-chat-completions reads content only: the run is warned before it starts."""
+    err: list[str] = []
+    res = _eval(
+        tmp_path, "local-chat-completions",
+        f"base_url={server}/chat/completions,model=test,max_retries=3,num_concurrent=1", ["--apply_chat_template"], err,
+    )  # fmt: skip
+    warned = err[0].split("tracecollapse eval: warning: ")
+    assert len(warned) == 2 and warned[1].startswith("local-chat-completions drops the reasoning field")
+    assert "--model tc_chat_api" in warned[1] and err[0].index("warning") < err[0].index("Building contexts")
+    assert res["results"]["missing_rate,answer"] > 0.5  # what the warning is about: split traces read as none

@@ -56,13 +56,47 @@ from ..formats import get_format
 from ._text import rebuild_text
 from .replay import Generation
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "ServerResponseError", "TraceChatAPI", "TraceCompletionsAPI", "rebuild_text"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "STOCK_API_MODELS",
+    "ServerResponseError",
+    "TraceChatAPI",
+    "TraceCompletionsAPI",
+    "rebuild_text",
+    "stock_api_warning",
+]
 
 log = logging.getLogger(__name__)
 
 #: the most bytes one response body may take once decompressed (model_arg ``max_response_bytes``)
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 2**20
 _CHUNK = 2**16
+
+
+#: lm-eval's own OpenAI-compatible models: they keep ``content`` and drop a server's reasoning field
+STOCK_API_MODELS = ("local-chat-completions", "openai-chat-completions", "local-completions", "openai-completions")
+
+
+def stock_api_warning(model: str, tasks: Iterable[str]) -> str | None:
+    """The warning for a run of ours (``tracecollapse eval``: every task is traced) through
+    one of lm-eval's stock API models, else None.
+
+    >>> stock_api_warning("hf", ["gsm8k_tc"]) is None
+    True
+    >>> stock_api_warning("local-chat-completions", ["gsm8k_tc"]).split(":")[0]
+    'local-chat-completions drops the reasoning field'
+    """
+    traced = list(tasks)
+    if model not in STOCK_API_MODELS:
+        return None
+    chat = "chat" in model
+    instead = "tc_chat_api" if chat else "tc_completions_api (with --apply_chat_template: the model's own prompt)"
+    return (
+        f"{model} drops the reasoning field: a server that splits the trace off (vLLM/SGLang --reasoning-parser, "
+        f"llama.cpp --reasoning-format) returns it in message.reasoning_content, which {model} never reads, so "
+        f"{', '.join(traced[:3])} would count every trace as missing. Use --model {instead} (same model_args"
+        + (", plus reasoning_parser=<the server's parser>)" if chat else ")")
+    )
 
 
 class ServerResponseError(ValueError):
