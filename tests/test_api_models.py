@@ -153,3 +153,55 @@ def test_stock_chat_model_is_warned_before_it_loses_the_trace(server: str, tmp_p
     assert len(warned) == 2 and warned[1].startswith("local-chat-completions drops the reasoning field")
     assert "--model tc_chat_api" in warned[1] and err[0].index("warning") < err[0].index("Building contexts")
     assert res["results"]["missing_rate,answer"] > 0.5  # what the warning is about: split traces read as none
+
+
+def test_rebuild_text_by_parser_and_prefill() -> None:
+    """vLLM's deepseek_r1 files a reply without </think> as reasoning (content null): after a
+    prompt that opens the trace that is an unclosed trace, else a reply with no trace."""
+    reply = "The answer is 4."
+    assert rebuild_text(reply, None, "stop", parser="deepseek_r1", prefilled=False) == reply  # missing, as hf
+    assert rebuild_text(reply, None, "stop", parser="deepseek_r1") == reply  # unknown prompt: read as not opened
+    assert rebuild_text(reply, None, "stop", parser="deepseek_r1", prefilled=True) == "<think>" + reply  # truncated
+    assert rebuild_text(reply, None, "stop", parser="qwen3", prefilled=False) == "<think>" + reply  # another parser
+    assert rebuild_text("", reply, "stop", parser="deepseek_r1") == "<think></think>" + reply  # empty, not missing
+    assert rebuild_text("2+2", None, "length", parser="deepseek_r1") == "<think>2+2"  # cut inside the trace
+
+
+class _TemplateServer(BaseHTTPRequestHandler):
+    """vLLM's /tokenize + /detokenize, or llama.cpp's /apply-template, rendering ``prompt``."""
+
+    prompt: ClassVar[str] = ""
+    style: ClassVar[str] = "vllm"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        routes = {"vllm": {"/tokenize": {"tokens": [1, 2, 3], "count": 3}, "/detokenize": {"prompt": self.prompt}},
+                  "llamacpp": {"/apply-template": {"prompt": self.prompt}}}[self.style]  # fmt: skip
+        if self.path not in routes or (self.path == "/tokenize" and not payload.get("add_generation_prompt")):
+            self.send_response(404)
+            self.end_headers()
+            return
+        body = json.dumps(routes[self.path]).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.mark.parametrize("style", ["vllm", "llamacpp"])
+def test_the_server_says_whether_its_prompt_opens_the_trace(style: str) -> None:
+    from lm_eval_tracecollapse.models._probe import rendered_prompt
+
+    _TemplateServer.style = style
+    _TemplateServer.prompt = "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n<think>\n"
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _TemplateServer)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/v1/chat/completions"
+        assert rendered_prompt(url, "m") == _TemplateServer.prompt
+    finally:
+        httpd.shutdown()
+    assert rendered_prompt("http://127.0.0.1:9/v1/chat/completions", "m", timeout=2) is None  # nothing listens

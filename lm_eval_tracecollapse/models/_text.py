@@ -1,16 +1,71 @@
-"""Rebuilding a response whose trace a server split off (``reasoning_content``)."""
+"""Rebuilding a response whose trace a server split off (``reasoning_content``).
+
+A server's reasoning parser splits the generated text into a reasoning field and a
+content field; how it splits a reply that never writes the closing marker depends on
+the parser.  vLLM's ``deepseek_r1`` assumes the template opened the trace and puts such
+a reply *entirely* into the reasoning field (content null) — so the same null content
+means "the trace never closed" (truncated) after a prompt that opens ``<think>``, and "no
+trace at all" (missing) after one that does not.  :func:`rebuild_text` undoes the split
+so the text reads as the same generation read from ``hf`` would.
+
+Example:
+    >>> rebuild_text("6*7=42", "42", "stop")
+    '<think>6*7=42</think>42'
+    >>> rebuild_text("The answer is 42.", None, "stop", parser="deepseek_r1", prefilled=False)
+    'The answer is 42.'
+    >>> rebuild_text("6*7 is", None, "stop", parser="deepseek_r1", prefilled=True)
+    '<think>6*7 is'
+"""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from ..formats import get_format
 
-__all__ = ["rebuild_text"]
+__all__ = ["UNCLOSED_IN_REASONING", "is_ambiguous", "rebuild_text"]
+
+#: server-side reasoning parsers that put a reply without the closing marker into the
+#: reasoning field (content null): vLLM's ``deepseek_r1`` (``BaseThinkingReasoningParser``),
+#: llama.cpp's ``--reasoning-format deepseek`` when it sees the template force the trace open
+UNCLOSED_IN_REASONING = frozenset({"deepseek_r1", "deepseek"})
+
+Prefilled = Literal[True, False] | None
 
 
-def rebuild_text(reasoning: str | None, content: str | None, finish_reason: str | None, fmt: str = "think") -> str:
-    """The full response text from a server's split ``reasoning`` and ``content``."""
+def is_ambiguous(reasoning: str | None, content: str | None, finish_reason: str | None, parser: str | None) -> bool:
+    """Whether the split cannot tell "the trace never closed" from "no trace at all"
+    without knowing if the prompt opened the trace: reasoning and no answer, a natural
+    stop, and a parser that files an unclosed reply as reasoning.
+
+    >>> is_ambiguous("The answer is 4.", None, "stop", "deepseek_r1"), is_ambiguous("r", "4", "stop", "deepseek_r1")
+    (True, False)
+    """
+    answered = content is not None and content.strip() != ""
+    return reasoning is not None and not answered and finish_reason != "length" and parser in UNCLOSED_IN_REASONING
+
+
+def rebuild_text(
+    reasoning: str | None,
+    content: str | None,
+    finish_reason: str | None,
+    fmt: str = "think",
+    *,
+    parser: str | None = None,
+    prefilled: Prefilled = None,
+) -> str:
+    """The full response text from a server's split ``reasoning`` and ``content``.
+
+    ``parser``: the server's reasoning parser (``deepseek_r1``, ...); ``prefilled``:
+    whether the prompt the server rendered ends with the opening marker (None: unknown,
+    read as not prefilled).  A reply cut by the length limit inside its trace stays an
+    unclosed trace.
+    """
     if reasoning is None:
         return content or ""
+    if is_ambiguous(reasoning, content, finish_reason, parser) and prefilled is not True:
+        # the parser filed a reply without </think> as reasoning, and no prompt opened a trace
+        return reasoning.strip() + (content or "")
     family = get_format(fmt)
     unclosed = content is None or (finish_reason == "length" and not content.strip())
     if unclosed:

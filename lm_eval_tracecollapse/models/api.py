@@ -53,7 +53,9 @@ from lm_eval.models.api_models import LMEVAL_MODEL_NONE_ANSWER_PLACEHOLDER
 from lm_eval.models.openai_completions import LocalChatCompletion, LocalCompletionsAPI
 
 from ..formats import get_format
-from ._text import rebuild_text
+from ._probe import rendered_prompt
+from ._stock import STOCK_API_MODELS, stock_api_warning
+from ._text import is_ambiguous, rebuild_text
 from .replay import Generation
 
 __all__ = [
@@ -73,30 +75,18 @@ DEFAULT_MAX_RESPONSE_BYTES = 64 * 2**20
 _CHUNK = 2**16
 
 
-#: lm-eval's own OpenAI-compatible models: they keep ``content`` and drop a server's reasoning field
-STOCK_API_MODELS = ("local-chat-completions", "openai-chat-completions", "local-completions", "openai-completions")
-
-
-def stock_api_warning(model: str, tasks: Iterable[str]) -> str | None:
-    """The warning for a run of ours (``tracecollapse eval``: every task is traced) through
-    one of lm-eval's stock API models, else None.
-
-    >>> stock_api_warning("hf", ["gsm8k_tc"]) is None
-    True
-    >>> stock_api_warning("local-chat-completions", ["gsm8k_tc"]).split(":")[0]
-    'local-chat-completions drops the reasoning field'
-    """
-    traced = list(tasks)
-    if model not in STOCK_API_MODELS:
+def _flag(value: str | bool, name: str) -> bool | None:
+    """A boolean model_arg given as text (``true``/``false``), or None for ``auto``."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    if text == "auto":
         return None
-    chat = "chat" in model
-    instead = "tc_chat_api" if chat else "tc_completions_api (with --apply_chat_template: the model's own prompt)"
-    return (
-        f"{model} drops the reasoning field: a server that splits the trace off (vLLM/SGLang --reasoning-parser, "
-        f"llama.cpp --reasoning-format) returns it in message.reasoning_content, which {model} never reads, so "
-        f"{', '.join(traced[:3])} would count every trace as missing. Use --model {instead} (same model_args"
-        + (", plus reasoning_parser=<the server's parser>)" if chat else ")")
-    )
+    raise ValueError(f"{name} must be true, false or auto, got {value!r}")
 
 
 class ServerResponseError(ValueError):
@@ -352,10 +342,46 @@ class TraceChatAPI(_CheckedAPI, LocalChatCompletion):
 
     _name = "tc_chat_api"
 
-    def __init__(self, *args: Any, reasoning_fmt: str = "think", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        reasoning_fmt: str = "think",
+        reasoning_parser: str | None = None,
+        prefilled: str | bool = "auto",
+        **kwargs: Any,
+    ) -> None:
         get_format(reasoning_fmt)  # ValueError naming the known families
         super().__init__(*args, **kwargs)
         self.reasoning_fmt = reasoning_fmt
+        self.reasoning_parser = reasoning_parser or None
+        self._prefilled: bool | None = _flag(prefilled, "prefilled")
+        self._probe = self._prefilled is None  # ask the server once, when a split needs it
+        self._warned = False
+
+    def _prefill(self) -> bool | None:
+        """Whether the server's generation prompt opens the trace (asked once; None: unknown)."""
+        if self._probe:
+            self._probe = False
+            prompt = rendered_prompt(str(self.base_url), getattr(self, "model", None), self.header)
+            family = get_format(self.reasoning_fmt)
+            self._prefilled = None if prompt is None else prompt.rstrip().endswith(family.open)
+        return self._prefilled
+
+    def _read(self, reasoning: str | None, content: str | None, finish: str | None) -> str:
+        prefilled = None
+        if is_ambiguous(reasoning, content, finish, self.reasoning_parser):
+            prefilled = self._prefill()
+            if prefilled is None and not self._warned:
+                self._warned = True
+                log.warning(
+                    "tc_chat_api: the %s parser returned reasoning with no content: a reply that never wrote %s "
+                    "(no trace, unless the template opened one) or one that closed it and stopped. The server "
+                    "does not say which prompt it renders (/tokenize, /apply-template): read as no trace; pass "
+                    "--model_args prefilled=true if the model's template opens the trace (DeepSeek-R1, QwQ).",
+                    self.reasoning_parser, get_format(self.reasoning_fmt).close,
+                )  # fmt: skip
+        return rebuild_text(reasoning, content, finish, self.reasoning_fmt, parser=self.reasoning_parser,
+                            prefilled=prefilled)  # fmt: skip
 
     def _generations(self, out: dict[str, Any]) -> list[Generation | None]:
         res: list[Generation | None] = []
@@ -370,7 +396,7 @@ class TraceChatAPI(_CheckedAPI, LocalChatCompletion):
             key = "reasoning_content" if msg.get("reasoning_content") is not None else "reasoning"
             reasoning = _text(msg.get(key), f"{where}: {key!r}")
             content = _text(msg.get("content"), f"{where}: 'content'")
-            res.append(Generation(rebuild_text(reasoning, content, finish, self.reasoning_fmt), finish))
+            res.append(Generation(self._read(reasoning, content, finish), finish))
         return res
 
 
