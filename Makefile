@@ -68,3 +68,66 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+# .venv-llamacpp: the llama.cpp engine (issue 30).  llama-cpp-python[server] 0.3.36, whose wheel
+# is compiled once from its sdist (CPU only, GGML_NATIVE=OFF: portable x86-64, AVX2/FMA/F16C),
+# and llama.cpp's own `llama-server`, built from the llama.cpp source vendored in that same sdist:
+# it is the server with `--reasoning-format deepseek|none` (llama-cpp-python's server has no
+# reasoning option at all).  Plus, for converting the demo's checkpoints to GGUF, the vendored
+# convert_hf_to_gguf.py (linked as $(LLAMACPP_VENV)/llama.cpp) with its own gguf-py, torch (the
+# CPU wheel) and transformers.  The compiled wheel and binary are cached in LLAMACPP_CACHE,
+# outside the work tree, so a fresh clone on the same machine (CI) compiles nothing.  Measured on
+# 2 cores: cold 16 min (sdist 1, wheel 7, llama-server 8), with the cache 1 min (the venv's pip
+# installs); rm -rf $(LLAMACPP_CACHE) for a cold build.
+LLAMACPP_VERSION := 0.3.36
+LLAMACPP_VENV    := .venv-llamacpp
+LLAMACPP_CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/lm-eval-tracecollapse/llamacpp-$(LLAMACPP_VERSION)
+LLAMACPP_SRC     := $(LLAMACPP_CACHE)/src/llama_cpp_python-$(LLAMACPP_VERSION)
+LLAMACPP_CMAKE   := -DGGML_NATIVE=OFF -DGGML_BLAS=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF
+LLAMACPP_JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+LLAMACPP_STAMP   := $(LLAMACPP_VENV)/.installed
+
+.PHONY: engines-llamacpp
+
+$(LLAMACPP_SRC)/.unpacked:
+	mkdir -p $(LLAMACPP_CACHE)/sdist $(LLAMACPP_CACHE)/src
+	$(PYTHON) -m pip download --quiet --no-deps --no-binary :all: -d $(LLAMACPP_CACHE)/sdist \
+	  "llama-cpp-python==$(LLAMACPP_VERSION)"
+	tar xzf $(LLAMACPP_CACHE)/sdist/llama_cpp_python-$(LLAMACPP_VERSION).tar.gz -C $(LLAMACPP_CACHE)/src
+	touch $@
+
+# the wheel: llama.cpp's libraries only (no llava/mtmd); pip installs it without compiling
+$(LLAMACPP_CACHE)/wheels/.built: $(LLAMACPP_SRC)/.unpacked
+	mkdir -p $(LLAMACPP_CACHE)/wheels
+	CMAKE_ARGS="$(LLAMACPP_CMAKE) -DLLAVA_BUILD=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$(LLAMACPP_JOBS) \
+	  $(PYTHON) -m pip wheel --quiet --no-deps -w $(LLAMACPP_CACHE)/wheels \
+	  $(LLAMACPP_CACHE)/sdist/llama_cpp_python-$(LLAMACPP_VERSION).tar.gz
+	touch $@
+
+# llama-server, statically linked (no web UI: nothing is downloaded)
+$(LLAMACPP_CACHE)/bin/llama-server: $(LLAMACPP_SRC)/.unpacked
+	cmake -S $(LLAMACPP_SRC)/vendor/llama.cpp -B $(LLAMACPP_CACHE)/build-server -DCMAKE_BUILD_TYPE=Release \
+	  -DBUILD_SHARED_LIBS=OFF $(LLAMACPP_CMAKE) -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	  -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF >/dev/null
+	cmake --build $(LLAMACPP_CACHE)/build-server --target llama-server -j $(LLAMACPP_JOBS) >/dev/null
+	mkdir -p $(LLAMACPP_CACHE)/bin
+	cp $(LLAMACPP_CACHE)/build-server/bin/llama-server $@
+	rm -rf $(LLAMACPP_CACHE)/build-server
+
+$(LLAMACPP_STAMP): $(LLAMACPP_CACHE)/wheels/.built $(LLAMACPP_CACHE)/bin/llama-server
+	test -x $(LLAMACPP_VENV)/bin/python || $(PYTHON) -m venv $(LLAMACPP_VENV)
+	echo '*' > $(LLAMACPP_VENV)/.gitignore  # git ignores the venv
+	$(LLAMACPP_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LLAMACPP_VENV)/bin/python -m pip install --quiet $(TORCH)
+	$(LLAMACPP_VENV)/bin/python -m pip install --quiet --find-links $(LLAMACPP_CACHE)/wheels \
+	  --only-binary llama-cpp-python "llama-cpp-python[server]==$(LLAMACPP_VERSION)" \
+	  $(LLAMACPP_SRC)/vendor/llama.cpp/gguf-py "transformers==5.25.0" sentencepiece $(TORCH)
+	ln -sf $(LLAMACPP_CACHE)/bin/llama-server $(LLAMACPP_VENV)/bin/llama-server
+	ln -sfn $(LLAMACPP_SRC)/vendor/llama.cpp $(LLAMACPP_VENV)/llama.cpp
+	$(LLAMACPP_VENV)/bin/llama-server --version
+	$(LLAMACPP_VENV)/bin/python -c "import importlib.metadata as m, llama_cpp.server.app, gguf, torch; \
+	  assert torch.version.cuda is None, torch.__version__; \
+	  print('engines-llamacpp: llama-cpp-python', m.version('llama-cpp-python'), 'gguf', m.version('gguf'), 'torch', torch.__version__)"
+	touch $@
+
+engines-llamacpp: $(LLAMACPP_STAMP)
