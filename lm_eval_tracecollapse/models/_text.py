@@ -26,9 +26,12 @@ from ..formats import get_format
 __all__ = ["UNCLOSED_IN_REASONING", "is_ambiguous", "rebuild_text"]
 
 #: server-side reasoning parsers that put a reply without the closing marker into the
-#: reasoning field (content null): vLLM's ``deepseek_r1`` (``BaseThinkingReasoningParser``),
-#: llama.cpp's ``--reasoning-format deepseek`` when it sees the template force the trace open
-UNCLOSED_IN_REASONING = frozenset({"deepseek_r1", "deepseek"})
+#: reasoning field (content null) whether or not it opened the trace: vLLM's ``deepseek_r1``
+#: (``BaseThinkingReasoningParser``; it also strips an opening ``<think>``).  llama.cpp's
+#: ``--reasoning-format deepseek`` is not one: it splits only a reply that opened the
+#: trace (or whose template forced it open), so its reasoning without content is an
+#: unclosed trace, as read by default.
+UNCLOSED_IN_REASONING = frozenset({"deepseek_r1"})
 
 Prefilled = Literal[True, False] | None
 

@@ -371,14 +371,21 @@ class TraceChatAPI(_CheckedAPI, LocalChatCompletion):
         prefilled = None
         if is_ambiguous(reasoning, content, finish, self.reasoning_parser):
             prefilled = self._prefill()
-            if prefilled is None and not self._warned:
+            if prefilled is not True and not self._warned:
                 self._warned = True
+                close = get_format(self.reasoning_fmt).close
+                known = (
+                    "the server's prompt does not open the trace"
+                    if prefilled is False
+                    else "the server does not say which prompt it renders (/tokenize, /apply-template); pass "
+                    "--model_args prefilled=true if the model's template opens the trace (DeepSeek-R1, QwQ)"
+                )
                 log.warning(
-                    "tc_chat_api: the %s parser returned reasoning with no content: a reply that never wrote %s "
-                    "(no trace, unless the template opened one) or one that closed it and stopped. The server "
-                    "does not say which prompt it renders (/tokenize, /apply-template): read as no trace; pass "
-                    "--model_args prefilled=true if the model's template opens the trace (DeepSeek-R1, QwQ).",
-                    self.reasoning_parser, get_format(self.reasoning_fmt).close,
+                    "tc_chat_api: the %s parser returned reasoning with no content, its answer to a reply that never "
+                    "wrote %s; %s, so such replies are read as having no trace (missing). The parser files a reply "
+                    "that opened the trace and never closed it (truncated) the same way: for exact statuses serve "
+                    "the model without --reasoning-parser (tc_chat_api reads the trace inline, as hf does).",
+                    self.reasoning_parser, close, known,
                 )  # fmt: skip
         return rebuild_text(reasoning, content, finish, self.reasoning_fmt, parser=self.reasoning_parser,
                             prefilled=prefilled)  # fmt: skip
