@@ -162,7 +162,8 @@ def test_rebuild_text_by_parser_and_prefill() -> None:
     assert rebuild_text(reply, None, "stop", parser="deepseek_r1", prefilled=False) == reply  # missing, as hf
     assert rebuild_text(reply, None, "stop", parser="deepseek_r1") == reply  # unknown prompt: read as not opened
     assert rebuild_text(reply, None, "stop", parser="deepseek_r1", prefilled=True) == "<think>" + reply  # truncated
-    assert rebuild_text(reply, None, "stop", parser="qwen3", prefilled=False) == "<think>" + reply  # another parser
+    assert rebuild_text(reply, None, "stop", parser="glm45", prefilled=False) == "<think>" + reply  # another parser
+    assert rebuild_text(reply, None, "stop", parser="qwen3", opened=True) == "<think>" + reply  # its ids say opened
     assert rebuild_text("", reply, "stop", parser="deepseek_r1") == "<think></think>" + reply  # empty, not missing
     assert rebuild_text("2+2", None, "length", parser="deepseek_r1") == "<think>2+2"  # cut inside the trace
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-__all__ = ["rendered_prompt", "server_root"]
+__all__ = ["rendered_prompt", "server_root", "token_ids"]
 
 _PROBE = [{"role": "user", "content": "What is 2 + 2?"}]
 
@@ -59,3 +59,13 @@ def rendered_prompt(
     if applied is not None and isinstance(applied.get("prompt"), str):
         return str(applied["prompt"])
     return None
+
+
+def token_ids(
+    base_url: str, model: str | None, text: str, headers: dict[str, str] | None = None, timeout: float = 30.0
+) -> list[int] | None:
+    """The server's token ids of ``text`` (vLLM/SGLang ``/tokenize``), or None."""
+    out = _post(f"{server_root(base_url)}/tokenize", {"model": model, "prompt": text, "add_special_tokens": False},
+                headers, timeout)  # fmt: skip
+    ids = None if out is None else out.get("tokens")
+    return [int(i) for i in ids] if isinstance(ids, list) and all(isinstance(i, int) for i in ids) else None

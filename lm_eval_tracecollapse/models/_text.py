@@ -27,11 +27,12 @@ __all__ = ["UNCLOSED_IN_REASONING", "is_ambiguous", "rebuild_text"]
 
 #: server-side reasoning parsers that put a reply without the closing marker into the
 #: reasoning field (content null) whether or not it opened the trace: vLLM's ``deepseek_r1``
-#: (``BaseThinkingReasoningParser``; it also strips an opening ``<think>``).  llama.cpp's
+#: (``BaseThinkingReasoningParser``; it also strips an opening ``<think>``) and ``qwen3``
+#: (vLLM 0.32's captured replies: the same split on every reply of the demo's checkpoints).  llama.cpp's
 #: ``--reasoning-format deepseek`` is not one: it splits only a reply that opened the
 #: trace (or whose template forced it open), so its reasoning without content is an
 #: unclosed trace, as read by default.
-UNCLOSED_IN_REASONING = frozenset({"deepseek_r1"})
+UNCLOSED_IN_REASONING = frozenset({"deepseek_r1", "qwen3"})
 
 Prefilled = Literal[True, False] | None
 
@@ -56,17 +57,22 @@ def rebuild_text(
     *,
     parser: str | None = None,
     prefilled: Prefilled = None,
+    opened: bool | None = None,
 ) -> str:
     """The full response text from a server's split ``reasoning`` and ``content``.
 
     ``parser``: the server's reasoning parser (``deepseek_r1``, ...); ``prefilled``:
     whether the prompt the server rendered ends with the opening marker (None: unknown,
-    read as not prefilled).  A reply cut by the length limit inside its trace stays an
+    read as not prefilled); ``opened``: whether the reply's own tokens hold the opening
+    marker (None: unknown).  A reply cut by the length limit inside its trace stays an
     unclosed trace.
+
+    >>> rebuild_text("\\n0+The answer", None, "stop", parser="qwen3", prefilled=False, opened=True)
+    '<think>\\n0+The answer'
     """
     if reasoning is None:
         return content or ""
-    if is_ambiguous(reasoning, content, finish_reason, parser) and prefilled is not True:
+    if is_ambiguous(reasoning, content, finish_reason, parser) and not (prefilled is True or opened is True):
         # the parser filed a reply without </think> as reasoning, and no prompt opened a trace
         return reasoning.strip() + (content or "")
     family = get_format(fmt)

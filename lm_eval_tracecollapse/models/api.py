@@ -53,9 +53,9 @@ from lm_eval.models.api_models import LMEVAL_MODEL_NONE_ANSWER_PLACEHOLDER
 from lm_eval.models.openai_completions import LocalChatCompletion, LocalCompletionsAPI
 
 from ..formats import get_format
-from ._probe import rendered_prompt
+from ._split import SplitReader
 from ._stock import STOCK_API_MODELS, stock_api_warning
-from ._text import is_ambiguous, rebuild_text
+from ._text import rebuild_text
 from .replay import Generation
 
 __all__ = [
@@ -354,41 +354,14 @@ class TraceChatAPI(_CheckedAPI, LocalChatCompletion):
         super().__init__(*args, **kwargs)
         self.reasoning_fmt = reasoning_fmt
         self.reasoning_parser = reasoning_parser or None
-        self._prefilled: bool | None = _flag(prefilled, "prefilled")
-        self._probe = self._prefilled is None  # ask the server once, when a split needs it
-        self._warned = False
+        self._split = SplitReader(str(self.base_url), getattr(self, "model", None), self.header, reasoning_fmt,
+                                  self.reasoning_parser, _flag(prefilled, "prefilled"))  # fmt: skip
 
-    def _prefill(self) -> bool | None:
-        """Whether the server's generation prompt opens the trace (asked once; None: unknown)."""
-        if self._probe:
-            self._probe = False
-            prompt = rendered_prompt(str(self.base_url), getattr(self, "model", None), self.header)
-            family = get_format(self.reasoning_fmt)
-            self._prefilled = None if prompt is None else prompt.rstrip().endswith(family.open)
-        return self._prefilled
-
-    def _read(self, reasoning: str | None, content: str | None, finish: str | None) -> str:
-        prefilled = None
-        if is_ambiguous(reasoning, content, finish, self.reasoning_parser):
-            prefilled = self._prefill()
-            if prefilled is not True and not self._warned:
-                self._warned = True
-                close = get_format(self.reasoning_fmt).close
-                known = (
-                    "the server's prompt does not open the trace"
-                    if prefilled is False
-                    else "the server does not say which prompt it renders (/tokenize, /apply-template); pass "
-                    "--model_args prefilled=true if the model's template opens the trace (DeepSeek-R1, QwQ)"
-                )
-                log.warning(
-                    "tc_chat_api: the %s parser returned reasoning with no content, its answer to a reply that never "
-                    "wrote %s; %s, so such replies are read as having no trace (missing). The parser files a reply "
-                    "that opened the trace and never closed it (truncated) the same way: for exact statuses serve "
-                    "the model without --reasoning-parser (tc_chat_api reads the trace inline, as hf does).",
-                    self.reasoning_parser, close, known,
-                )  # fmt: skip
-        return rebuild_text(reasoning, content, finish, self.reasoning_fmt, parser=self.reasoning_parser,
-                            prefilled=prefilled)  # fmt: skip
+    def _create_payload(self, *args: Any, **kwargs: Any) -> dict:
+        payload: dict = super()._create_payload(*args, **kwargs)
+        if self._split.asks_token_ids:
+            payload["return_token_ids"] = True  # vLLM: each reply's ids show whether it opened the trace
+        return payload
 
     def _generations(self, out: dict[str, Any]) -> list[Generation | None]:
         res: list[Generation | None] = []
@@ -403,7 +376,7 @@ class TraceChatAPI(_CheckedAPI, LocalChatCompletion):
             key = "reasoning_content" if msg.get("reasoning_content") is not None else "reasoning"
             reasoning = _text(msg.get(key), f"{where}: {key!r}")
             content = _text(msg.get("content"), f"{where}: 'content'")
-            res.append(Generation(self._read(reasoning, content, finish), finish))
+            res.append(Generation(self._split.read(choice, reasoning, content, finish), finish))
         return res
 
 
