@@ -64,8 +64,8 @@ def rebuild_text(
     ``parser``: the server's reasoning parser (``deepseek_r1``, ...); ``prefilled``:
     whether the prompt the server rendered ends with the opening marker (None: unknown,
     read as not prefilled); ``opened``: whether the reply's own tokens hold the opening
-    marker (None: unknown).  A reply cut by the length limit inside its trace stays an
-    unclosed trace.
+    marker (None: unknown).  Reasoning with no answer is an unclosed trace (cut by the
+    length limit, or never closed).
 
     >>> rebuild_text("\\n0+The answer", None, "stop", parser="qwen3", prefilled=False, opened=True)
     '<think>\\n0+The answer'
@@ -76,7 +76,9 @@ def rebuild_text(
         # the parser filed a reply without </think> as reasoning, and no prompt opened a trace
         return reasoning.strip() + (content or "")
     family = get_format(fmt)
-    unclosed = content is None or (finish_reason == "length" and not content.strip())
+    # reasoning and no answer: the reply never closed its trace (llama.cpp's deepseek format
+    # returns content ""; a reply that closed it and stopped at once reads the same, rare)
+    unclosed = content is None or not content.strip()
     if unclosed:
         return f"{family.open}{reasoning}"
     return f"{family.open}{reasoning}{family.close}{content}"
