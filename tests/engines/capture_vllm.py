@@ -5,9 +5,13 @@ Three captures, each optional (all three by default):
 ``--server``  for each checkpoint, one ``vllm serve`` per reasoning parser (``deepseek_r1``,
               ``qwen3``, none), the task's 100 prompts sent to ``/v1/chat/completions``
               (non-streaming, greedy, the task's own ``max_gen_toks`` and ``until``, as
-              lm-eval's chat API models send them); per document the raw ``choices[0]``
-              as returned (null non-text fields dropped) and the body's ``usage``, into
-              ``vllm/<checkpoint>__<parser>.jsonl``.
+              lm-eval's chat API models send them, plus ``"return_token_ids": true``); per
+              document the raw ``choices[0]`` as returned (null non-text fields dropped;
+              its ``token_ids`` are the generated ids, the stop token included), the
+              body's ``prompt_token_ids`` and ``usage``, into
+              ``vllm/<checkpoint>__<parser>.jsonl``; and once per server the server's
+              ``POST /tokenize`` of ``<think>`` and ``</think>`` (no special tokens), into
+              ``vllm/<checkpoint>__<parser>.tokenize.json`` (their ids also in the manifest).
 ``--offline`` lm-eval's offline ``vllm`` model (``tracecollapse eval --model vllm`` in
               ``.venv-vllm``): the samples into ``vllm/offline/<checkpoint>/``.
 ``--hf``      lm-eval's ``hf`` model (``tracecollapse eval --model hf`` in ``.venv``), the
@@ -34,6 +38,9 @@ Example:
     ...     "reasoning": None, "refusal": None, "tool_calls": []}, "finish_reason": "stop",
     ...     "logprobs": None, "stop_reason": None, "token_ids": None})["message"])
     ['content', 'reasoning', 'role']
+    >>> sorted(trim_choice({"index": 0, "message": {"role": "assistant", "content": "x"},
+    ...     "finish_reason": "stop", "stop_reason": None, "token_ids": [87, 2], "routed_experts": None}))
+    ['finish_reason', 'index', 'message', 'token_ids']
 """
 
 from __future__ import annotations
@@ -66,7 +73,7 @@ def _load_serve() -> Any:
 
 serve = _load_serve()
 CPU_ENV, CPU_FLAGS, ROOT = serve.CPU_ENV, serve.CPU_FLAGS, serve.ROOT
-chat, vllm_server = serve.chat, serve.vllm_server
+chat, tokenize, vllm_server = serve.chat, serve.tokenize, serve.vllm_server
 
 TASK = "tc_demo_easy"
 CHECKPOINTS = ("base", "sft_answer_only", "sft_empty_think", "mask_empty_think", "mask_real_trace")
@@ -80,6 +87,8 @@ DEMO_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "OMP_NUM_THREADS"
 TEXT_KEYS = ("role", "content", "reasoning", "reasoning_content")
 #: dropped from lm-eval's samples rows: the hashes and the list of metric names (the values stay)
 SAMPLE_DROP = ("doc_hash", "prompt_hash", "target_hash", "metrics")
+#: the strings each server's ``/tokenize`` is asked for, once per server
+THINK_TAGS = ("<think>", "</think>")
 
 
 def parser_label(parser: str | None) -> str:
@@ -191,7 +200,8 @@ def capture_server(
     workers: int,
 ) -> None:
     docs, gen = task_prompts()
-    params = request_params(gen)
+    # vLLM's extension: choices[0].token_ids (generated) and the body's prompt_token_ids
+    params = {**request_params(gen), "return_token_ids": True}
     manifest["server"] = {**manifest.get("server", {}), "task": TASK, "docs": len(docs), "request": params}
     manifest["server"].setdefault("runs", {})
     logs = stage / "logs"
@@ -205,6 +215,15 @@ def capture_server(
             with vllm_server(path, reasoning_parser=parser, served_model_name=name, log_path=log_path) as srv:
                 startup = srv.startup_s
                 t1 = time.monotonic()
+                tokenized = [
+                    {
+                        "request": {"model": srv.model, "prompt": tag, "add_special_tokens": False},
+                        "response": tokenize(srv, tag, add_special_tokens=False),
+                    }
+                    for tag in THINK_TAGS
+                ]
+                tokenize_s = time.monotonic() - t1
+                t1 = time.monotonic()
 
                 def one(doc: dict[str, Any], srv: Any = srv) -> dict[str, Any]:
                     body = chat(srv, [{"role": "user", "content": doc["user"]}], **params)
@@ -214,6 +233,7 @@ def capture_server(
                         "user": doc["user"],
                         "message_keys": sorted(choice.get("message") or {}),
                         "choice": trim_choice(choice),
+                        "prompt_token_ids": body.get("prompt_token_ids"),
                         "usage": trim_usage(body.get("usage")),
                     }
 
@@ -225,11 +245,21 @@ def capture_server(
             with open(out / f"{label}.jsonl", "w") as fh:
                 for row in rows:
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            tok = {
+                "endpoint": "POST /tokenize",
+                "checkpoint": name,
+                "parser": parser_label(parser),
+                "served_model_name": name,
+                "calls": tokenized,
+            }
+            (out / f"{label}.tokenize.json").write_text(json.dumps(tok, indent=1, ensure_ascii=False) + "\n")
             run = {
                 "checkpoint": name,
                 "path": str(path),
                 "parser": parser_label(parser),
+                "think_token_ids": {c["request"]["prompt"]: c["response"].get("tokens") for c in tokenized},
                 "startup_s": round(startup, 1),
+                "tokenize_s": round(tokenize_s, 2),
                 "requests_s": round(requests_s, 1),
                 "total_s": round(total, 1),
             }

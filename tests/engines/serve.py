@@ -11,6 +11,7 @@ Usage::
     with vllm_server("demo_out/builtin/tiny-arith-small", reasoning_parser="deepseek_r1") as srv:
         body = chat(srv, [{"role": "user", "content": "3+8"}], max_tokens=48)
         body["choices"][0]["message"]          # {"content": ..., "reasoning": ..., ...}
+        tokenize(srv, "<think>")               # {"count": 1, "max_model_len": 512, "tokens": [280], ...}
 
 The server is started in its own process group (``vllm serve`` forks an engine-core
 process), on a free port, with the flags a tiny float32 model needs on a CPU; it is
@@ -53,7 +54,9 @@ __all__ = [
     "ServerStartError",
     "chat",
     "free_port",
+    "post_json",
     "serve_command",
+    "tokenize",
     "vllm_bin",
     "vllm_server",
 ]
@@ -261,12 +264,28 @@ def vllm_server(
 def chat(server: Server, messages: list[dict[str, Any]], timeout: float = 300.0, **params: Any) -> dict[str, Any]:
     """POST one non-streaming ``/v1/chat/completions`` request; the parsed JSON body.
 
-    ``params`` are sent as they are (``max_tokens``, ``temperature``, ``stop``, ...).  An
-    HTTP error raises :class:`urllib.error.HTTPError` with the body in its message.
+    ``params`` are sent as they are (``max_tokens``, ``temperature``, ``stop``, ...;
+    ``return_token_ids=True`` adds the generated ids as ``choices[i].token_ids`` and the
+    prompt's as the body's ``prompt_token_ids``).  An HTTP error raises
+    :class:`urllib.error.HTTPError` with the body in its message.
     """
     payload = {"model": server.model, "messages": messages, "stream": False, **params}
+    return post_json(server.chat_url, payload, timeout)
+
+
+def tokenize(
+    server: Server, prompt: str, add_special_tokens: bool = False, timeout: float = 60.0, **params: Any
+) -> dict[str, Any]:
+    """POST ``{"model", "prompt", "add_special_tokens"}`` to the server's ``/tokenize`` (at its root,
+    not under ``/v1``); the parsed JSON body: ``{"count", "max_model_len", "tokens", "token_strs"}``."""
+    payload = {"model": server.model, "prompt": prompt, "add_special_tokens": add_special_tokens, **params}
+    return post_json(f"{server.base_url}/tokenize", payload, timeout)
+
+
+def post_json(url: str, payload: dict[str, Any], timeout: float = 300.0) -> dict[str, Any]:
+    """POST ``payload`` as JSON to ``url``; the parsed JSON body (an HTTP error carries the body)."""
     req = urllib.request.Request(
-        server.chat_url,
+        url,
         data=json.dumps(payload).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",

@@ -3,7 +3,12 @@
 Per checkpoint x parser: which message keys vLLM sent, how many replies had the reasoning
 field non-empty / empty / null, ``content`` non-empty / empty / null, the
 ``finish_reason`` values, how many replies equal the split a ``<think>``-parser makes of
-the ``hf`` text of the same document, and three representative raw choices.  Per
+the ``hf`` text of the same document, and three representative raw choices; with the
+generated ``token_ids`` (``"return_token_ids": true``) and the server's ``/tokenize`` of
+``<think>``/``</think>`` (``<checkpoint>__<parser>.tokenize.json``): how many replies hold
+each tag's id, against how many opened/closed the trace by their text (the no-parser
+capture's content of the same document, else the ``hf`` text), and whether the ids are the
+same as the no-parser capture's.  Per
 checkpoint for lm-eval's offline ``vllm`` model: texts equal to ``hf``'s, and the
 per-document status confusion against ``hf``.  Markdown on stdout (``--write`` also
 writes it to ``tests/fixtures/engines/vllm/summary.md``)::
@@ -17,6 +22,8 @@ Example:
     (('The answer is 8.', None), ('', 'The answer is 8.'))
     >>> state(None), state(""), state("x")
     ('null', 'empty', 'text')
+    >>> tag_ids({"calls": [{"request": {"prompt": "<think>"}, "response": {"tokens": [280]}}]})
+    {'<think>': 280}
 """
 
 from __future__ import annotations
@@ -126,6 +133,7 @@ def server_section(checkpoint: str, parser: str, root: Path = FIXTURES) -> list[
         out.append(f"- content equal to the hf text of the same doc: {agree_text}/{n}")
     else:
         out.append(f"- (reasoning, content) equal to the `<think>` split of the hf text: {agree_split}/{n}")
+    out += token_id_lines(checkpoint, parser, rows, root)
     shown = [rows_[0] for _, rows_ in sorted(shapes.items(), key=lambda kv: -len(kv[1]))][:3]
     for row in rows:
         if len(shown) >= 3:
@@ -139,6 +147,56 @@ def server_section(checkpoint: str, parser: str, root: Path = FIXTURES) -> list[
     for row, text in mismatches[:3]:
         out.append(f"  - differs, doc {row['doc_id']}: hf `{json.dumps(text)}` -> `{json.dumps(row['choice'])}`")
     return [*out, ""]
+
+
+def tag_ids(tokenized: dict[str, Any]) -> dict[str, int]:
+    """The tags that ``/tokenize`` answered with exactly one id: {tag: id}."""
+    out = {}
+    for call in tokenized.get("calls", []):
+        tokens = (call.get("response") or {}).get("tokens") or []
+        if len(tokens) == 1:
+            out[call["request"]["prompt"]] = int(tokens[0])
+    return out
+
+
+def token_id_lines(checkpoint: str, parser: str, rows: list[dict[str, Any]], root: Path = FIXTURES) -> list[str]:
+    """What the generated ids say about the tags, against the text (see the module's docstring)."""
+    if not any("token_ids" in row["choice"] for row in rows):
+        return ["- token ids: not recorded"]
+    tok_path = root / "vllm" / f"{checkpoint}__{parser}.tokenize.json"
+    if not tok_path.is_file():
+        return [f"- token ids: recorded, but no {tok_path.name}"]
+    tokenized = json.loads(tok_path.read_text())
+    answers = ", ".join(
+        f"`{c['request']['prompt']}` -> {json.dumps(c['response'].get('tokens'))}" for c in tokenized["calls"]
+    )
+    ids = tag_ids(tokenized)
+    plain_path = root / "vllm" / f"{checkpoint}__none.jsonl"
+    plain = {r["doc_id"]: r for r in read_jsonl(plain_path)} if plain_path.is_file() else {}
+    hf = hf_samples(checkpoint, root)
+    ref = "no-parser content" if plain else "hf text"
+
+    def text_of(doc_id: int) -> str:
+        if plain:
+            return plain[doc_id]["choice"]["message"].get("content") or ""
+        return str(hf[doc_id]["resps"][0][0])
+
+    out = [f"- /tokenize (add_special_tokens false): {answers}"]
+    for tag, tid in ids.items():
+        with_id = [r for r in rows if tid in (r["choice"].get("token_ids") or [])]
+        by_text = [r for r in rows if tag in text_of(r["doc_id"])]
+        same = sum((tid in (r["choice"].get("token_ids") or [])) == (tag in text_of(r["doc_id"])) for r in rows)
+        where = Counter(str(r["choice"]["token_ids"].index(tid)) for r in with_id)
+        out.append(
+            f"- token_ids holding `{tag}` ({tid}): {len(with_id)}; `{tag}` in the {ref}: {len(by_text)}; "
+            f"agree per reply: {same}/{len(rows)}; at index: {_fmt_counter(where) or '-'}"
+        )
+    if plain and parser != "none":
+        same_ids = sum(r["choice"].get("token_ids") == plain[r["doc_id"]]["choice"].get("token_ids") for r in rows)
+        out.append(f"- token_ids equal to the no-parser capture's: {same_ids}/{len(rows)}")
+    last = Counter(str((r["choice"].get("token_ids") or [None])[-1]) for r in rows)
+    out.append(f"- last generated id: {_fmt_counter(last)}")
+    return out
 
 
 def _reasoning_tokens(row: dict[str, Any]) -> str:
