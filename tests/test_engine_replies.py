@@ -89,22 +89,32 @@ def _open_ids(checkpoint: str, parser: str) -> list[int]:
     return []
 
 
+def _replay(
+    path: Path, reader: SplitReader, hf: dict[int, tuple[str, str]]
+) -> tuple[Counter[tuple[str, str]], int, int]:
+    """(hf status -> served status counts, replies with hf's text, replies with hf's answer)."""
+    matrix: Counter[tuple[str, str]] = Counter()
+    same_text = same_answer = 0
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        choice, msg = rec["choice"], rec["choice"]["message"]
+        reasoning = msg.get("reasoning_content") if msg.get("reasoning_content") is not None else msg.get("reasoning")
+        text = reader.read(choice, reasoning, msg.get("content"), choice.get("finish_reason"))
+        status, hf_text = hf[rec["doc_id"]]
+        served = parse_trace(text, fmt="think", finish_reason=choice.get("finish_reason"))
+        matrix[(status, served.status.value)] += 1
+        same_text += text == hf_text
+        same_answer += (served.answer or "").strip() == (parse_trace(hf_text, fmt="think").answer or "").strip()
+    return matrix, same_text, same_answer
+
+
 @pytest.mark.parametrize("parser", PARSERS)
 @pytest.mark.parametrize("checkpoint", CHECKPOINTS)
 def test_served_replies_read_as_hf(server: str, checkpoint: str, parser: str) -> None:
     _Server.open_ids = _open_ids(checkpoint, parser)
     reader = SplitReader(server, checkpoint, None, "think", None if parser == "none" else parser, None)
     hf = _hf(checkpoint)
-    matrix: Counter[tuple[str, str]] = Counter()
-    same_text = 0
-    for line in (ENGINES / "vllm" / f"{checkpoint}__{parser}.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        choice, msg = rec["choice"], rec["choice"]["message"]
-        reasoning = msg.get("reasoning_content") if msg.get("reasoning_content") is not None else msg.get("reasoning")
-        text = reader.read(choice, reasoning, msg.get("content"), choice.get("finish_reason"))
-        status, hf_text = hf[rec["doc_id"]]
-        matrix[(status, parse_trace(text, fmt="think", finish_reason=choice.get("finish_reason")).status.value)] += 1
-        same_text += text == hf_text
+    matrix, same_text, _ = _replay(ENGINES / "vllm" / f"{checkpoint}__{parser}.jsonl", reader, hf)
     print(f"\n{checkpoint} x vLLM {parser}: hf status -> served status: {dict(matrix)}; same text {same_text}/100")
     assert sum(matrix.values()) == len(hf) == 100
     assert all(a == b for a, b in matrix), f"off the diagonal: {dict(matrix)}"
@@ -126,17 +136,7 @@ LLAMACPP_LOST = {("sft_empty_think", "deepseek__think-template"), ("sft_empty_th
 @pytest.mark.parametrize("checkpoint", CHECKPOINTS)
 def test_llamacpp_replies_read_as_hf(server: str, checkpoint: str, run: str) -> None:
     reader = SplitReader(server, checkpoint, None, "think", run.split("__")[0], None)
-    hf = _hf(checkpoint)
-    matrix: Counter[tuple[str, str]] = Counter()
-    same_answer = 0
-    for line in (ENGINES / "llamacpp" / f"{checkpoint}__{run}.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        choice, msg = rec["choice"], rec["choice"]["message"]
-        text = reader.read(choice, msg.get("reasoning_content"), msg.get("content"), choice.get("finish_reason"))
-        status, hf_text = hf[rec["doc_id"]]
-        served = parse_trace(text, fmt="think", finish_reason=choice.get("finish_reason"))
-        matrix[(status, served.status.value)] += 1
-        same_answer += (served.answer or "").strip() == (parse_trace(hf_text, fmt="think").answer or "").strip()
+    matrix, _, same_answer = _replay(ENGINES / "llamacpp" / f"{checkpoint}__{run}.jsonl", reader, _hf(checkpoint))
     print(
         f"\n{checkpoint} x llama.cpp {run}: hf status -> served status: {dict(matrix)}; same answer {same_answer}/100"
     )
