@@ -11,14 +11,13 @@ import gzip
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from testenv import REPO, offline_env
+from testenv import REPO, loopback, offline_env
 
 FIX = REPO / "tests" / "fixtures"
 BIN = Path(sys.executable).parent
@@ -52,13 +51,8 @@ class _Server(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[str]:
     _Server.body, _Server.gzip, _Server.calls = b"{}", False, 0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Server)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with loopback(_Server) as root:
+        yield f"{root}/v1"
 
 
 @pytest.fixture(scope="module")

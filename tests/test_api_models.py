@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from testenv import REPO, offline_env
+from testenv import REPO, loopback, offline_env
 
 from lm_eval_tracecollapse.models.api import rebuild_text
 
@@ -70,13 +69,8 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[str]:
     _Handler.calls = Counter()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    finally:
-        httpd.shutdown()
+    with loopback(_Handler) as root:
+        yield f"{root}/v1"
 
 
 def _eval(
@@ -198,11 +192,6 @@ def test_the_server_says_whether_its_prompt_opens_the_trace(style: str) -> None:
 
     _TemplateServer.style = style
     _TemplateServer.prompt = "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n<think>\n"
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _TemplateServer)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{httpd.server_address[1]}/v1/chat/completions"
-        assert rendered_prompt(url, "m") == _TemplateServer.prompt
-    finally:
-        httpd.shutdown()
+    with loopback(_TemplateServer) as root:
+        assert rendered_prompt(f"{root}/v1/chat/completions", "m") == _TemplateServer.prompt
     assert rendered_prompt("http://127.0.0.1:9/v1/chat/completions", "m", timeout=2) is None  # nothing listens

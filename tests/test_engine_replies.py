@@ -13,14 +13,14 @@ must equal ``hf``'s doc by doc (the confusion matrix is printed).
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from testenv import loopback
 
 from lm_eval_tracecollapse.models._split import SplitReader
 from lm_eval_tracecollapse.parse import parse_trace
@@ -71,12 +71,8 @@ class _Server(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Server)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1/chat/completions"
-    finally:
-        httpd.shutdown()
+    with loopback(_Server) as root:
+        yield f"{root}/v1/chat/completions"
 
 
 def _open_ids(checkpoint: str, parser: str) -> list[int]:
