@@ -36,7 +36,8 @@ browser:
 	  else echo "make: no chromium (Debian: apt-get install chromium); the HTML report's browser tests are skipped" >&2; fi; }
 
 # pytest exits 5 when it collected no test: that must fail loudly, never pass.
-test: $(STAMP) browser lint typecheck
+# engines-vllm: vLLM's CPU build in its own venv, for tests/test_engines_live.py (cached).
+test: $(STAMP) browser engines-vllm lint typecheck
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED - pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc

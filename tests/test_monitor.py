@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testenv import train_tiny_base
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from lm_eval_tracecollapse.demo.data import easy_item, response, train_items  # noqa: E402
-from lm_eval_tracecollapse.demo.pipeline import _chats, _train  # noqa: E402
+from lm_eval_tracecollapse.demo.data import easy_item, train_items  # noqa: E402
+from lm_eval_tracecollapse.demo.pipeline import _chats  # noqa: E402
 from lm_eval_tracecollapse.demo.tiny import build_model, build_tokenizer  # noqa: E402
 from lm_eval_tracecollapse.masking import TraceMaskCollator, tokenize_with_masks  # noqa: E402
 from lm_eval_tracecollapse.monitor import TraceMonitorCallback, measure_traces  # noqa: E402
@@ -42,15 +43,8 @@ PROMPTS, GOLDS = _held_out()
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo's tiny Llama trained on 1-digit addition with a worked trace (saved)."""
-    items = train_items(2000, seed=0, hard_share=0.0)
-    tok = build_tokenizer(["0123456789+=, The answer is.", *(response(it) for it in items[:200])], vocab_size=280)
-    model = build_model(tok, hidden=64, layers=2, heads=4)
-    rows = tokenize_with_masks(_chats(items, "full"), tok, mode="prompt")
-    # lr 3e-3: at 5e-3 the last steps diverge on ATen's AVX-512 kernels (pass@1 0.38 there, 0.97 on AVX2)
-    _train(model, rows, tok, steps=300, lr=3e-3, batch=64, desc="tiny base")
     path = tmp_path_factory.mktemp("monitor") / "base"
-    model.save_pretrained(path)
-    tok.save_pretrained(path)
+    train_tiny_base(path)
     return path
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 #: no hub at run time: lm-eval, datasets and transformers stay offline
@@ -90,3 +91,25 @@ def loopback(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def train_tiny_base(path: Path, heads: int = 4) -> tuple[Any, Any]:
+    """The demo's tiny Llama trained on 1-digit addition with a worked ``<think>`` trace,
+    saved at ``path``; returns (model, tokenizer).  About 10 s on 2 cores.  ``heads=2`` gives
+    head_dim 32, the least vLLM's CPU attention takes.
+
+    lr 3e-3: at 5e-3 the last steps diverge on ATen's AVX-512 kernels (pass@1 0.38 there, 0.97 on AVX2).
+    """
+    from lm_eval_tracecollapse.demo.data import response, train_items
+    from lm_eval_tracecollapse.demo.pipeline import _chats, _train
+    from lm_eval_tracecollapse.demo.tiny import build_model, build_tokenizer
+    from lm_eval_tracecollapse.masking import tokenize_with_masks
+
+    items = train_items(2000, seed=0, hard_share=0.0)
+    tok = build_tokenizer(["0123456789+=, The answer is.", *(response(it) for it in items[:200])], vocab_size=280)
+    model = build_model(tok, hidden=64, layers=2, heads=heads)
+    _train(model, tokenize_with_masks(_chats(items, "full"), tok, mode="prompt"), tok, steps=300, lr=3e-3, batch=64,
+           desc="tiny base")  # fmt: skip
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return model, tok
