@@ -70,7 +70,7 @@ class FormatDetection:
     generation_prompt_tail: str | None = None
 
 
-def _template_text(source: Any) -> tuple[str | None, Any]:
+def template_text(source: Any) -> tuple[str | None, Any]:
     """(template text, tokenizer or None) from a template string or a tokenizer."""
     if isinstance(source, str):
         return source, None
@@ -199,7 +199,7 @@ def detect_format(
         >>> detect_format("{{ messages[0]['content'] }}") is None
         True
     """
-    template, tokenizer = _template_text(tokenizer_or_chat_template)
+    template, tokenizer = template_text(tokenizer_or_chat_template)
     if not template:
         return None
     kwargs = dict(chat_template_kwargs or {})

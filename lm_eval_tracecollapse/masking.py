@@ -50,7 +50,15 @@ from operator import itemgetter
 from typing import Any, Literal, get_args
 
 from .formats import ReasoningFormat, get_format
-from .training_text import HistoryReasoning, ReasoningField, Target, TrainingText, render_training_texts, split_inline
+from .training_text import (
+    HistoryReasoning,
+    ReasoningField,
+    Target,
+    TrainingText,
+    render_training_texts,
+    split_inline,
+    target_of,
+)
 
 __all__ = [
     "MODES",
@@ -100,12 +108,9 @@ def split_trace(content: str, fmt: str = "think") -> tuple[str | None, str]:
 def _target(message: Mapping[str, Any], family: ReasoningFormat, insert_empty: bool) -> Target:
     """The final assistant turn: a ``"reasoning"`` key, else an inline block, else no
     trace (an empty one with ``insert_empty``)."""
-    content = str(message.get("content") or "")
-    if "reasoning" in message:
-        return Target(str(message["reasoning"] or ""), content)
-    target = split_inline(content, family)
+    target = target_of(message, family)
     if target.reasoning is None and insert_empty:
-        return Target("", content)
+        return Target("", target.answer)
     return target
 
 
@@ -193,9 +198,7 @@ def tokenize_with_masks(
     for (ids, p_off, c_off), t in zip(_tokens(tokenizer, texts), texts, strict=True):
         if max_length is not None:
             ids = ids[:max_length]
-        think_at, answer_at = t.trace if t.trace is not None else (t.prompt_end, t.prompt_end)
-        if t.trace is not None:
-            answer_at = t.answer_at
+        think_at, answer_at = (t.trace[0], t.answer_at) if t.trace is not None else (t.prompt_end, t.prompt_end)
         t0 = min(_token_at(think_at, t.prompt_end, p_off, c_off), len(ids))
         t1 = min(_token_at(answer_at, t.prompt_end, p_off, c_off), len(ids))
         labels = list(ids)

@@ -62,6 +62,7 @@ __all__ = [
     "reasoning_field",
     "render_training_texts",
     "split_inline",
+    "target_of",
 ]
 
 #: where a template reads an assistant turn's trace ("inline": in the content)
@@ -196,10 +197,12 @@ def _closed_refusal(i: int, kwargs: Mapping[str, Any]) -> ValueError:
     )
 
 
-def _locate(full: str, prompt: str, target: Target, fmt: ReasoningFormat) -> tuple[tuple[int, int] | None, int] | None:
+def _locate(
+    full: str, prompt: str, prefill: tuple[int, bool] | None, target: Target, fmt: ReasoningFormat
+) -> tuple[tuple[int, int] | None, int] | None:
     """(trace span, answer start) in the template's rendering ``full`` (which starts with
-    ``prompt``), or None when the target's trace is not rendered there as one block."""
-    prefill = _prefill(prompt, fmt)
+    ``prompt``; ``prefill``: its :func:`_prefill`), or None when the target's trace is not
+    rendered there as one block."""
     if prefill is not None:
         open_at = prefill[0]
     else:
@@ -228,10 +231,12 @@ def _locate(full: str, prompt: str, target: Target, fmt: ReasoningFormat) -> tup
     return (open_at, close_at + len(fmt.close)), answer_at
 
 
-def _construct(full: str, prompt: str, target: Target, fmt: ReasoningFormat, terminator: str, i: int) -> TrainingText:
+def _construct(
+    full: str, prompt: str, prefill: tuple[int, bool] | None, target: Target, fmt: ReasoningFormat, terminator: str,
+    i: int,
+) -> TrainingText:  # fmt: skip
     """The generation prompt followed by what the model writes after it: the rest of the
     trace block, the answer and the turn's ``terminator`` (module doc)."""
-    prefill = _prefill(prompt, fmt)
     head = prompt if prefill is None else prompt[: prefill[0]]
     if not full.startswith(head):
         differ = next((k for k, (a, b) in enumerate(zip(full, head, strict=False)) if a != b), len(full))
@@ -324,6 +329,7 @@ def render_training_texts(
             (always, as an inline block), ``"drop"``.
         field: override the reasoning field read off the template.
     """
+    from .detect import template_text
     from .formats import get_format
 
     family = fmt if fmt is not None else get_format("think")
@@ -332,16 +338,14 @@ def render_training_texts(
         raise ValueError("chat_template_kwargs: add_generation_prompt and tokenize are set by the masking itself")
     if history_reasoning not in ("template", "keep", "drop"):
         raise ValueError(f"history_reasoning must be 'template', 'keep' or 'drop', got {history_reasoning!r}")
-    template = getattr(tokenizer, "chat_template", None)
-    if isinstance(template, dict):
-        template = "\n".join(str(v) for v in template.values())
+    template, _ = template_text(tokenizer)
     if not template:
         raise ValueError(
             "the tokenizer has no chat template: set tokenizer.chat_template (the one the model is served with)"
         )
     where = field or reasoning_field(str(template))
     if targets is None:
-        targets = [_target_of(conv[-1], family) for conv in conversations]
+        targets = [target_of(conv[-1], family) for conv in conversations]
     swaps: dict[str, str] = {}
     tag = f"TRACEMASK{secrets.token_hex(6)}"
     history = [
@@ -351,17 +355,17 @@ def render_training_texts(
     full = [[*h, _final(t, where, family)] for h, t in zip(history, targets, strict=True)]
     prompts = _render(tokenizer, history, True, kwargs, swaps, tag)
     fulls = [text.rstrip("\n") for text in _render(tokenizer, full, False, kwargs, swaps, tag)]
+    prefills = [_prefill(prompt, family) for prompt in prompts]
     out: list[TrainingText | None] = []
-    for i, (prompt, text, target) in enumerate(zip(prompts, fulls, targets, strict=True)):
-        prefill = _prefill(prompt, family)
+    for i, (prompt, prefill, text, target) in enumerate(zip(prompts, prefills, fulls, targets, strict=True)):
         if prefill is not None and prefill[1] and target.reasoning:
             raise _closed_refusal(i, kwargs)
-        found = _locate(text, prompt, target, family) if text.startswith(prompt) else None
+        found = _locate(text, prompt, prefill, target, family) if text.startswith(prompt) else None
         out.append(None if found is None else TrainingText(text, len(prompt), found[0], found[1], True))
     redo = [i for i, t in enumerate(out) if t is None]
     ends = _terminators(tokenizer, [full[i] for i in redo], kwargs, swaps, tag)
     for i, terminator in zip(redo, ends, strict=True):
-        out[i] = _construct(fulls[i], prompts[i], targets[i], family, terminator, i)
+        out[i] = _construct(fulls[i], prompts[i], prefills[i], targets[i], family, terminator, i)
     return [t for t in out if t is not None]
 
 
@@ -382,7 +386,9 @@ def _terminators(tokenizer: Any, convs: list[list[dict[str, Any]]], kwargs: dict
     return out
 
 
-def _target_of(message: Mapping[str, Any], fmt: ReasoningFormat) -> Target:
+def target_of(message: Mapping[str, Any], fmt: ReasoningFormat) -> Target:
+    """The final assistant turn of a conversation: its ``"reasoning"`` key, else an inline
+    block in its content (:func:`split_inline`), else no trace."""
     content = str(message.get("content") or "")
     if "reasoning" in message:
         return Target(str(message["reasoning"] or ""), content)
