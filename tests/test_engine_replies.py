@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from testenv import loopback
+from testenv import loopback, sample_status
 
 from lm_eval_tracecollapse.models._split import SplitReader
 from lm_eval_tracecollapse.parse import parse_trace
@@ -28,7 +28,6 @@ from lm_eval_tracecollapse.parse import parse_trace
 ENGINES = Path(__file__).parent / "fixtures" / "engines"
 CHECKPOINTS = ["base", "sft_answer_only", "sft_empty_think", "mask_empty_think", "mask_real_trace"]
 PARSERS = ["deepseek_r1", "qwen3", "none"]
-STATUSES = ("valid", "empty", "missing", "truncated")
 
 
 def _hf(checkpoint: str) -> dict[int, tuple[str, str]]:
@@ -36,8 +35,7 @@ def _hf(checkpoint: str) -> dict[int, tuple[str, str]]:
     out = {}
     for line in (ENGINES / "hf" / checkpoint / "samples_tc_demo_easy.jsonl").read_text().splitlines():
         s = json.loads(line)
-        (status,) = [k for k in STATUSES if s[f"{k}_rate"] == 1.0]
-        out[s["doc_id"]] = (status, s["resps"][0][0])
+        out[s["doc_id"]] = (sample_status(s), s["resps"][0][0])
     return out
 
 
@@ -152,8 +150,7 @@ def test_offline_vllm_samples_equal_hf(checkpoint: str) -> None:
     same_text = 0
     for line in (ENGINES / "vllm" / "offline" / checkpoint / "samples_tc_demo_easy.jsonl").read_text().splitlines():
         s = json.loads(line)
-        (status,) = [k for k in STATUSES if s[f"{k}_rate"] == 1.0]
-        matrix[(hf[s["doc_id"]][0], status)] += 1
+        matrix[(hf[s["doc_id"]][0], sample_status(s))] += 1
         same_text += s["resps"][0][0] == hf[s["doc_id"]][1]
     print(f"\n{checkpoint} x vLLM offline: hf status -> vllm status: {dict(matrix)}; same text {same_text}/100")
     assert sum(matrix.values()) == 100 and same_text == 100

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testenv import REPO, run_tracecollapse, train_tiny_base
+from testenv import REPO, run_tracecollapse, sample_status, train_tiny_base
 
 sys.path.insert(0, str(REPO / "tests" / "engines"))
 from serve import vllm_bin, vllm_server
@@ -30,7 +30,6 @@ pytestmark = [
         not Path(vllm_bin()).exists(), reason="no .venv-vllm: `make engines-vllm` (make test builds it)"
     ),
 ]
-STATUSES = ("valid", "empty", "missing", "truncated")
 N = 40  # tc_demo_easy items
 
 
@@ -55,8 +54,7 @@ def _statuses(out: Path) -> dict[int, tuple[str, float]]:
     res = {}
     for line in samples.read_text().splitlines():
         s = json.loads(line)
-        (status,) = [k for k in STATUSES if s[f"{k}_rate"] == 1.0]
-        res[s["doc_id"]] = (status, s["exact_match"])
+        res[s["doc_id"]] = (sample_status(s), s["exact_match"])
     return res
 
 

@@ -113,3 +113,9 @@ def train_tiny_base(path: Path, heads: int = 4) -> tuple[Any, Any]:
     model.save_pretrained(path)
     tok.save_pretrained(path)
     return model, tok
+
+
+def sample_status(sample: dict[str, Any]) -> str:
+    """The trace status of one lm-eval sample line of a traced task (its one rate at 1.0)."""
+    (status,) = [k for k in ("valid", "empty", "missing", "truncated") if sample[f"{k}_rate"] == 1.0]
+    return status
