@@ -36,8 +36,9 @@ browser:
 	  else echo "make: no chromium (Debian: apt-get install chromium); the HTML report's browser tests are skipped" >&2; fi; }
 
 # pytest exits 5 when it collected no test: that must fail loudly, never pass.
-# engines-vllm: vLLM's CPU build in its own venv, for tests/test_engines_live.py (cached).
-test: $(STAMP) browser engines-vllm lint typecheck
+# engines-vllm, engines-llamacpp-server: the real engines tests/test_engines_live.py serves
+# checkpoints with, each in its own venv (cached; cold about 5 and 9 minutes on 2 cores).
+test: $(STAMP) browser engines-vllm engines-llamacpp-server lint typecheck
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED - pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
@@ -127,7 +128,8 @@ engines-vllm: $(VLLM_STAMP)
 # CPU wheel) and transformers.  The compiled wheel and binary are cached in LLAMACPP_CACHE,
 # outside the work tree, so a fresh clone on the same machine (CI) compiles nothing.  Measured on
 # 2 cores: cold 16 min (sdist 1, wheel 7, llama-server 8), with the cache 1 min (the venv's pip
-# installs); rm -rf $(LLAMACPP_CACHE) for a cold build.
+# installs); rm -rf $(LLAMACPP_CACHE) for a cold build.  `make test` needs only llama-server and
+# the converter (engines-llamacpp-server: no llama-cpp-python wheel, about 9 min cold).
 LLAMACPP_VERSION := 0.3.36
 LLAMACPP_VENV    := .venv-llamacpp
 LLAMACPP_CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/lm-eval-tracecollapse/llamacpp-$(LLAMACPP_VERSION)
@@ -135,8 +137,9 @@ LLAMACPP_SRC     := $(LLAMACPP_CACHE)/src/llama_cpp_python-$(LLAMACPP_VERSION)
 LLAMACPP_CMAKE   := -DGGML_NATIVE=OFF -DGGML_BLAS=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF
 LLAMACPP_JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 LLAMACPP_STAMP   := $(LLAMACPP_VENV)/.installed
+LLAMACPP_SERVER_STAMP := $(LLAMACPP_VENV)/.server
 
-.PHONY: engines-llamacpp
+.PHONY: engines-llamacpp engines-llamacpp-server
 
 $(LLAMACPP_SRC)/.unpacked:
 	mkdir -p $(LLAMACPP_CACHE)/sdist $(LLAMACPP_CACHE)/src
@@ -163,20 +166,29 @@ $(LLAMACPP_CACHE)/bin/llama-server: $(LLAMACPP_SRC)/.unpacked
 	cp $(LLAMACPP_CACHE)/build-server/bin/llama-server $@
 	rm -rf $(LLAMACPP_CACHE)/build-server
 
-$(LLAMACPP_STAMP): $(LLAMACPP_CACHE)/wheels/.built $(LLAMACPP_CACHE)/bin/llama-server
+# the part `make test` needs (tests/test_engines_live.py): llama-server and the GGUF converter
+$(LLAMACPP_SERVER_STAMP): $(LLAMACPP_CACHE)/bin/llama-server
 	test -x $(LLAMACPP_VENV)/bin/python || $(PYTHON) -m venv $(LLAMACPP_VENV)
 	echo '*' > $(LLAMACPP_VENV)/.gitignore  # git ignores the venv
 	$(LLAMACPP_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(LLAMACPP_VENV)/bin/python -m pip install --quiet $(TORCH)
-	$(LLAMACPP_VENV)/bin/python -m pip install --quiet --find-links $(LLAMACPP_CACHE)/wheels \
-	  --only-binary llama-cpp-python "llama-cpp-python[server]==$(LLAMACPP_VERSION)" \
+	$(LLAMACPP_VENV)/bin/python -m pip install --quiet \
 	  $(LLAMACPP_SRC)/vendor/llama.cpp/gguf-py "transformers==5.25.0" sentencepiece $(TORCH)
 	ln -sf $(LLAMACPP_CACHE)/bin/llama-server $(LLAMACPP_VENV)/bin/llama-server
 	ln -sfn $(LLAMACPP_SRC)/vendor/llama.cpp $(LLAMACPP_VENV)/llama.cpp
 	$(LLAMACPP_VENV)/bin/llama-server --version
-	$(LLAMACPP_VENV)/bin/python -c "import importlib.metadata as m, llama_cpp.server.app, gguf, torch; \
+	$(LLAMACPP_VENV)/bin/python -c "import importlib.metadata as m, gguf, torch; \
 	  assert torch.version.cuda is None, torch.__version__; \
-	  print('engines-llamacpp: llama-cpp-python', m.version('llama-cpp-python'), 'gguf', m.version('gguf'), 'torch', torch.__version__)"
+	  print('engines-llamacpp-server: gguf', m.version('gguf'), 'torch', torch.__version__)"
 	touch $@
 
+# the whole engine venv (for tests/engines/llamacpp.py's captures): plus llama-cpp-python's own server
+$(LLAMACPP_STAMP): $(LLAMACPP_SERVER_STAMP) $(LLAMACPP_CACHE)/wheels/.built
+	$(LLAMACPP_VENV)/bin/python -m pip install --quiet --find-links $(LLAMACPP_CACHE)/wheels \
+	  --only-binary llama-cpp-python "llama-cpp-python[server]==$(LLAMACPP_VERSION)" $(TORCH)
+	$(LLAMACPP_VENV)/bin/python -c "import importlib.metadata as m, llama_cpp.server.app; \
+	  print('engines-llamacpp: llama-cpp-python', m.version('llama-cpp-python'))"
+	touch $@
+
+engines-llamacpp-server: $(LLAMACPP_SERVER_STAMP)
 engines-llamacpp: $(LLAMACPP_STAMP)

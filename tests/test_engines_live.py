@@ -1,28 +1,41 @@
-"""Live: vLLM's CPU build serving checkpoints trained here, read by ``tc_chat_api``, equals ``hf``.
+"""Live: real engines serving checkpoints trained here give, per document, ``hf``'s status and grade.
 
-Two tiny checkpoints are trained in the test (the demo's recipe at test size): a base that
-writes ``<think>…</think>`` traces, and a collapsed one (answer-only SFT from it: no
-trace).  Each is evaluated on ``tc_demo_easy`` through ``tracecollapse eval`` twice: with
-lm-eval's ``hf`` model, and with ``tc_chat_api`` against ``vllm serve`` (vLLM 0.32.0's CPU
-build, ``make engines-vllm``, which ``make test`` builds) running the ``deepseek_r1``
-reasoning parser.  Per document the trace status and the grade must be the same (the
-confusion matrix is printed).  The collapsed checkpoint is the case issue 30 found read
-as 100 % truncated with pass@1 0.
+Four tiny checkpoints are trained in the test (the demo's recipe at test size, head_dim 32
+for vLLM's CPU attention): ``base`` writes ``<think>…</think>`` traces; from it,
+``answer_only`` (SFT on answers alone: the collapse, no trace), ``empty_think`` (SFT on
+``<think></think>answer``) and ``masked`` (the traces in the SFT data, masked out of the
+loss: the trace is kept).  Each is evaluated on ``tc_demo_easy`` (40 items, chat template,
+greedy) through lm-eval's ``simple_evaluate`` with its ``hf`` model, the reference, and with:
+
+- ``tc_chat_api`` against ``vllm serve`` (vLLM 0.32.0's CPU build, ``make engines-vllm``)
+  with ``--reasoning-parser deepseek_r1`` (every checkpoint) and ``qwen3`` (the collapsed
+  one, where the parsers' handling of a reply that never closes a trace matters);
+- lm-eval's offline ``vllm`` model (``.venv-vllm``, one process for the four checkpoints);
+- ``tc_chat_api`` against llama.cpp's ``llama-server --reasoning-format deepseek`` with a
+  template that renders ``reasoning_content`` (``make engines-llamacpp``), the GGUF made by
+  llama.cpp's own converter; and ``--reasoning-format none`` on the empty-trace checkpoint.
+
+Per document status and grade must equal ``hf``'s (the confusion matrix and pass@1/rpass@1
+are printed), with one cell known off the diagonal: llama.cpp's ``deepseek`` format drops an
+empty ``<think></think>`` block from the reply, so the reply carries nothing to tell an empty
+trace from none (docs/lm-eval.md says to serve with ``--reasoning-format none``, checked here).
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
-from testenv import REPO, run_tracecollapse, sample_status, train_tiny_base
+from testenv import REPO, offline_env, train_tiny_base
 
 sys.path.insert(0, str(REPO / "tests" / "engines"))
-from serve import vllm_bin, vllm_server
+import llamacpp
+from evaluate import Reading, evaluate
+from serve import CPU_ENV, vllm_bin, vllm_server
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,59 +44,118 @@ pytestmark = [
     ),
 ]
 N = 40  # tc_demo_easy items
+#: arm -> (trace in the SFT data, tokenize_with_masks mode, insert an empty block), as the study's
+#: default / empty / respond-with-traces strategies make them; the hf status each must show
+ARMS = {
+    "answer_only": ("none", "prompt", False, "missing"),
+    "empty_think": ("none", "prompt", True, "empty"),
+    "masked": ("full", "prompt+think", True, "valid"),
+}
+EXPECTED = {"base": "valid", **{arm: spec[3] for arm, spec in ARMS.items()}}
+#: the cell no reading can restore (see the module docstring)
+LLAMACPP_LOST = frozenset({("empty", "missing")})
 
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from transformers import AutoModelForCausalLM
+
     from lm_eval_tracecollapse.demo.data import train_items
     from lm_eval_tracecollapse.demo.pipeline import _chats, _train
     from lm_eval_tracecollapse.masking import tokenize_with_masks
 
     root = tmp_path_factory.mktemp("engines")
-    model, tok = train_tiny_base(root / "base", heads=2)  # head_dim 32: vLLM's CPU attention needs >= 32
+    _, tok = train_tiny_base(root / "base", heads=2)  # head_dim 32: vLLM's CPU attention needs >= 32
     items = train_items(1000, seed=1, hard_share=0.0)
-    rows = tokenize_with_masks(_chats(items, "none"), tok, mode="prompt", insert_empty_trace=False)
-    _train(model, rows, tok, steps=80, lr=1e-3, batch=32, desc="answer-only SFT")
-    model.save_pretrained(root / "collapsed")
-    tok.save_pretrained(root / "collapsed")
-    return {"base": root / "base", "collapsed": root / "collapsed"}
+    for arm, (trace, mode, insert_empty, _) in ARMS.items():
+        model = AutoModelForCausalLM.from_pretrained(root / "base")
+        rows = tokenize_with_masks(_chats(items, trace), tok, mode=mode, insert_empty_trace=insert_empty)
+        _train(model, rows, tok, steps=80, lr=1e-3, batch=32, desc=arm)
+        model.save_pretrained(root / arm)
+        tok.save_pretrained(root / arm)
+    return {name: root / name for name in EXPECTED}
 
 
-def _statuses(out: Path) -> dict[int, tuple[str, float]]:
-    (samples,) = out.glob("*/samples_tc_demo_easy_*.jsonl")
-    res = {}
-    for line in samples.read_text().splitlines():
-        s = json.loads(line)
-        res[s["doc_id"]] = (sample_status(s), s["exact_match"])
-    return res
+@pytest.fixture(scope="module")
+def hf(checkpoints: dict[str, Path]) -> dict[str, Reading]:
+    """lm-eval's ``hf`` model on each checkpoint: the reference; each checkpoint is what it claims."""
+    out = {name: evaluate("hf", f"pretrained={path},dtype=float32", N, batch_size=64, device="cpu")
+           for name, path in checkpoints.items()}  # fmt: skip
+    for name, reading in out.items():
+        statuses = Counter(s for s, _ in reading.values())
+        assert statuses[EXPECTED[name]] >= N // 2, f"{name} is not what it claims: {dict(statuses)}"
+    return out
 
 
-def _eval(tmp: Path, name: str, model: str, model_args: str) -> dict[int, tuple[str, float]]:
-    out = tmp / name
-    proc = run_tracecollapse(
-        ["tracecollapse", "eval", "--model", model, "--model_args", model_args, "--tasks", "tc_demo_easy",
-         "--metadata", json.dumps({"n": N}), "--apply_chat_template", "--log_samples", "--output_path", str(out)],
-        tmp,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return _statuses(out)
+def _compare(
+    label: str, ref: Reading, got: Reading, lost: frozenset[tuple[str, str]] = frozenset()
+) -> Counter[tuple[str, str]]:
+    """Print the status confusion matrix (hf -> engine) with pass@1/rpass@1 of each; assert the
+    grades equal and every off-diagonal cell is in ``lost``."""
+    assert len(got) == len(ref) == N, (len(ref), len(got))
+    matrix = Counter((ref[d][0], got[d][0]) for d in ref)
 
+    def rates(r: Reading) -> str:
+        valid = [g for s, g in r.values() if s == "valid"]
+        rpass = f"{sum(valid) / len(valid):.3f}" if valid else "n/a"
+        return f"pass@1 {sum(g for _, g in r.values()) / len(r):.3f} rpass@1 {rpass}"
 
-@pytest.mark.parametrize("checkpoint", ["base", "collapsed"])
-def test_vllm_server_with_a_reasoning_parser_reads_as_hf(
-    checkpoints: dict[str, Path], checkpoint: str, tmp_path: Path
-) -> None:
-    path = checkpoints[checkpoint]
-    hf = _eval(tmp_path, "hf", "hf", f"pretrained={path},dtype=float32")
-    with vllm_server(path, reasoning_parser="deepseek_r1", served_model_name="tiny") as server:
-        args: dict[str, Any] = {"model": "tiny", "base_url": server.chat_url, "reasoning_parser": "deepseek_r1",
-                                "num_concurrent": 1, "max_retries": 3}  # fmt: skip
-        served = _eval(tmp_path, "vllm", "tc_chat_api", ",".join(f"{k}={v}" for k, v in args.items()))
-    matrix = Counter((hf[d][0], served[d][0]) for d in hf)
-    grades = sum(hf[d][1] == served[d][1] for d in hf)
-    print(f"\n{checkpoint}: hf status -> vLLM deepseek_r1 status {dict(matrix)}; same grade {grades}/{len(hf)}")
-    assert len(hf) == len(served) == N
-    assert all(a == b for a, b in matrix), f"off the diagonal: {dict(matrix)}"
+    grades = sum(ref[d][1] == got[d][1] for d in ref)
+    print(
+        f"\n{label}: hf -> engine status {dict(matrix)}; same grade {grades}/{N}; hf {rates(ref)}; engine {rates(got)}"
+    )
     assert grades == N
-    expected = "valid" if checkpoint == "base" else "missing"
-    assert matrix[(expected, expected)] >= N // 2  # the checkpoints are what they claim to be
+    off = {cell for cell in matrix if cell[0] != cell[1]}
+    assert off <= lost, f"off the diagonal: {dict(matrix)}"
+    return matrix
+
+
+SERVED = [("base", "deepseek_r1"), ("answer_only", "deepseek_r1"), ("answer_only", "qwen3"),
+          ("empty_think", "deepseek_r1"), ("masked", "deepseek_r1")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("checkpoint", "parser"), SERVED)
+def test_vllm_server_with_a_reasoning_parser_reads_as_hf(
+    checkpoints: dict[str, Path], hf: dict[str, Reading], checkpoint: str, parser: str
+) -> None:
+    with vllm_server(checkpoints[checkpoint], reasoning_parser=parser, served_model_name="tiny") as server:
+        args = f"model=tiny,base_url={server.chat_url},reasoning_parser={parser},num_concurrent=1,max_retries=3"
+        served = evaluate("tc_chat_api", args, N)
+    _compare(f"{checkpoint} x vllm serve --reasoning-parser {parser}", hf[checkpoint], served)
+
+
+def test_vllm_offline_reads_as_hf(checkpoints: dict[str, Path], hf: dict[str, Reading], tmp_path: Path) -> None:
+    """lm-eval's own offline ``vllm`` model (it keeps the trace in the text): one process, four engines."""
+    jobs = [{"name": name, "model": "vllm", "batch_size": "auto", "n": N,
+             "model_args": f"pretrained={path},dtype=float32,max_model_len=512,enforce_eager=True,max_num_seqs=16"}
+            for name, path in checkpoints.items()]  # fmt: skip
+    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
+    python = Path(vllm_bin()).parent / "python"
+    proc = subprocess.run(
+        [str(python), str(REPO / "tests" / "engines" / "evaluate.py"), "jobs.json", "out.json"],
+        cwd=tmp_path, env=offline_env(**CPU_ENV), capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    out = json.loads((tmp_path / "out.json").read_text())
+    for name in checkpoints:
+        offline = {int(d): (s, g) for d, (s, g) in out[name].items()}
+        _compare(f"{name} x vllm offline (lm-eval's vllm model)", hf[name], offline)
+
+
+LLAMACPP = [("base", "deepseek"), ("answer_only", "deepseek"), ("empty_think", "deepseek"),
+            ("empty_think", "none"), ("masked", "deepseek")]  # fmt: skip
+
+
+@pytest.mark.skipif(not llamacpp.LLAMA_SERVER.exists(), reason="no llama-server: `make engines-llamacpp`")
+@pytest.mark.parametrize(("checkpoint", "fmt"), LLAMACPP)
+def test_llamacpp_server_reads_as_hf(
+    checkpoints: dict[str, Path], hf: dict[str, Reading], checkpoint: str, fmt: str
+) -> None:
+    gguf = llamacpp.convert(checkpoints[checkpoint], checkpoints[checkpoint] / "model-f32.gguf")
+    with llamacpp.serve(gguf, fmt, chat_template=llamacpp.THINK_TEMPLATE) as server:
+        args = f"model=tiny,base_url={server.url}/v1/chat/completions,reasoning_parser={fmt},max_retries=3"
+        served = evaluate("tc_chat_api", args, N)
+    lost = LLAMACPP_LOST if fmt == "deepseek" else frozenset()
+    matrix = _compare(f"{checkpoint} x llama-server --reasoning-format {fmt}", hf[checkpoint], served, lost)
+    if checkpoint == "empty_think" and fmt == "deepseek":
+        assert matrix[("empty", "missing")] == sum(s == "empty" for s, _ in hf[checkpoint].values())
