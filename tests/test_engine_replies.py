@@ -123,6 +123,8 @@ LLAMACPP_RUNS = ["none", "deepseek", "auto", "none__think-template", "deepseek__
                  "auto__think-template", "llama-cpp-python__repeat-penalty-1"]  # fmt: skip
 #: what the server's split loses, so no reading can give hf's status back: llama.cpp drops an
 #: empty ``<think></think>`` block from a reply (no reasoning_content key), leaving the answer
+#: (these captures hold no ``logprobs``; tc_chat_api asks for them and gets the block back:
+#: tests/test_engines_live.py)
 LLAMACPP_LOST = {("sft_empty_think", "deepseek__think-template"), ("sft_empty_think", "auto__think-template")}
 
 

@@ -16,9 +16,9 @@ greedy) through lm-eval's ``simple_evaluate`` with its ``hf`` model, the referen
   llama.cpp's own converter; and ``--reasoning-format none`` on the empty-trace checkpoint.
 
 Per document status and grade must equal ``hf``'s (the confusion matrix and pass@1/rpass@1
-are printed), with one cell known off the diagonal: llama.cpp's ``deepseek`` format drops an
-empty ``<think></think>`` block from the reply, so the reply carries nothing to tell an empty
-trace from none (docs/lm-eval.md says to serve with ``--reasoning-format none``, checked here).
+are printed): all on the diagonal.  llama.cpp's ``deepseek`` format drops an empty
+``<think></think>`` block from the reply; ``tc_chat_api`` asks for the reply's tokens
+(``logprobs``) and gives it back.
 """
 
 from __future__ import annotations
@@ -52,8 +52,6 @@ ARMS = {
     "masked": ("full", "prompt+think", True, "valid"),
 }
 EXPECTED = {"base": "valid", **{arm: spec[3] for arm, spec in ARMS.items()}}
-#: the cell no reading can restore (see the module docstring)
-LLAMACPP_LOST = frozenset({("empty", "missing")})
 
 
 @pytest.fixture(scope="module")
@@ -87,11 +85,9 @@ def hf(checkpoints: dict[str, Path]) -> dict[str, Reading]:
     return out
 
 
-def _compare(
-    label: str, ref: Reading, got: Reading, lost: frozenset[tuple[str, str]] = frozenset()
-) -> Counter[tuple[str, str]]:
-    """Print the status confusion matrix (hf -> engine) with pass@1/rpass@1 of each; assert the
-    grades equal and every off-diagonal cell is in ``lost``."""
+def _compare(label: str, ref: Reading, got: Reading) -> None:
+    """Print the status confusion matrix (hf -> engine) with pass@1/rpass@1 of each; assert every
+    grade and status equal."""
     assert len(got) == len(ref) == N, (len(ref), len(got))
     matrix = Counter((ref[d][0], got[d][0]) for d in ref)
 
@@ -105,9 +101,7 @@ def _compare(
         f"\n{label}: hf -> engine status {dict(matrix)}; same grade {grades}/{N}; hf {rates(ref)}; engine {rates(got)}"
     )
     assert grades == N
-    off = {cell for cell in matrix if cell[0] != cell[1]}
-    assert off <= lost, f"off the diagonal: {dict(matrix)}"
-    return matrix
+    assert all(a == b for a, b in matrix), f"off the diagonal: {dict(matrix)}"
 
 
 SERVED = [("base", "deepseek_r1"), ("answer_only", "deepseek_r1"), ("answer_only", "qwen3"),
@@ -155,7 +149,4 @@ def test_llamacpp_server_reads_as_hf(
     with llamacpp.serve(gguf, fmt, chat_template=llamacpp.THINK_TEMPLATE) as server:
         args = f"model=tiny,base_url={server.url}/v1/chat/completions,reasoning_parser={fmt},max_retries=3"
         served = evaluate("tc_chat_api", args, N)
-    lost = LLAMACPP_LOST if fmt == "deepseek" else frozenset()
-    matrix = _compare(f"{checkpoint} x llama-server --reasoning-format {fmt}", hf[checkpoint], served, lost)
-    if checkpoint == "empty_think" and fmt == "deepseek":
-        assert matrix[("empty", "missing")] == sum(s == "empty" for s, _ in hf[checkpoint].values())
+    _compare(f"{checkpoint} x llama-server --reasoning-format {fmt}", hf[checkpoint], served)

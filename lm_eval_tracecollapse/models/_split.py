@@ -4,12 +4,19 @@
 the server renders opens the trace (:func:`~._probe.rendered_prompt`), and the token
 ids of the opening marker (:func:`~._probe.token_ids`), which tell, reply by reply,
 whether a parser's "reasoning without content" opened the trace (vLLM returns each
-reply's ids when asked: ``return_token_ids``).  What cannot be told is warned once.
+reply's ids when asked: ``return_token_ids``).  llama.cpp's reasoning formats drop an
+empty trace block from the reply altogether (no reasoning field, the answer alone): the
+reply's tokens (``logprobs``, asked for with those formats) give the block back.  What
+cannot be told is warned once.
 
 Example:
     >>> r = SplitReader("http://127.0.0.1:9/v1/chat/completions", "m", None, "think", None, False)
     >>> r.read({}, "2+2=4", "4", "stop"), r.asks_token_ids
     ('<think>2+2=4</think>4', False)
+    >>> r = SplitReader("http://127.0.0.1:9/v1/chat/completions", "m", None, "think", "deepseek", False)
+    >>> tokens = [{"token": "<think>"}, {"token": "\\n"}, {"token": "</think>"}, {"token": "\\n4"}]
+    >>> r.read({"logprobs": {"content": tokens}}, None, "4", "stop")
+    '<think>\\n</think>4'
 """
 
 from __future__ import annotations
@@ -21,9 +28,13 @@ from ..formats import get_format
 from ._probe import rendered_prompt, token_ids
 from ._text import UNCLOSED_IN_REASONING, is_ambiguous, rebuild_text
 
-__all__ = ["SplitReader"]
+__all__ = ["DROPS_EMPTY_BLOCK", "SplitReader"]
 
 log = logging.getLogger(__name__)
+
+#: llama.cpp's ``--reasoning-format`` values that drop an empty ``<think></think>`` block from a
+#: reply (llama-server 0.3.36's vendored build: no reasoning field, content the answer alone)
+DROPS_EMPTY_BLOCK = frozenset({"deepseek", "deepseek-legacy", "auto"})
 
 
 class SplitReader:
@@ -42,6 +53,35 @@ class SplitReader:
     def asks_token_ids(self) -> bool:
         """Whether requests ask for each reply's token ids (a parser that files unopened replies as reasoning)."""
         return self.parser in UNCLOSED_IN_REASONING
+
+    @property
+    def asks_logprobs(self) -> bool:
+        """Whether requests ask for each reply's tokens (``logprobs``: a format that drops empty blocks)."""
+        return self.parser in DROPS_EMPTY_BLOCK
+
+    def _dropped_block(self, choice: dict[str, Any]) -> str | None:
+        """The empty trace block the server dropped from a reply, read off its tokens; None when
+        the tokens hold none (or were not returned: warned once)."""
+        tokens = (choice.get("logprobs") or {}).get("content")
+        if not isinstance(tokens, list):
+            if not self._warned:
+                self._warned = True
+                log.warning(
+                    "tc_chat_api: llama.cpp's --reasoning-format %s drops an empty %s%s block from a reply, and the "
+                    "server returned no logprobs to tell, so an empty trace reads as none (missing); serve with "
+                    "--reasoning-format none (tc_chat_api reads the trace inline, as hf does).",
+                    self.parser, self.family.open, self.family.close,
+                )  # fmt: skip
+            return None
+        raw = b"".join(bytes(t["bytes"]) if t.get("bytes") else str(t.get("token", "")).encode() for t in tokens)
+        text = raw.decode(errors="replace")
+        head = text.lstrip()
+        if not head.startswith(self.family.open):
+            return None
+        rest = head[len(self.family.open) :].lstrip()
+        if not rest.startswith(self.family.close):
+            return None
+        return text[: len(text) - len(rest) + len(self.family.close)]
 
     def _prefill(self) -> bool | None:
         if self._probe:
@@ -64,6 +104,10 @@ class SplitReader:
 
     def read(self, choice: dict[str, Any], reasoning: str | None, content: str | None, finish: str | None) -> str:
         """The text of one reply (its choice, split fields and finish reason)."""
+        if reasoning is None and self.asks_logprobs and not (content or "").lstrip().startswith(self.family.open):
+            block = self._dropped_block(choice)
+            if block is not None:
+                return block + (content or "")
         prefilled = opened = None
         if is_ambiguous(reasoning, content, finish, self.parser):
             prefilled, opened = self._prefill(), self._opened(choice)

@@ -361,6 +361,8 @@ class TraceChatAPI(_CheckedAPI, LocalChatCompletion):
         payload: dict = super()._create_payload(*args, **kwargs)
         if self._split.asks_token_ids:
             payload["return_token_ids"] = True  # vLLM: each reply's ids show whether it opened the trace
+        if self._split.asks_logprobs:
+            payload["logprobs"] = True  # llama.cpp: each reply's tokens show an empty block its format dropped
         return payload
 
     def _generations(self, out: dict[str, Any]) -> list[Generation | None]:
