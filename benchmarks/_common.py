@@ -33,8 +33,8 @@ def chat_tokenizer(name: str, corpus: Iterable[str], vocab_size: int = 512) -> A
     (a key of :data:`CHAT_TEMPLATES`) and that model's special tokens as released: turn
     markers special, ``<think>``/``</think>`` (and Qwen3's ``<tool_call>`` pair) ordinary
     added tokens, as tests/real_templates.py builds them.  ``"chatml"`` is the demo's
-    tokenizer (``lm_eval_tracecollapse.demo.tiny.build_tokenizer``) itself."""
-    from lm_eval_tracecollapse.demo.tiny import build_tokenizer
+    tokenizer (``lm_eval_tracecollapse.builtin.tiny.build_tokenizer``) itself."""
+    from lm_eval_tracecollapse.builtin.tiny import build_tokenizer
 
     file, special, added, _ = CHAT_TEMPLATES[name]
     if file is None:

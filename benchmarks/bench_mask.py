@@ -32,7 +32,7 @@ from typing import Any
 
 from _common import CHAT_TEMPLATES, bench_args, chat_tokenizer
 
-from lm_eval_tracecollapse.masking import tokenize_with_masks
+from lm_eval_tracecollapse.training.masking import tokenize_with_masks
 
 WORDS = "we add the two numbers then carry the one so the total is and check it again".split()
 KINDS = ("trace in `reasoning`", "empty `reasoning`", "no `reasoning` key")  # example i is of kind i % 3

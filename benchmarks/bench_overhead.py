@@ -107,7 +107,7 @@ def _score(task: Any) -> float:
 
 
 def _prepared(task: Any, gens: Path) -> Any:
-    from lm_eval_tracecollapse.models import ReplayLM
+    from lm_eval_tracecollapse.harness.models import ReplayLM
 
     task.build_all_requests(limit=None, rank=0, world_size=1)
     for inst, resp in zip(task.instances, ReplayLM(path=str(gens)).generate_until(task.instances), strict=True):
@@ -141,7 +141,7 @@ def main() -> None:
 
     from lm_eval.api.task import ConfigurableTask
 
-    from lm_eval_tracecollapse.tasks import TraceTask
+    from lm_eval_tracecollapse.harness.task import TraceTask
 
     with tempfile.TemporaryDirectory() as tmp:
         data, gens = _write_inputs(Path(tmp), args.n, args.seed)

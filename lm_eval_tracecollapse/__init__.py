@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .detect import FormatDetection, detect_format
-from .formats import ReasoningFormat, get_format, list_formats, register_format, unregister_format
-from .parse import Trace, TraceStatus, parse_trace, parse_traces
-from .registry import register
+from .core.detect import FormatDetection, detect_format
+from .core.formats import ReasoningFormat, get_format, list_formats, register_format, unregister_format
+from .core.parse import Trace, TraceStatus, parse_trace, parse_traces
+from .harness.registry import register
 
 __version__ = "0.1.0"
 
@@ -44,7 +44,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in _MONITOR:
-        from . import monitor
+        from .training import monitor
 
         return getattr(monitor, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -44,8 +44,8 @@ def _eval(argv: list[str]) -> None:
     from lm_eval._cli import HarnessCLI
     from lm_eval.utils import setup_logging
 
-    from .registry import register
-    from .wrap import resolve_wrapped
+    from .harness.registry import register
+    from .harness.wrap import resolve_wrapped
 
     register()
     setup_logging()
@@ -63,7 +63,7 @@ def _eval(argv: list[str]) -> None:
     with _clear_errors("eval"):
         generated, _ = resolve_wrapped(tasks, roots)
     args.include_path = [*roots, *([str(generated)] if generated else [])]
-    from .models.api import stock_api_warning
+    from .harness.models.api import stock_api_warning
 
     warning = stock_api_warning(str(getattr(args, "model", "")), tasks)
     if warning:  # before generation: the run would count every served trace as missing
@@ -81,8 +81,8 @@ def _eval(argv: list[str]) -> None:
 
 
 def _wrap(args: argparse.Namespace) -> None:
-    from .task_index import task_index
-    from .wrap import write_wrappers
+    from .harness.task_index import task_index
+    from .harness.wrap import write_wrappers
 
     with _clear_errors("wrap"):
         include = [str(task_yamls_dir()), *args.include_path]
@@ -177,7 +177,7 @@ def _html(args: argparse.Namespace, summaries: list[Any] | None = None) -> None:
 
 def _probe(args: argparse.Namespace) -> None:
     from .probes import build_probes, make_paraphraser, write_probes
-    from .report.samples import check_fmt
+    from .samples.records import check_fmt
 
     with _clear_input_errors("probe"):
         # the cheap check first: a paraphrase model may take minutes to load

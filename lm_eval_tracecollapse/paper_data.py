@@ -18,7 +18,7 @@ from typing import Any
 
 import datasets
 
-from ._jsonl import iter_jsonl
+from .samples.jsonl import iter_jsonl
 
 __all__ = ["DATA_DIR", "chemistry_256", "evalplus", "gsm8k_256", "load_jsonl_dataset"]
 

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from lm_eval_tracecollapse.demo.tiny import CHATML_TEMPLATE, build_tokenizer
+from lm_eval_tracecollapse.builtin.tiny import CHATML_TEMPLATE, build_tokenizer
 
 TEMPLATES = Path(__file__).parent / "fixtures" / "chat_templates"
 _CHATML = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]

@@ -139,7 +139,7 @@ def test_cli_error_body_is_retried_then_one_clear_error(server: str, tmp_path: P
 def test_server_error_is_retried_then_fails(
     task_manager: Any, server: str, monkeypatch: pytest.MonkeyPatch, body: Any, message: str, concurrent: int
 ) -> None:
-    from lm_eval_tracecollapse.models.api import ServerResponseError
+    from lm_eval_tracecollapse.harness.models.api import ServerResponseError
 
     _serve(body)
     with pytest.raises(ServerResponseError, match=message):
@@ -178,7 +178,7 @@ BAD_SHAPES = {
 def test_malformed_response_is_one_clear_error(
     task_manager: Any, server: str, monkeypatch: pytest.MonkeyPatch, body: Any, message: str
 ) -> None:
-    from lm_eval_tracecollapse.models.api import ServerResponseError
+    from lm_eval_tracecollapse.harness.models.api import ServerResponseError
 
     _serve(body)
     with pytest.raises(ServerResponseError, match=message):
@@ -198,7 +198,7 @@ def test_malformed_response_is_one_clear_error(
 def test_completions_malformed_choice(
     task_manager: Any, server: str, monkeypatch: pytest.MonkeyPatch, choice: Any, message: str
 ) -> None:
-    from lm_eval_tracecollapse.models.api import ServerResponseError
+    from lm_eval_tracecollapse.harness.models.api import ServerResponseError
 
     _serve({"choices": [choice]})
     with pytest.raises(ServerResponseError, match=message):
@@ -245,7 +245,7 @@ def _bomb(size: int) -> bytes:
 def test_gzip_bomb_is_refused_over_the_cap(
     task_manager: Any, server: str, monkeypatch: pytest.MonkeyPatch, concurrent: int
 ) -> None:
-    from lm_eval_tracecollapse.models.api import ServerResponseError
+    from lm_eval_tracecollapse.harness.models.api import ServerResponseError
 
     _serve(_bomb(4 << 20), gz=True)  # 4 MiB of JSON in about 4 kB of gzip
     with pytest.raises(ServerResponseError, match=r"over max_response_bytes=1000000"):
@@ -261,7 +261,7 @@ def test_gzip_body_under_the_cap_is_read(task_manager: Any, server: str, monkeyp
 
 
 def test_max_response_bytes_must_be_positive() -> None:
-    from lm_eval_tracecollapse.models.api import TraceChatAPI
+    from lm_eval_tracecollapse.harness.models.api import TraceChatAPI
 
     with pytest.raises(ValueError, match="max_response_bytes"):
         TraceChatAPI(base_url="http://127.0.0.1:9/v1/chat/completions", model="test", max_response_bytes="0")

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import pytest
 from testenv import REPO, loopback, offline_env
 
-from lm_eval_tracecollapse.models.api import rebuild_text
+from lm_eval_tracecollapse.harness.models.api import rebuild_text
 
 BIN = Path(sys.executable).parent
 
@@ -188,7 +188,7 @@ class _TemplateServer(BaseHTTPRequestHandler):
 
 @pytest.mark.parametrize("style", ["vllm", "llamacpp"])
 def test_the_server_says_whether_its_prompt_opens_the_trace(style: str) -> None:
-    from lm_eval_tracecollapse.models._probe import rendered_prompt
+    from lm_eval_tracecollapse.harness.models._probe import rendered_prompt
 
     _TemplateServer.style = style
     _TemplateServer.prompt = "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n<think>\n"

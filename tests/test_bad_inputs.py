@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from lm_eval_tracecollapse.cli import main
-from lm_eval_tracecollapse.models.replay import ReplayLM
-from lm_eval_tracecollapse.parse import parse_trace
+from lm_eval_tracecollapse.core.parse import parse_trace
+from lm_eval_tracecollapse.harness.models.replay import ReplayLM
 from lm_eval_tracecollapse.report import analyze, compare
 
 NAME = "samples_t_2026-01-01T00-00-00.000000.jsonl"
@@ -302,7 +302,7 @@ def test_prefilled_takes_only_true_false_none() -> None:
 
 
 def test_the_filter_option_still_parses_strings() -> None:
-    from lm_eval_tracecollapse.filters import TraceStatusFilter
+    from lm_eval_tracecollapse.harness.filters import TraceStatusFilter
 
     assert TraceStatusFilter(prefilled="false").prefilled is False
     assert TraceStatusFilter(prefilled="true").prefilled is True

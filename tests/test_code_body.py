@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from lm_eval_tracecollapse.filters import TraceStatusFilter
-from lm_eval_tracecollapse.parse import parse_trace
+from lm_eval_tracecollapse.core.parse import parse_trace
+from lm_eval_tracecollapse.harness.filters import TraceStatusFilter
 from lm_eval_tracecollapse.scoring.code import CodeExecFilter, reindent_body, with_prompt
 
 PROMPT = 'def mul(a: int, b: int) -> int:\n    """Return a times b.\n\n    >>> mul(2, 3)\n    6\n    """\n'

@@ -42,7 +42,7 @@ def _lines() -> list[dict]:
         letter = chem[i]["answer"] if i % 4 != 1 else "A" if chem[i]["answer"] != "A" else "B"
         text = f"<think>Consider option {letter}.</think>{letter}" if i % 2 else letter
         lines.append({"task": "tc_chemistry_256", "doc_id": i, "response": text})
-    from lm_eval_tracecollapse.demo.data import eval_items
+    from lm_eval_tracecollapse.builtin.data import eval_items
 
     easy = eval_items("easy", n=LIMIT)["test"]
     shapes = [

@@ -11,7 +11,7 @@ test (a GPU, the dataset/model hub, a server, minutes of training):
 * ``<!-- readme-test: not run: <why> -->`` — nothing runs, but each command is checked as
   far as a CPU allows: ``tracecollapse`` and ``lm_eval`` arguments parse with their real
   parsers, ``--model`` names are registered with lm-eval, every ``--tasks`` name resolves
-  (``*_tc`` names through :func:`lm_eval_tracecollapse.wrap.resolve_wrapped`), a study
+  (``*_tc`` names through :func:`lm_eval_tracecollapse.harness.wrap.resolve_wrapped`), a study
   config loads, a ``pip install`` extra exists, a ``make`` target exists; ``vllm serve``
   lines are only counted.  Each command is its own test case (``not run: …`` in its id),
   so ``pytest -v`` lists them and the count is in the summary;
@@ -157,8 +157,8 @@ def _models() -> set[str]:
 
 def _check_tasks(tasks: str, include: list[str]) -> None:
     from lm_eval_tracecollapse.cli import task_yamls_dir
-    from lm_eval_tracecollapse.task_index import task_index
-    from lm_eval_tracecollapse.wrap import resolve_wrapped
+    from lm_eval_tracecollapse.harness.task_index import task_index
+    from lm_eval_tracecollapse.harness.wrap import resolve_wrapped
 
     roots = [str(task_yamls_dir()), *include]
     names = [t for t in tasks.split(",") if t]

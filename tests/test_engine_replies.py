@@ -4,7 +4,7 @@
 ``tc_demo_easy`` prompts on the demo's five checkpoints, with its ``deepseek_r1`` and
 ``qwen3`` reasoning parsers and without one (``tests/engines/capture_vllm.py``), and
 lm-eval's ``hf`` samples of the same checkpoints.  Each captured choice is read the way
-``tc_chat_api`` reads it (:class:`~lm_eval_tracecollapse.models._split.SplitReader`,
+``tc_chat_api`` reads it (:class:`~lm_eval_tracecollapse.harness.models._split.SplitReader`,
 asking a loopback stand-in of the same server for ``/tokenize`` and ``/detokenize`` with
 the answers it gave), then parsed; per checkpoint × parser the statuses and correctness
 must equal ``hf``'s doc by doc (the confusion matrix is printed).
@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 import pytest
 from testenv import loopback, sample_status
 
-from lm_eval_tracecollapse.models._split import SplitReader
-from lm_eval_tracecollapse.parse import parse_trace
+from lm_eval_tracecollapse.core.parse import parse_trace
+from lm_eval_tracecollapse.harness.models._split import SplitReader
 
 ENGINES = Path(__file__).parent / "fixtures" / "engines"
 CHECKPOINTS = ["base", "sft_answer_only", "sft_empty_think", "mask_empty_think", "mask_real_trace"]

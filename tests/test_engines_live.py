@@ -58,17 +58,17 @@ EXPECTED = {"base": "valid", **{arm: spec[3] for arm, spec in ARMS.items()}}
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from transformers import AutoModelForCausalLM
 
-    from lm_eval_tracecollapse.demo.data import train_items
-    from lm_eval_tracecollapse.demo.pipeline import _chats, _train
-    from lm_eval_tracecollapse.masking import tokenize_with_masks
+    from lm_eval_tracecollapse.builtin.data import train_items
+    from lm_eval_tracecollapse.builtin.recipe import chats, train
+    from lm_eval_tracecollapse.training.masking import tokenize_with_masks
 
     root = tmp_path_factory.mktemp("engines")
     _, tok = train_tiny_base(root / "base", heads=2)  # head_dim 32: vLLM's CPU attention needs >= 32
     items = train_items(1000, seed=1, hard_share=0.0)
     for arm, (trace, mode, insert_empty, _) in ARMS.items():
         model = AutoModelForCausalLM.from_pretrained(root / "base")
-        rows = tokenize_with_masks(_chats(items, trace), tok, mode=mode, insert_empty_trace=insert_empty)
-        _train(model, rows, tok, steps=80, lr=1e-3, batch=32, desc=arm)
+        rows = tokenize_with_masks(chats(items, trace), tok, mode=mode, insert_empty_trace=insert_empty)
+        train(model, rows, tok, steps=80, lr=1e-3, batch=32, desc=arm)
         model.save_pretrained(root / arm)
         tok.save_pretrained(root / arm)
     return {name: root / name for name in EXPECTED}

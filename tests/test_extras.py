@@ -16,7 +16,7 @@ import tomllib
 from lm_eval.tasks._yaml_loader import load_yaml
 from packaging.requirements import Requirement as PipRequirement
 
-from lm_eval_tracecollapse.extras import MODULE_REQUIREMENTS, missing_module, missing_package_message
+from lm_eval_tracecollapse.harness.extras import MODULE_REQUIREMENTS, missing_module, missing_package_message
 from lm_eval_tracecollapse.scoring.math_grade import grade_math
 
 ROOT = Path(__file__).resolve().parent.parent

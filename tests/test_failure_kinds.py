@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from testenv import EXACT_MATCH, json_task_yaml, replay_eval
 
-from lm_eval_tracecollapse.wrap import write_wrappers
+from lm_eval_tracecollapse.harness.wrap import write_wrappers
 
 TRACES = Path(__file__).resolve().parent / "fixtures" / "traces"
 LOOP = (TRACES / "r1_sentence_loop.txt").read_text()  # ends in a loop
@@ -132,9 +132,9 @@ def test_degenerate_is_filler_only_not_short() -> None:
     (``tc_degenerate_words``); the check stops at the first word of content."""
     import time
 
-    from lm_eval_tracecollapse.failure_kinds import failure_options, is_degenerate
-    from lm_eval_tracecollapse.parse import parse_trace
-    from lm_eval_tracecollapse.trace import Trace, TraceStatus
+    from lm_eval_tracecollapse.core.parse import parse_trace
+    from lm_eval_tracecollapse.core.trace import Trace, TraceStatus
+    from lm_eval_tracecollapse.metrics.failure_kinds import failure_options, is_degenerate
 
     def degenerate(reasoning: str, min_words: int = 0) -> bool:
         return is_degenerate(parse_trace(f"<think>{reasoning}</think>4"), min_words)

@@ -9,18 +9,12 @@ from pathlib import Path
 import pytest
 
 import lm_eval_tracecollapse  # noqa: F401  (registers)
-from lm_eval_tracecollapse.filters import Response, TracedAnswer, TraceStatusFilter
-from lm_eval_tracecollapse.metrics import (
-    NotAvailable,
-    Weighted,
-    make_metric,
-    pooled_mean,
-    pooled_stderr,
-    score_with,
-    trace_metric_values,
-)
-from lm_eval_tracecollapse.models import Generation, ReplayLM
-from lm_eval_tracecollapse.parse import parse_trace
+from lm_eval_tracecollapse.core.parse import parse_trace
+from lm_eval_tracecollapse.harness.filters import Response, TracedAnswer, TraceStatusFilter
+from lm_eval_tracecollapse.harness.metric_fns import make_metric, score_with
+from lm_eval_tracecollapse.harness.models import Generation, ReplayLM
+from lm_eval_tracecollapse.metrics.pooled import NotAvailable, Weighted, pooled_mean, pooled_stderr
+from lm_eval_tracecollapse.metrics.trace_rates import trace_metric_values
 
 
 def test_filter_feeds_the_answer_part_to_the_pipeline() -> None:

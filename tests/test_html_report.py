@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 
 from lm_eval_tracecollapse.cli import main
-from lm_eval_tracecollapse.parse import parse_trace
+from lm_eval_tracecollapse.core.parse import parse_trace
 from lm_eval_tracecollapse.report import analyze, compare, read_file
 from lm_eval_tracecollapse.report.html import TextCaps, read_browser_data, shorten
-from lm_eval_tracecollapse.report.samples import sample_prompt
 from lm_eval_tracecollapse.report.summary import STATUSES
+from lm_eval_tracecollapse.samples.records import sample_prompt
 
 RUNS = Path(__file__).parent / "fixtures" / "lm_eval_run"
 BASE, FT = RUNS / "base", RUNS / "finetuned"

@@ -157,7 +157,7 @@ def test_simple_evaluate_paper_group(task_manager: Any, tmp_path: Path) -> None:
 
 def test_stock_task_wrapper_keeps_every_pipeline(task_manager: Any) -> None:
     """gsm8k_tc: lm-eval's own gsm8k YAML (strict-match + flexible-extract), local data."""
-    from lm_eval_tracecollapse.tasks import TraceTask
+    from lm_eval_tracecollapse.harness.task import TraceTask
 
     task = TraceTask(
         config={
@@ -188,7 +188,7 @@ def test_stock_wrappers_resolve(task_manager: Any) -> None:
     names = set(task_manager.all_tasks)
     for name in ("gsm8k_tc", "gsm8k_cot_tc", "minerva_math500_tc", "gpqa_diamond_cot_zeroshot_tc", "aime_tc"):
         assert name in names
-    from lm_eval_tracecollapse.tasks import find_task_yaml, wrap_config
+    from lm_eval_tracecollapse.harness.task import find_task_yaml, wrap_config
 
     cfg = wrap_config({"task": "gsm8k_cot_tc", "base_task": "gsm8k_cot"})
     assert cfg["task"] == "gsm8k_cot_tc" and cfg["doc_to_text"]

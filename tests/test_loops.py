@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lm_eval_tracecollapse.loops import LoopConfig, ends_in_loop, loop_tokens, tail_novelty
+from lm_eval_tracecollapse.metrics.loops import LoopConfig, ends_in_loop, loop_tokens, tail_novelty
 
 TRACES = Path(__file__).resolve().parent / "fixtures" / "traces"
 LOOPING = ["r1_sentence_loop", "qwen3_paragraph_loop", "wait_cycle_loop", "cjk_loop"]

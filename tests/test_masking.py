@@ -10,8 +10,8 @@ import torch
 from thinkpack import MaskType, apply_mask
 from thinkpack.model import ModelInfo
 
-from lm_eval_tracecollapse.demo.tiny import build_model, build_tokenizer
-from lm_eval_tracecollapse.masking import (
+from lm_eval_tracecollapse.builtin.tiny import build_model, build_tokenizer
+from lm_eval_tracecollapse.training.masking import (
     TraceMaskCollator,
     tokenize_with_masks,
     weighted_causal_lm_loss,
@@ -174,7 +174,7 @@ def _first_step_loss_is_ours(trainer: Any, model: Any, rows: list[dict[str, list
 def test_trainer_steps(tok: Any, tmp_path: Path, mode: str) -> None:
     from transformers import TrainingArguments
 
-    from lm_eval_tracecollapse.masking import TraceMaskTrainer
+    from lm_eval_tracecollapse.training.masking import TraceMaskTrainer
 
     model = build_model(tok, hidden=32, layers=1, heads=2)
     rows = tokenize_with_masks(_examples() * 2, tok, mode=mode, weight=0.5)
@@ -193,7 +193,7 @@ def test_trl_sft_trainer_with_partial_masking(tok: Any, tmp_path: Path) -> None:
     import datasets
     from trl import SFTConfig, SFTTrainer
 
-    from lm_eval_tracecollapse.masking import WeightedLossMixin
+    from lm_eval_tracecollapse.training.masking import WeightedLossMixin
 
     class WeightedSFT(WeightedLossMixin, SFTTrainer):  # type: ignore[misc]
         pass

@@ -21,11 +21,11 @@ if __name__ == "__main__":  # run as a script (writes the doc): the helper modul
     sys.path.insert(0, str(Path(__file__).parent))
 from real_templates import REAL_TEMPLATES, real_tokenizer
 
-from lm_eval_tracecollapse.formats import get_format
-from lm_eval_tracecollapse.masking import MODES, tokenize_with_masks
+from lm_eval_tracecollapse.core.formats import get_format
 from lm_eval_tracecollapse.study.config import StrategyKind, StrategySpec
 from lm_eval_tracecollapse.study.data import for_strategy
-from lm_eval_tracecollapse.training_text import render_training_texts
+from lm_eval_tracecollapse.training.masking import MODES, tokenize_with_masks
+from lm_eval_tracecollapse.training.text import render_training_texts
 
 DOC = Path(__file__).parents[1] / "docs" / "masking-templates.md"
 U = {"role": "user", "content": "12 + 7?"}

@@ -20,11 +20,11 @@ from testenv import train_tiny_base
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from lm_eval_tracecollapse.demo.data import easy_item, train_items  # noqa: E402
-from lm_eval_tracecollapse.demo.pipeline import _chats  # noqa: E402
-from lm_eval_tracecollapse.demo.tiny import build_model, build_tokenizer  # noqa: E402
-from lm_eval_tracecollapse.masking import TraceMaskCollator, tokenize_with_masks  # noqa: E402
-from lm_eval_tracecollapse.monitor import TraceMonitorCallback, measure_traces  # noqa: E402
+from lm_eval_tracecollapse.builtin.data import easy_item, train_items  # noqa: E402
+from lm_eval_tracecollapse.builtin.recipe import chats  # noqa: E402
+from lm_eval_tracecollapse.builtin.tiny import build_model, build_tokenizer  # noqa: E402
+from lm_eval_tracecollapse.training.masking import TraceMaskCollator, tokenize_with_masks  # noqa: E402
+from lm_eval_tracecollapse.training.monitor import TraceMonitorCallback, measure_traces  # noqa: E402
 
 KEYS = [f"trace/{k}" for k in ("valid_rate", "empty_rate", "missing_rate", "truncated_rate", "answer_rate",
                                "pass@1", "rpass@1", "mean_trace_tokens", "eval_seconds")]  # fmt: skip
@@ -57,8 +57,8 @@ def _load(path: Path) -> tuple[Any, Any]:
 def _sft_rows(tok: Any, arm: str) -> list[dict[str, list]]:
     items = train_items(1000, seed=1, hard_share=0.0)
     if arm == "plain":  # answer-only targets, trained on the response
-        return tokenize_with_masks(_chats(items, "none"), tok, mode="prompt", insert_empty_trace=False)
-    return tokenize_with_masks(_chats(items, "full"), tok, mode="prompt+think")  # the real trace masked
+        return tokenize_with_masks(chats(items, "none"), tok, mode="prompt", insert_empty_trace=False)
+    return tokenize_with_masks(chats(items, "full"), tok, mode="prompt+think")  # the real trace masked
 
 
 def _args(out: Path, steps: int, lr: float = 1e-3, **kw: Any) -> Any:
@@ -73,7 +73,7 @@ def _args(out: Path, steps: int, lr: float = 1e-3, **kw: Any) -> Any:
 
 
 def _run(base: Path, out: Path, arm: str, steps: int = 60, **monitor: Any) -> tuple[Any, TraceMonitorCallback]:
-    from lm_eval_tracecollapse.masking import TraceMaskTrainer
+    from lm_eval_tracecollapse.training.masking import TraceMaskTrainer
 
     model, tok = _load(base)
     trainer = TraceMaskTrainer(
@@ -180,7 +180,7 @@ def test_plain_sft_collapses_the_trace_and_the_alarm_fires(plain: Any, caplog: p
 
 @pytest.mark.slow
 def test_alarm_warning_and_stop(base: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="lm_eval_tracecollapse.monitor.callback"):
+    with caplog.at_level(logging.WARNING, logger="lm_eval_tracecollapse.training.monitor.callback"):
         trainer, cb = _run(base, tmp_path, "plain", steps=60, stop_on_alarm=True)
     alarms = [r.getMessage() for r in caplog.records if "trace collapse alarm" in r.getMessage()]
     assert len(alarms) == 1 and "at step 20" in alarms[0] and "stopping training" in alarms[0]
@@ -192,7 +192,7 @@ def test_the_baseline_survives_a_resume(base: Path, tmp_path: Path, caplog: pyte
     """Plain SFT to step 20 (the trace has collapsed) with a checkpoint there, then a new
     trainer and a new callback resume from it: the baseline is step 0's valid rate, read
     back from the checkpoint's log history, and the alarm fires at the resumed step."""
-    from lm_eval_tracecollapse.masking import TraceMaskTrainer
+    from lm_eval_tracecollapse.training.masking import TraceMaskTrainer
 
     def trainer_and_monitor(steps: int) -> tuple[Any, TraceMonitorCallback]:
         model, tok = _load(base)
@@ -209,7 +209,7 @@ def test_the_baseline_survives_a_resume(base: Path, tmp_path: Path, caplog: pyte
     assert at_0.valid_rate - at_20.valid_rate > 0.3 and before.baseline == at_0.valid_rate
     resumed, after = trainer_and_monitor(40)
     caplog.clear()  # the first run alarmed too
-    with caplog.at_level(logging.WARNING, logger="lm_eval_tracecollapse.monitor.callback"):
+    with caplog.at_level(logging.WARNING, logger="lm_eval_tracecollapse.training.monitor.callback"):
         resumed.train(resume_from_checkpoint=str(tmp_path / "checkpoint-20"))
     assert [step for step, _ in after.history] == [20, 40]
     assert after.baseline == at_0.valid_rate and after.alarm_step == 20
@@ -219,7 +219,7 @@ def test_the_baseline_survives_a_resume(base: Path, tmp_path: Path, caplog: pyte
 
 @pytest.mark.slow
 def test_masked_sft_keeps_the_trace(base: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="lm_eval_tracecollapse.monitor.callback"):
+    with caplog.at_level(logging.WARNING, logger="lm_eval_tracecollapse.training.monitor.callback"):
         trainer, cb = _run(base, tmp_path, "masked")
     curve = _curve(trainer)
     print("masked SFT (step, VR, pass@1):", curve)
@@ -232,7 +232,7 @@ def test_masked_sft_keeps_the_trace(base: Path, tmp_path: Path, caplog: pytest.L
 def test_measures_on_the_trainers_evaluations(base: Path, tmp_path: Path) -> None:
     """``every_n_steps=None, on_evaluate=True``: a measurement at step 0, at each of the
     Trainer's evaluations (``eval_strategy="steps"``, every 15 steps) and none twice."""
-    from lm_eval_tracecollapse.masking import TraceMaskTrainer
+    from lm_eval_tracecollapse.training.masking import TraceMaskTrainer
 
     model, tok = _load(base)
     rows = _sft_rows(tok, "plain")
@@ -279,7 +279,7 @@ def test_the_trainers_own_log_rows_are_kept(base: Path, tmp_path: Path) -> None:
     integrations receive)."""
     from transformers import TrainerCallback
 
-    from lm_eval_tracecollapse.masking import TraceMaskTrainer
+    from lm_eval_tracecollapse.training.masking import TraceMaskTrainer
 
     class Received(TrainerCallback):  # receives rows exactly as the report_to integrations do
         def __init__(self) -> None:
@@ -356,8 +356,8 @@ _DDP_SCRIPT = """
 import json, os, sys
 from pathlib import Path
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
-from lm_eval_tracecollapse.masking import TraceMaskCollator, tokenize_with_masks
-from lm_eval_tracecollapse.monitor import TraceMonitorCallback
+from lm_eval_tracecollapse.training.masking import TraceMaskCollator, tokenize_with_masks
+from lm_eval_tracecollapse.training.monitor import TraceMonitorCallback
 
 base, out = Path(sys.argv[1]), Path(sys.argv[2])
 prompts, golds = json.loads(sys.argv[3])

@@ -29,7 +29,7 @@ def test_importing_for_the_parser_loads_no_model_code() -> None:
     code = (
         "import sys, lm_eval_tracecollapse as tc\n"
         "assert tc.parse_trace('<think>a</think>b').answer == 'b'\n"
-        "heavy = [m for m in ('aiohttp', 'lm_eval.models.huggingface', 'lm_eval_tracecollapse.models.api',"
+        "heavy = [m for m in ('aiohttp', 'lm_eval.models.huggingface', 'lm_eval_tracecollapse.harness.models.api',"
         " 'torch', 'transformers') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
         "from lm_eval.api.registry import get_filter, get_model\n"

@@ -177,7 +177,7 @@ def test_model_paraphrase_through_an_lm_eval_model(tmp_path: Path, caplog: pytes
 def test_model_paraphrase_with_a_local_hf_model(tmp_path: Path) -> None:
     """lm-eval's own ``hf`` model paraphrases (a tiny untrained Llama: the text is noise,
     the plumbing — chat template, batching, separators — is real)."""
-    from lm_eval_tracecollapse.demo.tiny import build_model, build_tokenizer
+    from lm_eval_tracecollapse.builtin.tiny import build_model, build_tokenizer
     from lm_eval_tracecollapse.probes import LMParaphraser
 
     tok = build_tokenizer(["We add 3 and 8. So it is 11. Rewrite the step."] * 4, vocab_size=300)
@@ -190,7 +190,7 @@ def test_model_paraphrase_with_a_local_hf_model(tmp_path: Path) -> None:
 
 
 def test_filler_matches_token_count() -> None:
-    from lm_eval_tracecollapse.demo.tiny import build_tokenizer
+    from lm_eval_tracecollapse.builtin.tiny import build_tokenizer
     from lm_eval_tracecollapse.probes import filler
 
     tok = build_tokenizer(["We add 3 and 8 to get 11 ..... done"] * 4, vocab_size=300)

@@ -143,7 +143,7 @@ def test_readme_masking_example_trains(tmp_path: Path) -> None:
     """The masking snippet as shown, given a tokenizer and a model (a tiny local pair)."""
     [block] = _blocks("python (tokenizer, model: yours)")
     preamble = (
-        "from lm_eval_tracecollapse.demo.tiny import build_model, build_tokenizer\n"
+        "from lm_eval_tracecollapse.builtin.tiny import build_model, build_tokenizer\n"
         "tokenizer = build_tokenizer(['What is 12 + 7? 19 3 + 4 = 7 2 + 2? 4'], vocab_size=300)\n"
         "model = build_model(tokenizer)\n"
     )

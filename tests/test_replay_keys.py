@@ -33,7 +33,7 @@ repeats: {repeats}
 filter_list:
   - name: answer
     filter:
-      - function: !function lm_eval_tracecollapse.filters.TraceStatusFilter
+      - function: !function lm_eval_tracecollapse.harness.filters.TraceStatusFilter
         then:
           - {{function: regex, regex_pattern: "#### (\\\\-?[0-9]+)"}}
           - {{function: take_first}}

@@ -178,7 +178,7 @@ def test_stats() -> None:
 
 
 def test_trace_length_in_tokens(tmp_path: Path) -> None:
-    from lm_eval_tracecollapse.demo.tiny import build_tokenizer
+    from lm_eval_tracecollapse.builtin.tiny import build_tokenizer
 
     tok = build_tokenizer(["a b c"], vocab_size=270)
     tok.save_pretrained(tmp_path / "tok")

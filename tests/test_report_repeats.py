@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lm_eval_tracecollapse.cli import main
-from lm_eval_tracecollapse.parse import parse_trace
+from lm_eval_tracecollapse.core.parse import parse_trace
 from lm_eval_tracecollapse.report import analyze, analyze_text, compare, compare_text, paper_table, read_file
 from lm_eval_tracecollapse.report.stats import wilson
 

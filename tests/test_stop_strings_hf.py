@@ -15,10 +15,10 @@ import pytest
 from testenv import offline_env
 
 from lm_eval_tracecollapse import parse_trace
-from lm_eval_tracecollapse.demo.data import hard_item, response
-from lm_eval_tracecollapse.demo.pipeline import _chats, _train
-from lm_eval_tracecollapse.demo.tiny import build_model, build_tokenizer
-from lm_eval_tracecollapse.masking import tokenize_with_masks
+from lm_eval_tracecollapse.builtin.data import hard_item, response
+from lm_eval_tracecollapse.builtin.recipe import chats, train
+from lm_eval_tracecollapse.builtin.tiny import build_model, build_tokenizer
+from lm_eval_tracecollapse.training.masking import tokenize_with_masks
 
 STOPS = ["\n", ".", ","]
 TASK = """task: hard_stops
@@ -49,8 +49,8 @@ def _checkpoint(root: Path) -> Path:
     items = [hard_item(rng.randint(10, 99), rng.randint(10, 99)) for _ in range(600)]
     tok = build_tokenizer(["0123456789+=, The answer is.", *(response(it) for it in items[:200])], vocab_size=280)
     model = build_model(tok, hidden=64)
-    rows = tokenize_with_masks(_chats(items, "full"), tok, mode="prompt")
-    _train(model, rows, tok, steps=250, lr=3e-3, batch=32, desc="tiny base")
+    rows = tokenize_with_masks(chats(items, "full"), tok, mode="prompt")
+    train(model, rows, tok, steps=250, lr=3e-3, batch=32, desc="tiny base")
     path = root / "ckpt"
     model.save_pretrained(path)
     tok.save_pretrained(path)

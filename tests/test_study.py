@@ -52,10 +52,10 @@ def test_paper_config_matches_the_note(name: str) -> None:
 def test_tiny_config_is_the_demo() -> None:
     """``make demo`` is ``tracecollapse study studies/tiny_cpu.yaml`` (the shipped config, also by
     name); each of its five arms trains exactly the tokens its title says (the prompt never)."""
+    from lm_eval_tracecollapse.builtin.tiny import build_tokenizer
     from lm_eval_tracecollapse.demo.pipeline import demo_config
-    from lm_eval_tracecollapse.demo.tiny import build_tokenizer
-    from lm_eval_tracecollapse.masking import tokenize_with_masks
     from lm_eval_tracecollapse.study.data import for_strategy, load_examples
+    from lm_eval_tracecollapse.training.masking import tokenize_with_masks
 
     cfg = load_config(STUDIES / "tiny_cpu.yaml")
     assert load_config("tiny_cpu") == cfg == demo_config("demo_out")
@@ -138,16 +138,16 @@ def test_missing_data_and_model_keys(tmp_path: Path, capsys: pytest.CaptureFixtu
 @pytest.fixture(scope="module")
 def trained_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny base that writes valid traces (≈40 steps), saved as a local model folder."""
-    from lm_eval_tracecollapse.demo.data import response, train_items
-    from lm_eval_tracecollapse.demo.pipeline import _chats, _train
-    from lm_eval_tracecollapse.demo.tiny import build_model, build_tokenizer
-    from lm_eval_tracecollapse.masking import tokenize_with_masks
+    from lm_eval_tracecollapse.builtin.data import response, train_items
+    from lm_eval_tracecollapse.builtin.recipe import chats, train
+    from lm_eval_tracecollapse.builtin.tiny import build_model, build_tokenizer
+    from lm_eval_tracecollapse.training.masking import tokenize_with_masks
 
     path = tmp_path_factory.mktemp("base")
     data = train_items(2000, seed=0, hard_share=0.0)  # (640 items: no closing tag after 40 steps)
     tok = build_tokenizer(["0123456789+=, The answer is.", *(response(it) for it in data[:200])], vocab_size=280)
     model = build_model(tok, hidden=32, layers=2, heads=4)
-    _train(model, tokenize_with_masks(_chats(data, "full"), tok, mode="prompt"), tok, 40, 1e-2, 16, "base")
+    train(model, tokenize_with_masks(chats(data, "full"), tok, mode="prompt"), tok, 40, 1e-2, 16, "base")
     model.save_pretrained(path)
     tok.save_pretrained(path)
     return path

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from lm_eval_tracecollapse import parse_trace
-from lm_eval_tracecollapse.filters import Response, TracedAnswer, TraceStatusFilter
-from lm_eval_tracecollapse.formats import register_format, unregister_format
-from lm_eval_tracecollapse.metrics import NotAvailable, Pooled, Weighted, trace_metric_values
-from lm_eval_tracecollapse.models.replay import Generation
+from lm_eval_tracecollapse.core.formats import register_format, unregister_format
+from lm_eval_tracecollapse.harness.filters import Response, TracedAnswer, TraceStatusFilter
+from lm_eval_tracecollapse.harness.models.replay import Generation
+from lm_eval_tracecollapse.metrics.pooled import NotAvailable, Pooled, Weighted
+from lm_eval_tracecollapse.metrics.trace_rates import trace_metric_values
 
 ROUND_TRIPS: list[Callable[[Any], Any]] = [
     lambda x: pickle.loads(pickle.dumps(x)),
@@ -120,7 +121,7 @@ def test_filter_on_threads_and_spawn_workers_matches_serial(scratch: None) -> No
 
 
 def test_adopting_a_family_replaces_a_different_local_definition(scratch: None) -> None:
-    from lm_eval_tracecollapse.formats import adopt_formats, get_format, user_formats
+    from lm_eval_tracecollapse.core.formats import adopt_formats, get_format, user_formats
 
     sent = user_formats()
     unregister_format("scratch")

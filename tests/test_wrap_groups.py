@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from testenv import json_task_yaml, offline_env, replay_eval
 
-from lm_eval_tracecollapse.wrap import write_wrappers
+from lm_eval_tracecollapse.harness.wrap import write_wrappers
 
 # ta: valid right, valid wrong, missing right  |  tb: empty right, truncated, missing wrong
 REPLIES = {

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from lm_eval_tracecollapse.task_index import IndexEntry, task_index
-from lm_eval_tracecollapse.tasks import _read_yaml, split_until
-from lm_eval_tracecollapse.wrap import write_wrappers
+from lm_eval_tracecollapse.harness.task import _read_yaml, split_until
+from lm_eval_tracecollapse.harness.task_index import IndexEntry, task_index
+from lm_eval_tracecollapse.harness.wrap import write_wrappers
 
 #: stop strings seen in stock tasks that a reasoning trace contains all the time
 INSIDE_A_TRACE = {"\n", "\n\n", ".", ",", "Q:", "Question:", "Answer:", "\n\n\n", "Problem:", "</s>\n"}

@@ -100,15 +100,15 @@ def train_tiny_base(path: Path, heads: int = 4) -> tuple[Any, Any]:
 
     lr 3e-3: at 5e-3 the last steps diverge on ATen's AVX-512 kernels (pass@1 0.38 there, 0.97 on AVX2).
     """
-    from lm_eval_tracecollapse.demo.data import response, train_items
-    from lm_eval_tracecollapse.demo.pipeline import _chats, _train
-    from lm_eval_tracecollapse.demo.tiny import build_model, build_tokenizer
-    from lm_eval_tracecollapse.masking import tokenize_with_masks
+    from lm_eval_tracecollapse.builtin.data import response, train_items
+    from lm_eval_tracecollapse.builtin.recipe import chats, train
+    from lm_eval_tracecollapse.builtin.tiny import build_model, build_tokenizer
+    from lm_eval_tracecollapse.training.masking import tokenize_with_masks
 
     items = train_items(2000, seed=0, hard_share=0.0)
     tok = build_tokenizer(["0123456789+=, The answer is.", *(response(it) for it in items[:200])], vocab_size=280)
     model = build_model(tok, hidden=64, layers=2, heads=heads)
-    _train(model, tokenize_with_masks(_chats(items, "full"), tok, mode="prompt"), tok, steps=300, lr=3e-3, batch=64,
+    train(model, tokenize_with_masks(chats(items, "full"), tok, mode="prompt"), tok, steps=300, lr=3e-3, batch=64,
            desc="tiny base")  # fmt: skip
     model.save_pretrained(path)
     tok.save_pretrained(path)

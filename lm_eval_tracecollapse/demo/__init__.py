@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from ..parse import parse_trace
+from ..core.parse import parse_trace
 
 #: (label, prompt tail or None, response, finish_reason) — the samples of ``docs/parser.md``
 SAMPLES: list[tuple[str, str | None, str, str | None]] = [

@@ -1,7 +1,7 @@
 """The collapse curves: what the trace monitor measured while the demo's arms trained.
 
 The demo's study (``studies/tiny_cpu.yaml``, ``monitor:``) measures every fine-tuning arm
-with :class:`~lm_eval_tracecollapse.monitor.TraceMonitorCallback` at step 0 (the base) and
+with :class:`~lm_eval_tracecollapse.training.monitor.TraceMonitorCallback` at step 0 (the base) and
 every few steps on held-out *easy* SFT items, greedy, batched, with a small
 ``max_new_tokens`` (``training_curves.json``).  :func:`check` states whether the curves
 show the paper's signature: every plain-SFT arm reaches a step where the valid-trace rate

@@ -24,43 +24,15 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
-from ..masking import TraceMaskCollator, split_trace, tokenize_with_masks, weighted_causal_lm_loss
-from .data import response, train_items
-from .tiny import build_model, build_tokenizer
+from ..builtin.recipe import SIZES, THREADS, DemoSize, pin_torch, sft_examples, train_base
 
 __all__ = ["BASE", "CONFIG", "SIZES", "THREADS", "TOY", "DemoSize", "demo_config", "final_runs", "pin_torch", "run",
            "sft_examples", "train_base"]  # fmt: skip
 
 
-@dataclass(frozen=True)
-class DemoSize:
-    """The built-in base model's recipe (``builtin:tiny-arith@<size>``) and its SFT items."""
-
-    base_items: int
-    base_steps: int
-    sft_items: int
-    hidden: int
-    layers: int = 2
-    batch: int = 64
-    base_lr: float = 3e-3
-    sft_hard_share: float = 0.0  # share of 2-digit items in the trace-free SFT data
-    seed: int = 0  # model init, data order and the SFT data draw
-
-
-SIZES = {
-    "toy": DemoSize(base_items=64, base_steps=3, sft_items=32, hidden=32, batch=16),
-    "small": DemoSize(base_items=4000, base_steps=500, sft_items=2000, hidden=128, layers=4),
-    "full": DemoSize(base_items=20000, base_steps=1500, sft_items=5000, hidden=192),
-}
-#: torch threads for training and evaluation: fixed, so the float reduction order (and the
-#: numbers) do not depend on the machine's core count
-THREADS = 2
 #: the shipped study config the demo is (``studies/tiny_cpu.yaml``)
 CONFIG = "tiny_cpu"
 BASE = "base (trained with traces)"
@@ -71,78 +43,6 @@ TOY: dict[str, Any] = {
     "monitor": {"held_out": 4, "every_n_steps": 1},
     "evaluation": {"metadata": {"n": 4}},
 }
-
-
-def _chats(items: list[dict[str, str]], trace: str) -> list[dict[str, Any]]:
-    """SFT examples with the trace in a ``reasoning`` key: the template writes the block
-    (``<think>\\n…\\n</think>\\n`` on the demo's ChatML, the text the demo has always trained on)."""
-    rows: list[dict[str, Any]] = []
-    for it in items:
-        reasoning, answer = split_trace(response(it, trace))
-        rows.append({"prompt": it["question"], "response": answer}
-                    | ({} if reasoning is None else {"reasoning": reasoning}))  # fmt: skip
-    return rows
-
-
-def _train(model: Any, rows: list[dict[str, list]], tok: Any, steps: int, lr: float, batch: int, desc: str,
-           seed: int = 0) -> None:  # fmt: skip
-    """AdamW on ``rows`` (the base's pre-training, and tests' tiny models)."""
-    import torch
-
-    torch.manual_seed(seed)
-    collate = TraceMaskCollator(tok)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    model.train()
-    order = torch.randperm(len(rows)).tolist()
-    bar = tqdm(range(steps), desc=desc, leave=False)
-    for step in bar:
-        start = (step * batch) % len(rows)
-        picked = [rows[order[(start + i) % len(rows)]] for i in range(batch)]
-        b = collate(picked)
-        logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
-        loss = weighted_causal_lm_loss(logits, b["labels"], b.get("loss_weights"))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        bar.set_postfix(loss=f"{loss.item():.3f}")
-    model.eval()
-
-
-def pin_torch() -> None:
-    """A fixed thread count (``docs/demo.md`` says what else is pinned).  The CPU kernels the
-    demo uses are deterministic at a fixed thread count: ``torch.use_deterministic_algorithms(True)``
-    gave bit-identical weights and is left off (it only adds checks)."""
-    import torch
-
-    torch.set_num_threads(THREADS)
-
-
-def train_base(size: str, path: Path) -> Path:
-    """Build the tokenizer and train the tiny base of ``size`` from scratch; saved at ``path``."""
-    pin_torch()
-    s = SIZES[size]
-    data = train_items(s.base_items, seed=s.seed)
-    tok = build_tokenizer(["0123456789+=, The answer is.", *(response(it) for it in data[:200])], vocab_size=280)
-    model = build_model(tok, hidden=s.hidden, layers=s.layers, heads=4, seed=s.seed)
-    rows = tokenize_with_masks(_chats(data, "full"), tok, mode="prompt")
-    _train(model, rows, tok, s.base_steps, s.base_lr, s.batch, "training the built-in base model", seed=s.seed)
-    model.save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
-
-
-def sft_examples(size: str) -> list[dict[str, str]]:
-    """The trace-carrying SFT examples of ``data.train: builtin:tiny-arith`` (``prompt``,
-    ``reasoning``, ``response``), drawn apart from the base's items.
-
-    >>> ex = sft_examples("toy")[0]
-    >>> sorted(ex), ex["response"].startswith("The answer is")
-    (['prompt', 'reasoning', 'response'], True)
-    """
-    s = SIZES[size]
-    items = train_items(s.sft_items, seed=s.seed + 1, hard_share=s.sft_hard_share)
-    return [{"prompt": it["question"], "reasoning": it["reasoning"], "response": response(it, "none")}
-            for it in items]  # fmt: skip
 
 
 def demo_config(out_dir: str | os.PathLike[str] = "demo_out", size: str = "small") -> Any:
@@ -158,7 +58,7 @@ def demo_config(out_dir: str | os.PathLike[str] = "demo_out", size: str = "small
 def final_runs(cfg: Any) -> dict[str, tuple[Path, Path]]:
     """{:data:`BASE` or arm title: (its model folder, its lm-eval output folder)} for the base
     and each arm's last checkpoint of the demo's study ``cfg``."""
-    from ..study.data import builtin_path
+    from ..builtin.recipe import builtin_path
     from ..study.evaluate import plan
     from ..study.train import arms
 

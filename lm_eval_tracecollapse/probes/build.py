@@ -37,10 +37,10 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from .._jsonl import iter_jsonl
-from .._samples import sample_fields, sample_task
-from ..formats import get_format
-from ..parse import parse_trace
+from ..core.formats import get_format
+from ..core.parse import parse_trace
+from ..samples.files import sample_fields, sample_task
+from ..samples.jsonl import iter_jsonl
 from .paraphrase import Paraphraser, RuleParaphraser, make_paraphraser, split_whitespace
 from .score import trapezoid_weights
 

@@ -104,7 +104,7 @@ class LMParaphraser:
         if isinstance(model, str):
             from lm_eval.api.registry import get_model
 
-            from ..registry import register
+            from ..harness.registry import register
 
             register()
             try:
@@ -131,7 +131,7 @@ class LMParaphraser:
         return Instance("generate_until", {"step": core}, (text, gen), 0, ("tc_paraphrase", i, 1))
 
     def __call__(self, steps: Sequence[str]) -> list[str]:
-        from ..parse import parse_trace
+        from ..core.parse import parse_trace
 
         parts = [split_whitespace(s) for s in steps]
         cores = list(dict.fromkeys(core for _, core, _ in parts if core))

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .._jsonl import iter_jsonl
-from .._samples import PROBE_TASK, find_sample_files, is_probe_file, sample_fields, task_and_run
-from ..parse import parse_trace
+from ..core.parse import parse_trace
+from ..samples.files import PROBE_TASK, find_sample_files, is_probe_file, sample_fields, task_and_run
+from ..samples.jsonl import iter_jsonl
 
 __all__ = [
     "ProbeComparison",

@@ -5,8 +5,8 @@
 True
 """
 
+from ..samples.records import DocRecord, Problems, find_sample_files, iter_file, read_file
 from .render import analyze_text, compare_text, paper_table, plot
-from .samples import DocRecord, Problems, find_sample_files, iter_file, read_file
 from .summary import Comparison, Estimate, TaskSummary, analyze, compare, summarize
 
 __all__ = [

@@ -1,7 +1,7 @@
-"""The extra rows of :mod:`lm_eval_tracecollapse.failure_kinds` in ``analyze``/``compare``.
+"""The extra rows of :mod:`lm_eval_tracecollapse.metrics.failure_kinds` in ``analyze``/``compare``.
 
 Each samples line is re-parsed (:mod:`.samples`) into a
-:class:`~lm_eval_tracecollapse.failure_kinds.KindCounts` — the counts the lm-eval rows
+:class:`~lm_eval_tracecollapse.metrics.failure_kinds.KindCounts` — the counts the lm-eval rows
 are computed from, on the raw ``resps`` — and the
 per-status accuracies come from the line's stored ``pass@1_<status>`` (the mean
 correctness over its responses of that status), else, with one response per line,
@@ -10,8 +10,8 @@ from the line's correctness.  :class:`KindAcc` pools documents exactly as
 for shares with one response per document, else a bootstrap over documents.
 
 Example:
-    >>> from lm_eval_tracecollapse.failure_kinds import FailureOptions
-    >>> from lm_eval_tracecollapse.parse import parse_trace
+    >>> from lm_eval_tracecollapse.metrics.failure_kinds import FailureOptions
+    >>> from lm_eval_tracecollapse.core.parse import parse_trace
     >>> KindCounts.of([parse_trace("<think>Okay.</think>4")], FailureOptions())
     KindCounts(loops=0, truncated_loops=0, degenerate=1, trace_len=1, traced=1, answer_len=1, answered=1, truncated=0)
 """
@@ -22,11 +22,11 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..failure_kinds import KindCounts, LengthUnit
+from ..metrics.failure_kinds import KindCounts, LengthUnit
 from .stats import wilson
 
 if TYPE_CHECKING:
-    from .samples import DocRecord
+    from ..samples.records import DocRecord
     from .summary import Estimate
 
 __all__ = ["KIND_STATUSES", "KindAcc", "KindCounts"]

@@ -9,7 +9,7 @@ Wilson when every document has one response; with repeats a bootstrap over docum
 document do not make them overconfident.
 
 Example:
-    >>> from lm_eval_tracecollapse.report.samples import DocRecord
+    >>> from lm_eval_tracecollapse.samples.records import DocRecord
     >>> docs = [DocRecord("run", "t", i, None, (s,), 1, 5, c, "exact_match")
     ...         for i, (s, c) in enumerate([("valid", 1.0), ("valid", 0.0), ("missing", 1.0)])]
     >>> [s] = summarize(docs)
@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._samples import order_runs
-from ..failure_kinds import FailureOptions, LengthUnit, load_tokenizer
+from ..metrics.failure_kinds import FailureOptions, LengthUnit, load_tokenizer
+from ..samples.files import order_runs
+from ..samples.records import DocRecord, Problems, check_fmt, find_sample_files, is_probe_file, iter_file, task_and_run
 from .kinds import KindAcc
-from .samples import DocRecord, Problems, check_fmt, find_sample_files, is_probe_file, iter_file, task_and_run
 from .stats import mcnemar_exact, paired_bootstrap_ci, wilson
 
 __all__ = [
@@ -256,7 +256,7 @@ def analyze(
 
 
 def in_run_order(summaries: list[TaskSummary]) -> list[TaskSummary]:
-    """``summaries`` with their runs in :func:`~lm_eval_tracecollapse._samples.order_runs`
+    """``summaries`` with their runs in :func:`~lm_eval_tracecollapse.samples.files.order_runs`
     order (``step-20`` before ``step-100`` when every run name carries a number, else as
     first seen), each run's tasks and pipelines in the order they were."""
     rank = {run: i for i, run in enumerate(order_runs(s.run for s in summaries))}

@@ -2,7 +2,7 @@
 time bound), multiple-choice letters (:mod:`.mcq`) and generated code run in a sandbox
 (:mod:`.code` over :mod:`.sandbox`, imported on use: it is Linux-only).
 
-Registered with lm-eval by :func:`lm_eval_tracecollapse.registry.register`: metrics
+Registered with lm-eval by :func:`lm_eval_tracecollapse.harness.registry.register`: metrics
 ``math_verify``, ``math_timeout`` and ``code_timeout``, filters ``mcq_letter`` and
 ``code_exec``.
 """

@@ -28,8 +28,10 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from ..builtin.recipe import SIZES
+
 if TYPE_CHECKING:
-    from ..masking import MaskMode
+    from ..training.masking import MaskMode
 
 __all__ = [
     "BUILTIN_DATA",
@@ -117,7 +119,7 @@ class StrategySpec:
 
     @property
     def mode(self) -> MaskMode:
-        """The :func:`~lm_eval_tracecollapse.masking.tokenize_with_masks` mode."""
+        """The :func:`~lm_eval_tracecollapse.training.masking.tokenize_with_masks` mode."""
         mode = _KINDS[self.kind][0]
         if self.prompt == "mask":
             return {"none": "prompt", "think": "prompt+think", "partial": "prompt+partial"}.get(mode, mode)  # type: ignore[return-value]
@@ -206,7 +208,7 @@ class StudyConfig:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     model_args: dict[str, Any] = field(default_factory=dict)  # from_pretrained kwargs (dtype, ...)
     output_dir: str | None = None  # default runs/<name>; relative paths: the working directory
-    monitor: dict[str, Any] | None = None  # TraceMonitorCallback kwargs (lm_eval_tracecollapse.monitor)
+    monitor: dict[str, Any] | None = None  # TraceMonitorCallback kwargs (lm_eval_tracecollapse.training.monitor)
     #: chat-template variables (e.g. enable_thinking) wherever the template is rendered: the
     #: training texts (masking), the monitor's prompts and lm-eval's (its chat_template_args)
     chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -329,8 +331,6 @@ def _check(cfg: StudyConfig) -> None:
     if cfg.model.startswith("builtin:") and cfg.model.split("@")[0] not in BUILTIN_MODELS:
         raise ConfigError(f"model: unknown built-in {cfg.model!r}; built-in models: {', '.join(BUILTIN_MODELS)}")
     if cfg.model.startswith("builtin:") and "@" in cfg.model:
-        from ..demo.pipeline import SIZES
-
         if cfg.model.split("@", 1)[1] not in SIZES:
             raise ConfigError(f"model: size after @ must be one of {', '.join(SIZES)}, got {cfg.model!r}")
     if cfg.data.train.startswith("builtin:") and cfg.data.train not in BUILTIN_DATA:

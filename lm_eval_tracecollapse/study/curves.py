@@ -1,6 +1,6 @@
 """The collapse curves a study's trace monitor measured while each arm trained.
 
-With a ``monitor:`` key, :class:`~lm_eval_tracecollapse.monitor.TraceMonitorCallback`
+With a ``monitor:`` key, :class:`~lm_eval_tracecollapse.training.monitor.TraceMonitorCallback`
 logs ``trace/*`` into the Trainer's ``log_history`` at step 0 (the base) and every
 ``every_n_steps``.  When an arm finishes, :func:`write_arm_curve` keeps those points as
 ``train/<arm>/curve.json`` (a resumed arm's history comes back with its checkpoint, so

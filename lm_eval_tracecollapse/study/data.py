@@ -21,27 +21,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._jsonl import iter_jsonl
-from ..masking import split_trace
+from ..builtin.recipe import builtin_path, builtin_size, sft_examples, train_base
+from ..samples.jsonl import iter_jsonl
+from ..training.masking import split_trace
 from .config import StrategyKind, StrategySpec, StudyConfig
 
 __all__ = ["builtin_base", "builtin_path", "builtin_size", "for_strategy", "load_examples"]
 
 
-def builtin_size(model: str) -> str:
-    """The demo size of ``builtin:tiny-arith[@size]`` (default ``small``, as ``make demo``).
-
-    >>> builtin_size("builtin:tiny-arith@toy"), builtin_size("builtin:tiny-arith")
-    ('toy', 'small')
-    """
-    return model.split("@", 1)[1] if "@" in model else "small"
-
-
 def load_examples(cfg: StudyConfig) -> list[dict[str, Any]]:
     """The SFT examples the config names (``builtin:tiny-arith``: the demo's SFT items)."""
     if cfg.data.train == "builtin:tiny-arith":
-        from ..demo.pipeline import sft_examples
-
         rows: list[dict[str, Any]] = list(sft_examples(builtin_size(cfg.model) if cfg.model.startswith("builtin:")
                                                        else "small"))  # fmt: skip
     else:
@@ -91,15 +81,6 @@ def _last_reasoning(row: Mapping[str, Any]) -> str | None:
     return messages[-1].get("reasoning") if messages else None
 
 
-def builtin_path(model: str, cache: Path) -> Path:
-    """Where :func:`builtin_base` keeps the built-in base of ``model`` under ``cache``.
-
-    >>> builtin_path("builtin:tiny-arith@toy", Path("runs/x/builtin")).as_posix()
-    'runs/x/builtin/tiny-arith-toy'
-    """
-    return cache / f"tiny-arith-{builtin_size(model)}"
-
-
 def builtin_base(model: str, cache: Path) -> Path:
     """Build and train the demo's tiny base once (the same recipe as ``make demo``'s
     base: character-level arithmetic with worked traces); cached under ``cache``.
@@ -109,8 +90,6 @@ def builtin_base(model: str, cache: Path) -> Path:
     path = builtin_path(model, cache)
     state = process_state()
     if not is_done(path) and state.is_main_process:
-        from ..demo.pipeline import train_base
-
         train_base(builtin_size(model), path)
         atomic_json(path / ".done", {"model": model, "pid": os.getpid()})
     state.wait_for_everyone()

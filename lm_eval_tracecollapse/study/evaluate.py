@@ -92,8 +92,8 @@ def task_manager(cfg: StudyConfig) -> Any:
     """One ``TaskManager`` for every evaluation: our task YAMLs, yours, lm-eval's own."""
     from lm_eval.tasks import TaskManager
 
+    from ..harness.registry import register
     from ..locations import task_yamls_dir
-    from ..registry import register
 
     register()
     include = [str(task_yamls_dir()), *cfg.evaluation.include_path]

@@ -1,11 +1,11 @@
 """Training one study arm (a strategy × seed) with our masking, resumably.
 
-``transformers.Trainer`` (our :class:`~lm_eval_tracecollapse.masking.TraceMaskTrainer`,
+``transformers.Trainer`` (our :class:`~lm_eval_tracecollapse.training.masking.TraceMaskTrainer`,
 so partial masking's ``loss_weights`` count) saves ``checkpoint-N/`` every
 ``training.save_steps`` and at the end; a callback leaves a ``.done`` marker in each
 checkpoint once it is written, and the arm folder gets its own when training ends.
 A second run skips a finished arm and resumes an interrupted one from its last
-marked checkpoint.  With a ``monitor:`` key, :mod:`lm_eval_tracecollapse.monitor`'s
+marked checkpoint.  With a ``monitor:`` key, :mod:`lm_eval_tracecollapse.training.monitor`'s
 ``TraceMonitorCallback`` measures the traces on held-out SFT prompts while training
 (``trace/*`` in the Trainer's logs, samples under ``trace_monitor/``, the curve in
 ``curve.json``).  Everything
@@ -90,8 +90,8 @@ def _monitor(cfg: StudyConfig, tok: Any, examples: list[dict[str, Any]], folder:
     its prompts, their answers its golds) and the callback's own keyword arguments."""
     if cfg.monitor is None:
         return None, examples
-    from ..masking import split_trace
-    from ..monitor import TraceMonitorCallback
+    from ..training.masking import split_trace
+    from ..training.monitor import TraceMonitorCallback
 
     kwargs = dict(cfg.monitor)
     n = kwargs.pop("held_out", 16)
@@ -165,7 +165,7 @@ def train_arm(cfg: StudyConfig, arm: Arm, base: Path | str, examples: list[dict[
     """Train ``arm`` from ``base`` unless its folder is marked done; returns the folder."""
     from transformers import set_seed
 
-    from ..masking import TraceMaskCollator, TraceMaskTrainer, tokenize_with_masks
+    from ..training.masking import TraceMaskCollator, TraceMaskTrainer, tokenize_with_masks
     from .curves import write_arm_curve
     from .data import for_strategy
 

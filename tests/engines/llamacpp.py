@@ -113,7 +113,7 @@ def task_generation() -> dict[str, Any]:
 
 def task_prompts() -> list[str]:
     """The task's 100 user messages, in doc_id order (``doc_to_text`` is the question)."""
-    from lm_eval_tracecollapse.demo.data import eval_rows
+    from lm_eval_tracecollapse.builtin.data import eval_rows
 
     return [row["question"] for row in eval_rows("easy", 100)]
 
@@ -381,7 +381,7 @@ def capture(demo_out: Path = ROOT / "demo_out", out_dir: Path = FIXTURES, format
                             "pre_tokenizer_workaround": PRE_TOKENIZER, "think_template": THINK_TEMPLATE,
                             "checkpoints": {}}  # fmt: skip
     # the base's replies to them, so the tokenizer check covers the response side too
-    from lm_eval_tracecollapse.demo.data import eval_rows
+    from lm_eval_tracecollapse.builtin.data import eval_rows
 
     responses = [f"<think>\n{r['reasoning']}\n</think>\nThe answer is {r['answer']}." for r in eval_rows("easy", 100)]
     for name in checkpoints:

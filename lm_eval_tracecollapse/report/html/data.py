@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..._samples import find_sample_files, is_probe_file, order_runs, sample_prompt
-from ..samples import DocRecord, Problems, iter_parsed
+from ...samples.files import find_sample_files, is_probe_file, order_runs, sample_prompt
+from ...samples.records import DocRecord, Problems, iter_parsed
 from ..summary import STATUSES, _task_key
 
 __all__ = ["BrowserData", "TextCaps", "default_base", "order_runs", "read_browser_data", "shorten", "to_json"]

@@ -26,8 +26,8 @@ from html import escape
 from importlib.resources import files
 from pathlib import Path
 
+from ...samples.records import DocRecord, Problems
 from ..render import analyze_text, compare_text, plot
-from ..samples import DocRecord, Problems
 from ..summary import Comparison, TaskSummary, compare_records, keyed_records, summarize
 from .data import BrowserData, read_browser_data, to_json
 from .tables import compare_tables, paper_html, summary_table, to_html

@@ -32,12 +32,12 @@ _done = False
 
 #: lm-eval name -> "module:attr", imported on first use
 _MODELS = {
-    "tc_replay": "lm_eval_tracecollapse.models.replay:ReplayLM",
-    "tc_chat_api": "lm_eval_tracecollapse.models.api:TraceChatAPI",
-    "tc_completions_api": "lm_eval_tracecollapse.models.api:TraceCompletionsAPI",
+    "tc_replay": "lm_eval_tracecollapse.harness.models.replay:ReplayLM",
+    "tc_chat_api": "lm_eval_tracecollapse.harness.models.api:TraceChatAPI",
+    "tc_completions_api": "lm_eval_tracecollapse.harness.models.api:TraceCompletionsAPI",
 }
 _FILTERS = {
-    "trace_status": "lm_eval_tracecollapse.filters:TraceStatusFilter",
+    "trace_status": "lm_eval_tracecollapse.harness.filters:TraceStatusFilter",
     "mcq_letter": "lm_eval_tracecollapse.scoring.mcq:MCQLetterFilter",
     "code_exec": "lm_eval_tracecollapse.scoring.code:CodeExecFilter",
 }
@@ -63,11 +63,13 @@ def register() -> None:
             register_metric,
         )
 
+        from ..metrics.failure_kinds import REGISTERED
+        from ..metrics.pooled import pooled_mean
+        from ..metrics.trace_rates import METRICS
+        from ..scoring.code import code_timeout_metric
+        from ..scoring.math_grade import math_timeout_metric, math_verify_metric
         from . import groups
-        from .failure_kinds import REGISTERED, make_extra_metric
-        from .metrics import METRICS, make_metric, pooled_mean
-        from .scoring.code import code_timeout_metric
-        from .scoring.math_grade import math_timeout_metric, math_verify_metric
+        from .metric_fns import make_extra_metric, make_metric
 
         # models and filters as "module:attr" placeholders, imported when lm-eval first
         # asks for them (the API models pull in aiohttp; the parser alone needs none)

@@ -1,6 +1,6 @@
 """Compiled delimiter search: linear-time, case-insensitive where the family says so.
 
-Internal to :mod:`lm_eval_tracecollapse.parse`.  Every search is either ``str.find``
+Internal to :mod:`lm_eval_tracecollapse.core.parse`.  Every search is either ``str.find``
 (case-sensitive families) or one compiled regular expression built from literal
 strings only — no nested quantifiers, so the regex engine cannot backtrack
 super-linearly.  For ``fmt="auto"`` all families' delimiters are merged into one

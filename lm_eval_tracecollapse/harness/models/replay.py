@@ -52,8 +52,9 @@ from typing import Any
 
 from lm_eval.api.model import LM
 
-from .._jsonl import iter_jsonl
-from .._samples import sample_prompt, sample_task
+from ...core.carriers import Generation
+from ...samples.files import sample_prompt, sample_task
+from ...samples.jsonl import iter_jsonl
 from ._text import rebuild_text
 
 __all__ = ["Generation", "ReplayLM", "load_generations"]
@@ -62,25 +63,6 @@ _OWN_PROMPT, _PROMPT, _TASK, _DOC = "prompt+task", "prompt", "task", "doc_id"
 #: (how a request matched, the key): ("prompt+task", (text, task)), ("prompt", text),
 #: ("task", (task, doc_id)) or ("doc_id", (None, doc_id))
 _Key = tuple[str, Any]
-
-
-class Generation(str):
-    """A generated text that remembers why generation stopped (``finish_reason``).
-
-    >>> g = Generation("<think>a", finish_reason="length")
-    >>> g, g.finish_reason
-    ('<think>a', 'length')
-    """
-
-    finish_reason: str | None
-
-    def __new__(cls, text: str = "", finish_reason: str | None = None) -> Generation:
-        obj = super().__new__(cls, text)
-        obj.finish_reason = finish_reason
-        return obj
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (Generation, (str(self), self.finish_reason))
 
 
 def _files(path: Path) -> list[Path]:

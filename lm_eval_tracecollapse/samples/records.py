@@ -33,8 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._jsonl import loads_line
-from .._samples import (
+from ..core.formats import get_format
+from ..core.parse import Trace, TraceStatus, parse_trace
+from ..metrics.failure_kinds import FailureOptions
+from ..report.kinds import KIND_STATUSES, KindCounts
+from .files import (
     PROBE_TASK,
     find_sample_files,
     is_probe_file,
@@ -43,10 +46,7 @@ from .._samples import (
     sample_task,
     task_and_run,
 )
-from ..failure_kinds import FailureOptions
-from ..formats import get_format
-from ..parse import Trace, TraceStatus, parse_trace
-from .kinds import KIND_STATUSES, KindCounts
+from .jsonl import loads_line
 
 __all__ = [
     "PROBE_TASK",

@@ -3,7 +3,7 @@
 At the start of training (step 0), every ``every_n_steps`` optimizer steps (gradient
 accumulation counts once per optimizer step), on the trainer's evaluation events when
 ``on_evaluate=True``, and at the end, the callback runs
-:func:`~lm_eval_tracecollapse.monitor.measure_traces` on its held-out prompts and logs
+:func:`~lm_eval_tracecollapse.training.monitor.measure_traces` on its held-out prompts and logs
 ``trace/valid_rate``, ``trace/empty_rate``, ``trace/missing_rate``,
 ``trace/truncated_rate``, ``trace/answer_rate``, ``trace/pass@1``, ``trace/rpass@1``,
 ``trace/mean_trace_tokens`` and ``trace/eval_seconds`` through ``Trainer.log`` — the
@@ -55,7 +55,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from .measure import Grader, GraderName, Prompt, TraceMeasurement, measure_traces, resolve_grader
-from .samples import write_samples
+from .writer import write_samples
 
 __all__ = ["TraceMonitorCallback", "logged_baseline"]
 
@@ -106,7 +106,7 @@ class TraceMonitorCallback(TrainerCallback):
         on_evaluate: also measure when the trainer evaluates.
         at_end: measure at the end of training when the last step was not measured.
         fmt, grader, max_new_tokens, batch_size, chat_template_kwargs: as for
-            :func:`~lm_eval_tracecollapse.monitor.measure_traces`.
+            :func:`~lm_eval_tracecollapse.training.monitor.measure_traces`.
         alarm_margin: warn when the valid rate falls more than this below the baseline.
         stop_on_alarm: stop training at the alarm.
         baseline_valid_rate: the reference valid rate (default: the run's first logged

@@ -1,4 +1,4 @@
-"""Write a :class:`~lm_eval_tracecollapse.monitor.TraceMeasurement` as an lm-eval samples file.
+"""Write a :class:`~lm_eval_tracecollapse.training.monitor.TraceMeasurement` as an lm-eval samples file.
 
 One line per prompt, in lm-eval's ``--log_samples`` layout (``doc_id``, ``doc``,
 ``target``, ``arguments.gen_args_0.arg_0`` = the rendered prompt, ``resps`` /
@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._samples import sample_task
-from ..parse import parse_trace  # noqa: F401 - used by the doctest
+from ...core.parse import parse_trace  # noqa: F401 - used by the doctest
+from ...samples.files import sample_task
 from .measure import TraceMeasurement
 
 __all__ = ["sample_records", "write_samples"]

@@ -28,9 +28,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..detect import detect_format
-from ..parse import TraceStatus, parse_traces
-from ..trace import Trace
+from ...core.detect import detect_format
+from ...core.parse import TraceStatus, parse_traces
+from ...core.trace import Trace
 
 __all__ = ["Grader", "GraderName", "TraceMeasurement", "measure_traces", "render_prompts", "resolve_grader"]
 
@@ -41,13 +41,13 @@ Prompt = str | Sequence[dict[str, Any]]
 
 
 def _grade_math(answer: str, gold: Any) -> bool:
-    from ..scoring.math_grade import grade_math
+    from ...scoring.math_grade import grade_math
 
     return grade_math(answer, str(gold)).correct
 
 
 def _grade_mcq(answer: str, gold: Any) -> bool:
-    from ..scoring.mcq import extract_letter
+    from ...scoring.mcq import extract_letter
 
     return extract_letter(answer) == str(gold).strip().strip("()").upper()
 
@@ -142,7 +142,7 @@ def render_prompts(
     Raises:
         ValueError: the tokenizer has no chat template.
 
-    >>> from lm_eval_tracecollapse.demo.tiny import build_tokenizer
+    >>> from lm_eval_tracecollapse.builtin.tiny import build_tokenizer
     >>> render_prompts(build_tokenizer(["1+1"], vocab_size=270), ["1+1"])
     ['<|im_start|>user\\n1+1<|im_end|>\\n<|im_start|>assistant\\n']
     """

@@ -22,7 +22,7 @@ responses, and a subtask with none must not count) nor for rates with ``repeats`
   :func:`~.metrics.pooled_stderr`; every other aggregation gets lm-eval's answer.
 
 Example:
-    >>> from lm_eval_tracecollapse.metrics import Pooled
+    >>> from lm_eval_tracecollapse.metrics.pooled import Pooled
     >>> pool_leaves([(Pooled(1.0, 3, 3), 0.0), (Pooled(0.0, 1, 1), "N/A")], True)[0]
     0.75
 """
@@ -30,63 +30,19 @@ Example:
 from __future__ import annotations
 
 import copy
-import math
 import threading
 from typing import Any
 
-from .failure_kinds import EXTRA_METRICS
-from .metrics import METRICS, NotAvailable, Pooled, pooled_mean, pooled_stderr
+from ..metrics.failure_kinds import EXTRA_METRICS
+from ..metrics.pooled import pool_leaves, pooled_mean, pooled_stderr
+from ..metrics.trace_rates import METRICS
 
 #: every row this module pools: the paper's seven and the extra rows
 OURS = frozenset(METRICS) | frozenset(EXTRA_METRICS)
 
-__all__ = ["install", "pool_leaves"]
+__all__ = ["install"]
 
 _lock = threading.Lock()
-
-
-def _number(x: Any) -> float | None:
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(value) else value
-
-
-def pool_leaves(
-    parts: list[tuple[Any, Any]], weight_by_size: bool, sizes: list[int] | None = None
-) -> tuple[float, Any]:
-    """(value, stderr) of a group from its leaves' (value, stderr) pairs.
-
-    A leaf's weight and document count come from its :class:`Pooled` value
-    (``sizes`` — lm-eval's ``sample_len`` — for a plain number).
-    """
-    rows = []
-    for i, (value, stderr) in enumerate(parts):
-        v = _number(value)
-        if v is None:
-            continue  # N/A: this leaf has nothing to pool
-        size = sizes[i] if sizes else 1
-        weight = getattr(value, "weight", size)
-        count = getattr(value, "count", size)
-        if weight <= 0:
-            continue
-        rows.append((v, float(weight), int(count), _number(stderr)))
-    if not rows:
-        return NotAvailable(), "N/A"
-    if weight_by_size:
-        total = sum(w for _, w, _, _ in rows)
-        n = sum(c for _, _, c, _ in rows)
-        value = Pooled(sum(v * w for v, w, _, _ in rows) / total, total, n)
-        if n - len(rows) <= 0 or any(s is None and c > 1 for _, _, c, s in rows):
-            return value, "N/A"
-        # lm-eval's pooled_sample_stderr, a one-document leaf adding no variance
-        var = sum((c - 1) * (s or 0.0) ** 2 * c for _, _, c, s in rows) / (n - len(rows))
-        return value, math.sqrt(var / n)
-    value = Pooled(sum(v for v, _, _, _ in rows) / len(rows), len(rows), sum(c for _, _, c, _ in rows))
-    if any(s is None for *_, s in rows):
-        return value, "N/A"
-    return value, math.sqrt(sum(s**2 for *_, s in rows if s is not None)) / len(rows)
 
 
 def _aggregate(original: Any) -> Any:

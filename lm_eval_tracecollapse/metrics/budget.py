@@ -8,8 +8,8 @@ so a task with any gets one warning naming the share and the budget to raise
 (per-family values: ``docs/failure-kinds.md``).
 
 Example:
-    >>> from lm_eval_tracecollapse.filters import Response
-    >>> from lm_eval_tracecollapse.parse import parse_trace
+    >>> from lm_eval_tracecollapse.core.carriers import Response
+    >>> from lm_eval_tracecollapse.core.parse import parse_trace
     >>> r = Response("<think>Let me see", finish_reason="length")
     >>> print(budget_warning("gsm8k_tc", [(r, parse_trace(r, finish_reason="length"), 256)]))
     gsm8k_tc: 1 of 1 responses (100.0%) stopped at the generation limit (max_gen_toks=256) inside an unclosed \
@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .parse import Trace, TraceStatus
+from ..core.parse import Trace, TraceStatus
 
 __all__ = ["at_budget", "budget_warning"]
 
@@ -30,7 +30,7 @@ __all__ = ["at_budget", "budget_warning"]
 def at_budget(response: Any, trace: Trace, max_gen_toks: int | None, count_tokens: Callable[[str], int] | None) -> bool:
     """Whether one response stopped at the generation limit with its trace unclosed.
 
-    >>> from lm_eval_tracecollapse.parse import parse_trace
+    >>> from lm_eval_tracecollapse.core.parse import parse_trace
     >>> at_budget("<think>a b c", parse_trace("<think>a b c"), 3, lambda s: len(s.split()))
     True
     """

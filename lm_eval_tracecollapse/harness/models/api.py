@@ -52,11 +52,11 @@ import requests
 from lm_eval.models.api_models import LMEVAL_MODEL_NONE_ANSWER_PLACEHOLDER
 from lm_eval.models.openai_completions import LocalChatCompletion, LocalCompletionsAPI
 
-from ..formats import get_format
+from ...core.carriers import Generation
+from ...core.formats import get_format
 from ._split import SplitReader
 from ._stock import STOCK_API_MODELS, stock_api_warning
 from ._text import rebuild_text
-from .replay import Generation
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",

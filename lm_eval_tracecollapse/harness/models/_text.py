@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..formats import get_format
+from ...core.formats import get_format
 
 __all__ = ["UNCLOSED_IN_REASONING", "is_ambiguous", "rebuild_text"]
 

@@ -45,7 +45,7 @@ class ReasoningFormat:
         refines: name of a family with the same delimiters that this one specialises;
             ``fmt="auto"`` reports the refinement when its ``answer_start`` is found.
         template_markers: strings whose joint presence in a chat template identifies
-            the family for :func:`~lm_eval_tracecollapse.detect.detect_format` when
+            the family for :func:`~lm_eval_tracecollapse.core.detect.detect_format` when
             its delimiters are not written out literally (gpt-oss builds its channel
             headers from pieces; Hunyuan's template never mentions ``<answer>``).
         decoded_form: regex for what a response looks like when the family's markers are

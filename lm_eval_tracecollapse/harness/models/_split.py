@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..formats import get_format
+from ...core.formats import get_format
 from ._probe import rendered_prompt, token_ids
 from ._text import UNCLOSED_IN_REASONING, is_ambiguous, rebuild_text
 

@@ -1,0 +1,313 @@
+"""Beyond the four statuses: accuracy per status, loops, degenerate traces, lengths.
+
+Extra rows beside the paper's seven (which never change), per **response** like them,
+each a :class:`~.metrics.Weighted` value per document aggregated by ``pooled_mean``
+(so with a stderr, pooled at group level by :mod:`.groups`).  Precise definitions in
+``docs/failure-kinds.md``:
+
+* ``pass@1_empty`` / ``pass@1_missing`` / ``pass@1_truncated`` — correct among the
+  responses of that status (``rpass@1`` is the valid one), weight = their number,
+  ``N/A`` when there are none;
+* ``loop_rate`` — share of all responses whose trace ends in a repetition loop
+  (:func:`~.loops.ends_in_loop`); ``truncated_loop_rate`` + ``truncated_progress_rate``
+  = ``truncated_rate``: truncated responses whose trace loops / was still progressing;
+* ``degenerate_rate`` — share of all responses whose trace is **valid** but says
+  nothing: only filler phrases (:data:`FILLERS`) and punctuation, not one word or number
+  of content (a short computation such as ``3+8=11`` is content); with
+  ``tc_degenerate_words`` N (default 0: off), also a valid trace of fewer than N words;
+* ``trace_length_<unit>`` — mean trace length over the responses with a trace (valid,
+  empty, truncated); ``answer_length_<unit>`` — mean answer-part length over those with
+  a non-blank answer; ``<unit>`` is ``tokens`` (the model's tokenizer) or ``words``.
+
+Example:
+    >>> from lm_eval_tracecollapse.core.carriers import TracedAnswer
+    >>> from lm_eval_tracecollapse.core.parse import parse_trace
+    >>> pred = TracedAnswer("4", [parse_trace("<think>Okay.</think>4")])
+    >>> v = extra_metric_values(pred, [1.0], FailureOptions())
+    >>> v["degenerate_rate"], v["pass@1_empty"], v["trace_length_words"], v["answer_length_words"]
+    (1.0, N/A, 1.0, 1.0)
+    >>> extra_metric_values(TracedAnswer("11", [parse_trace("<think>3+8=11</think>11")]), None,
+    ...                     FailureOptions())["degenerate_rate"]
+    0.0
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import islice
+from typing import Any, Literal
+
+from ..core.parse import Trace, TraceStatus
+from .loops import LoopConfig, ends_in_loop
+from .pooled import NotAvailable, Weighted
+from .trace_rates import pass_among, response_answers
+
+__all__ = [
+    "EXTRA_METRICS",
+    "FILLERS",
+    "REGISTERED",
+    "FailureOptions",
+    "KindCounts",
+    "LengthUnit",
+    "extra_metric_values",
+    "extras_enabled",
+    "failure_options",
+    "is_degenerate",
+]
+
+log = logging.getLogger(__name__)
+
+LengthUnit = Literal["tokens", "words"]
+
+#: row name -> higher_is_better (None: neither; the table shows no arrow), in table order
+EXTRA_METRICS: dict[str, bool | None] = {
+    "pass@1_empty": True,
+    "pass@1_missing": True,
+    "pass@1_truncated": True,
+    "loop_rate": False,
+    "truncated_loop_rate": False,
+    "truncated_progress_rate": False,
+    "degenerate_rate": False,
+    "trace_length_tokens": None,
+    "trace_length_words": None,
+    "answer_length_tokens": None,
+    "answer_length_words": None,
+}
+#: metric names registered with lm-eval (``trace_length``/``answer_length`` emit the row with its unit)
+REGISTERED: dict[str, bool | None] = {
+    **{k: v for k, v in EXTRA_METRICS.items() if not k.endswith(("_tokens", "_words"))},
+    "trace_length": None,
+    "answer_length": None,
+}
+STATUS_PASS = {
+    "pass@1_empty": TraceStatus.EMPTY,
+    "pass@1_missing": TraceStatus.MISSING,
+    "pass@1_truncated": TraceStatus.TRUNCATED,
+}
+
+#: filler phrases: a valid trace made only of these (any case, any number of times) and
+#: punctuation is degenerate
+FILLERS = (
+    "okay",
+    "ok",
+    "alright",
+    "all right",
+    "sure",
+    "well",
+    "so",
+    "hmm",
+    "um",
+    "uh",
+    "let me think",
+    "let me think about this",
+    "let me think step by step",
+    "let's think",
+    "let's think step by step",
+    "let me see",
+    "i need to think",
+    "thinking",
+)
+_WORD = re.compile(r"[^\W_]+")  # a run of letters and digits (any script); anything else separates words
+_FILLER_WORDS = frozenset(tuple(_WORD.findall(f)) for f in FILLERS)  # "let's think" -> ("let", "s", "think")
+_FILLER_FIRST = frozenset(words[0] for words in _FILLER_WORDS)
+_FILLER_LONGEST = max(map(len, _FILLER_WORDS))
+_SPACED = re.compile(r"\S+")
+
+
+def _filler_only(text: str) -> bool:
+    """Whether every word of ``text`` belongs to a filler phrase (:data:`FILLERS`, longest
+    first).  Words are read one at a time and the scan stops at the first that does not
+    belong, so a trace that starts with content costs a few words, whatever its length."""
+    words: Iterator[str] = (m.group().casefold() for m in _WORD.finditer(text))
+    ahead: list[str] = []  # the next words, at most as many as the longest phrase has
+    while True:
+        while len(ahead) < _FILLER_LONGEST and (word := next(words, None)) is not None:
+            if not ahead and word not in _FILLER_FIRST:
+                return False
+            ahead.append(word)
+        if not ahead:
+            return True
+        n = next((n for n in range(len(ahead), 0, -1) if tuple(ahead[:n]) in _FILLER_WORDS), 0)
+        if not n:
+            return False
+        del ahead[:n]
+
+
+def is_degenerate(trace: Trace, min_words: int = 0) -> bool:
+    """A **valid** trace that says nothing: made only of :data:`FILLERS` (any case, any
+    number of times) and punctuation, with no word or number of content; with
+    ``min_words`` (``tc_degenerate_words``, default 0: off), also one of fewer than that
+    many whitespace-separated words.  Length alone does not make a trace degenerate: a
+    short, on-topic computation (``3+8=11``) is a real trace.  Other statuses are never
+    degenerate (each has its own rate).  Linear in the trace and stops early: at the first
+    word of content, and after ``min_words`` words.
+
+    >>> from lm_eval_tracecollapse.core.parse import parse_trace
+    >>> [is_degenerate(parse_trace(r)) for r in ("<think>Okay, let me think.</think>4",
+    ...  "<think>Okay, 6 * 7 = 42.</think>42", "<think></think>4", "<think>6*7</think>42",
+    ...  "<think>Hmm... OK, ok. Let's think step by step!</think>4", "<think>3+8=11</think>11")]
+    [True, False, False, False, True, False]
+    >>> is_degenerate(parse_trace("<think>6*7</think>42"), min_words=3)
+    True
+    """
+    if trace.status is not TraceStatus.VALID or trace.reasoning is None:
+        return False
+    text = trace.reasoning
+    if min_words and sum(1 for _ in islice(_SPACED.finditer(text), min_words)) < min_words:
+        return True
+    return _filler_only(text)
+
+
+@dataclass(frozen=True)
+class FailureOptions:
+    """How the extra rows are computed; see :func:`failure_options` for the keys.
+
+    ``tokenizer`` is anything with ``encode(text, add_special_tokens=False)`` (a
+    Hugging Face tokenizer); without one lengths are in words.
+
+    >>> FailureOptions().unit, FailureOptions().length("six times seven")
+    ('words', 3)
+    """
+
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    degenerate_words: int = 0
+    tokenizer: Any = None
+
+    @property
+    def unit(self) -> LengthUnit:
+        """``tokens`` with a tokenizer, else ``words``."""
+        return "words" if self.tokenizer is None else "tokens"
+
+    def length(self, text: str) -> int:
+        """``text``'s length in :attr:`unit`."""
+        if self.tokenizer is None:
+            return len(text.split())
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+
+@dataclass(frozen=True)
+class KindCounts:
+    """Sums over one document's responses: loops, truncated loops, degenerate traces, trace
+    length and the responses with a trace, answer length and those with an answer, truncated
+    ones — what the extra rows (:func:`extra_metric_values`) and ``analyze`` are built from."""
+
+    loops: int = 0
+    truncated_loops: int = 0
+    degenerate: int = 0
+    trace_len: int = 0
+    traced: int = 0
+    answer_len: int = 0
+    answered: int = 0
+    truncated: int = 0
+
+    @classmethod
+    def of(cls, traces: Sequence[Trace], options: FailureOptions) -> KindCounts:
+        """The counts of one line's parsed responses."""
+        loops = [ends_in_loop(t.reasoning, options.loop) for t in traces]
+        traced = [t.reasoning for t in traces if t.reasoning is not None]
+        answers = [t.answer for t in traces if t.has_answer]
+        return cls(
+            loops=sum(loops),
+            truncated_loops=sum(lp and t.status is TraceStatus.TRUNCATED for t, lp in zip(traces, loops, strict=True)),
+            degenerate=sum(is_degenerate(t, options.degenerate_words) for t in traces),
+            trace_len=sum(map(options.length, traced)),
+            traced=len(traced),
+            answer_len=sum(map(options.length, answers)),
+            answered=len(answers),
+            truncated=sum(t.status is TraceStatus.TRUNCATED for t in traces),
+        )
+
+
+def extra_metric_values(pred: Any, correct: list[float] | None, options: FailureOptions) -> dict[str, float]:
+    """Per-document values of the extra rows for one prediction (``{}`` for anything
+    that did not go through ``trace_status``); ``correct`` as for
+    :func:`~.metrics.trace_metric_values` (without it, no ``pass@1_*`` rows)."""
+    responses = response_answers(pred)
+    traces = [r.trace for r in responses if r.trace is not None]
+    if not traces:
+        return {}
+    out: dict[str, float] = {}
+    if correct is not None:
+        if len(correct) != len(responses):
+            raise ValueError(f"pass@1_*: {len(correct)} correctness values for {len(responses)} responses")
+        for name, status in STATUS_PASS.items():
+            out[name] = pass_among(responses, correct, status)
+    c, n = KindCounts.of(traces, options), len(traces)
+    out["loop_rate"] = Weighted(c.loops / n, n)
+    out["truncated_loop_rate"] = Weighted(c.truncated_loops / n, n)
+    out["truncated_progress_rate"] = Weighted((c.truncated - c.truncated_loops) / n, n)
+    out["degenerate_rate"] = Weighted(c.degenerate / n, n)
+    unit = options.unit
+    out[f"trace_length_{unit}"] = Weighted(c.trace_len / c.traced, c.traced) if c.traced else NotAvailable()
+    out[f"answer_length_{unit}"] = Weighted(c.answer_len / c.answered, c.answered) if c.answered else NotAvailable()
+    return out
+
+
+def extras_enabled(settings: Mapping[str, Any]) -> bool:
+    """``tc_extra_metrics`` (default true) from a task's metadata or YAML.
+
+    >>> extras_enabled({}), extras_enabled({"tc_extra_metrics": "false"})
+    (True, False)
+    """
+    value = settings.get("tc_extra_metrics", True)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise ValueError(f"tc_extra_metrics must be true or false, got {value!r}")
+    return value
+
+
+_INT_KEYS = {"tc_loop_ngram": "ngram", "tc_loop_window": "window", "tc_loop_min_tokens": "min_tokens"}
+OPTION_KEYS = (*_INT_KEYS, "tc_loop_novelty", "tc_degenerate_words", "tc_tokenizer", "tc_extra_metrics")
+
+
+@lru_cache(maxsize=2)
+def load_tokenizer(name: str) -> Any:
+    """A tokenizer for lengths in tokens (local path or hub name), loaded once per name;
+    one that cannot be loaded is a ValueError in one line naming it."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(name)
+    except Exception as exc:  # noqa: BLE001 - OSError, ValueError, ...: one line saying which
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"cannot load tokenizer {name!r}: {why}") from None
+
+
+def failure_options(settings: Mapping[str, Any], implicit_tokenizer: bool = False) -> FailureOptions:
+    """Options from a task's metadata/YAML keys (or a metric entry's options):
+    ``tc_loop_ngram``, ``tc_loop_window``, ``tc_loop_min_tokens``, ``tc_loop_novelty``
+    (:class:`~.loops.LoopConfig`), ``tc_degenerate_words`` (0: off), ``tc_tokenizer``.
+
+    The tokenizer: ``tc_tokenizer`` (a local path or hub name; ``words``/``false`` for
+    words) — one that cannot be loaded is an error; else, with ``implicit_tokenizer``,
+    lm-eval's model args (``tokenizer``, then ``pretrained``, which lm-eval merges into
+    every task's metadata) — one that cannot be loaded is a warning, and words.
+
+    >>> failure_options({"tc_loop_novelty": 0.3, "tc_tokenizer": "words"}).loop.novelty
+    0.3
+    """
+    loop = {attr: settings[key] for key, attr in _INT_KEYS.items() if key in settings}
+    if "tc_loop_novelty" in settings:
+        loop["novelty"] = settings["tc_loop_novelty"]
+    words = settings.get("tc_degenerate_words", 0)
+    if isinstance(words, bool) or not isinstance(words, int) or words < 0:
+        raise ValueError(f"tc_degenerate_words must be an integer >= 0, got {words!r}")
+    name = settings.get("tc_tokenizer")
+    tokenizer = None
+    if name is not None and name is not False and not (isinstance(name, str) and name.lower() in ("words", "false")):
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"tc_tokenizer must be a tokenizer name or path, or 'words', got {name!r}")
+        tokenizer = load_tokenizer(name)  # ValueError naming it
+    elif name is None and implicit_tokenizer:
+        found = next((settings[k] for k in ("tokenizer", "pretrained") if isinstance(settings.get(k), str)), None)
+        if found:
+            try:
+                tokenizer = load_tokenizer(found)
+            except ValueError as exc:
+                log.warning("trace_length/answer_length: %s; lengths are in words (set tc_tokenizer to choose)", exc)
+    return FailureOptions(LoopConfig(**loop), words, tokenizer)
