@@ -13,11 +13,11 @@ from typing import Any
 from .core.detect import FormatDetection, detect_format
 from .core.formats import ReasoningFormat, get_format, list_formats, register_format, unregister_format
 from .core.parse import Trace, TraceStatus, parse_trace, parse_traces
-from .harness.registry import register
+from .harness.registry import register, register_at_import
 
 __version__ = "0.1.0"
 
-register()
+register_at_import()  # lm-eval's registries only: nothing of lm-eval is patched on import
 
 # the trace monitor needs torch and transformers: imported on first use only
 _MONITOR = ("TraceMeasurement", "TraceMonitorCallback", "measure_traces")

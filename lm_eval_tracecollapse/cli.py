@@ -41,17 +41,15 @@ __all__ = ["main", "task_yamls_dir"]
 
 
 def _eval(argv: list[str]) -> None:
-    from lm_eval._cli import HarnessCLI
-    from lm_eval.utils import setup_logging
-
+    from .harness import compat
     from .harness.registry import register
     from .harness.wrap import resolve_wrapped
 
     register()
-    setup_logging()
-    cli = HarnessCLI()
-    sys.argv = ["tracecollapse eval", "run", *argv]  # lm-eval's own parser reads its argv
-    args = cli.parse_args()
+    compat.setup_logging()
+    cli = compat.harness_cli()
+    with compat.argv(["tracecollapse eval", "run", *argv]):  # lm-eval's own parser reads sys.argv
+        args = cli.parse_args()
     if getattr(args, "command", None) != "run":
         cli.execute(args)
         return

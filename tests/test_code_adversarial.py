@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from lm_eval_tracecollapse.harness.grader_filters import CodeExecFilter
 from lm_eval_tracecollapse.scoring import code as code_mod
-from lm_eval_tracecollapse.scoring.code import CodeExecFilter, SandboxUnavailable, extract_code, run_many, run_tests
+from lm_eval_tracecollapse.scoring.code import SandboxUnavailable, extract_code, run_many, run_tests
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux")
 

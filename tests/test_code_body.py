@@ -16,7 +16,8 @@ import pytest
 
 from lm_eval_tracecollapse.core.parse import parse_trace
 from lm_eval_tracecollapse.harness.filters import TraceStatusFilter
-from lm_eval_tracecollapse.scoring.code import CodeExecFilter, reindent_body, with_prompt
+from lm_eval_tracecollapse.harness.grader_filters import CodeExecFilter
+from lm_eval_tracecollapse.scoring.code import reindent_body, with_prompt
 
 PROMPT = 'def mul(a: int, b: int) -> int:\n    """Return a times b.\n\n    >>> mul(2, 3)\n    6\n    """\n'
 TEST = "def check(candidate):\n    assert candidate(2, 3) == 6\n    assert candidate(-1, 4) == -4\n"

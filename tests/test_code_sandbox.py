@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lm_eval_tracecollapse.scoring.code import CodeExecFilter, extract_code, run_many, run_tests
+from lm_eval_tracecollapse.harness.grader_filters import CodeExecFilter
+from lm_eval_tracecollapse.scoring.code import extract_code, run_many, run_tests
 
 CHECK = "def check(f):\n    assert f(2, 3) == 5\n"
 GOOD = "def add(a, b):\n    return a + b\n"

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_toy_demo(tmp_path: Path) -> None:
     """The demo at toy size: the study of the shipped config (with ``TOY``'s changes) and its summary."""
-    from lm_eval_tracecollapse.demo.pipeline import BASE, demo_config, final_runs, run
+    from lm_eval_tracecollapse.demo.pipeline import BASE, demo_config, final_runs
+    from lm_eval_tracecollapse.demo.results import run
 
     result = run(tmp_path, size="toy")
     cfg = demo_config(tmp_path, "toy")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lm_eval_tracecollapse.scoring.mcq import MCQLetterFilter, extract_letter, options_from_text
+from lm_eval_tracecollapse.harness.grader_filters import MCQLetterFilter
+from lm_eval_tracecollapse.scoring.mcq import extract_letter, options_from_text
 
 OPTIONS = {"A": "9", "B": "43", "C": "Clc1cccc(C2CO2)c1", "D": "benzene ring"}
 

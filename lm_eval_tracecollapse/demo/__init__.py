@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--write-docs", action="store_true", help="copy the tables and figures to docs/")
     args = parser.parse_args(argv)
     samples()
-    from .pipeline import run
+    from .results import run
 
     print("\nNow a tiny reasoning model: trained with traces, fine-tuned five ways, evaluated by lm-eval.")
     result = run(args.out, docs="docs" if args.write_docs else None)

@@ -44,15 +44,12 @@ def _probe_file(source: Path, path: Path) -> Path | None:
 
 
 def _run_probes(lm: Any, probes: Path, out: Path) -> None:
-    from lm_eval.tasks import TaskManager
-
+    from ..harness.run import task_manager
     from ..locations import task_yamls_dir
     from ..study.evaluate import evaluate_logged
 
     # tc_probe needs none of lm-eval's own tasks: indexing them would cost ~10 s per run
-    tm = TaskManager(
-        include_path=str(task_yamls_dir() / "probe"), include_defaults=False, metadata={"probes": str(probes)}
-    )
+    tm = task_manager([], include_defaults=False, metadata={"probes": str(probes)}, ours=task_yamls_dir() / "probe")
     evaluate_logged(lm, ["tc_probe"], tm, out, gen_kwargs="max_gen_toks=24")
 
 
@@ -60,8 +57,7 @@ def measure(out_dir: str | Path = "demo_out", size: str = "small") -> dict[str, 
     """checkpoint -> its probe results (own traces and the base model's traces), for the base
     and each arm's final checkpoint of the demo's study in ``out_dir``.  Each checkpoint is
     loaded once (lm-eval's ``hf`` model) and skipped when it has nothing to probe."""
-    from lm_eval.models.huggingface import HFLM
-
+    from ..harness.run import hf_model
     from .pipeline import BASE, demo_config, final_runs, pin_torch
 
     pin_torch()
@@ -78,7 +74,7 @@ def measure(out_dir: str | Path = "demo_out", size: str = "small") -> dict[str, 
         own_probes = _probe_file(source, out / "probes" / f"{name}.jsonl")
         own, cross = out / "probes" / name, out / "probes_base_traces" / name
         if own_probes or base_probes:
-            lm = HFLM(pretrained=str(checkpoint), dtype="float32", device="cpu", batch_size=64)
+            lm = hf_model(pretrained=str(checkpoint), dtype="float32", device="cpu", batch_size=64)
             for probes, folder in ((own_probes, own), (base_probes, cross)):
                 if probes:
                     _run_probes(lm, probes, folder)

@@ -23,13 +23,12 @@ The study folder is its cache: a second run only re-reads it.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 from ..builtin.recipe import SIZES, THREADS, DemoSize, pin_torch, sft_examples, train_base
 
-__all__ = ["BASE", "CONFIG", "SIZES", "THREADS", "TOY", "DemoSize", "demo_config", "final_runs", "pin_torch", "run",
+__all__ = ["BASE", "CONFIG", "SIZES", "THREADS", "TOY", "DemoSize", "demo_config", "final_runs", "pin_torch",
            "sft_examples", "train_base"]  # fmt: skip
 
 
@@ -59,8 +58,8 @@ def final_runs(cfg: Any) -> dict[str, tuple[Path, Path]]:
     """{:data:`BASE` or arm title: (its model folder, its lm-eval output folder)} for the base
     and each arm's last checkpoint of the demo's study ``cfg``."""
     from ..builtin.recipe import builtin_path
+    from ..study.config import arms
     from ..study.evaluate import plan
-    from ..study.train import arms
 
     titles = {a.name: a.strategy.display for a in arms(cfg)}
     base = builtin_path(cfg.model, cfg.out / "builtin")  # where the study keeps the built-in base
@@ -69,22 +68,3 @@ def final_runs(cfg: Any) -> dict[str, tuple[Path, Path]]:
         key = BASE if ev.arm is None else titles[ev.arm]
         runs[key] = (base if ev.checkpoint is None else ev.checkpoint, cfg.out / "eval" / ev.label)
     return runs
-
-
-def run(
-    out_dir: str | os.PathLike[str] = "demo_out", size: str = "small", docs: str | os.PathLike[str] | None = None
-) -> dict[str, Any]:
-    """The demo: the study (unless its folder already holds the finished study), then
-    :func:`~lm_eval_tracecollapse.demo.results.summarize`; returns its result plus
-    ``"seconds"``.  With ``docs``, the results, block and figures are copied there."""
-    from ..study.run import is_complete, run_study
-    from .results import summarize
-
-    cfg = demo_config(out_dir, size)
-    started = time.perf_counter()
-    pin_torch()
-    if not is_complete(cfg):
-        run_study(cfg)
-    result = summarize(cfg, docs=Path(docs) if docs is not None else None)
-    result["seconds"] = time.perf_counter() - started
-    return result

@@ -16,12 +16,24 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 from .curves import check, curve_markdown
+from .pipeline import CONFIG, demo_config, final_runs, pin_torch
 
-__all__ = ["README_BEGIN", "README_END", "conclusion", "machine", "markdown", "render", "summarize", "write_docs"]
+__all__ = [
+    "README_BEGIN",
+    "README_END",
+    "conclusion",
+    "machine",
+    "markdown",
+    "render",
+    "run",
+    "summarize",
+    "write_docs",
+]
 
 METRICS = ("pass@1", "rpass@1", "valid_rate", "empty_rate", "missing_rate", "truncated_rate")
 LABELS = {"pass@1": "pass@1", "rpass@1": "Rpass@1", "valid_rate": "VR", "empty_rate": "ER",
@@ -169,7 +181,6 @@ def summarize(cfg: Any, docs: Path | None = None) -> dict[str, Any]:
     ``summary.md``); with ``docs``, copied there (:func:`write_docs`).  Returns
     ``{"table", "curves", "markdown", "ok", "checks", "results"}``."""
     from ..study.curves import training_curves
-    from .pipeline import CONFIG, final_runs
 
     out = cfg.out
     tasks = list(cfg.evaluation.tasks)
@@ -207,3 +218,21 @@ def write_docs(out: Path, docs: Path) -> Path:
             tail = rest.split(README_END)[1]
             page.write_text(f"{head}{README_BEGIN}\n\n{block}\n{README_END}{tail}", encoding="utf-8")
     return path
+
+
+def run(
+    out_dir: str | os.PathLike[str] = "demo_out", size: str = "small", docs: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
+    """The demo: the study (unless its folder already holds the finished study), then
+    :func:`~lm_eval_tracecollapse.demo.results.summarize`; returns its result plus
+    ``"seconds"``.  With ``docs``, the results, block and figures are copied there."""
+    from ..study.run import is_complete, run_study
+
+    cfg = demo_config(out_dir, size)
+    started = time.perf_counter()
+    pin_torch()
+    if not is_complete(cfg):
+        run_study(cfg)
+    result = summarize(cfg, docs=Path(docs) if docs is not None else None)
+    result["seconds"] = time.perf_counter() - started
+    return result

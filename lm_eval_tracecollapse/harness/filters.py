@@ -46,6 +46,7 @@ from lm_eval.api.filter import Filter
 from ..core.carriers import Response, TracedAnswer, cut_at
 from ..core.formats import adopt_formats, decoded_family, get_format, user_formats
 from ..core.parse import Trace, TraceStatus, parse_trace
+from . import groups
 
 __all__ = ["Response", "TraceStatusFilter", "TracedAnswer", "cut_at"]
 
@@ -120,6 +121,7 @@ class TraceStatusFilter(Filter):
         self.prefilled = _check_prefilled(prefilled)
         self.steps = _steps(then)
         self.until = _check_until(until)
+        groups.install()  # our rows pooled at group level (lm-eval's Group.aggregate extended)
 
     def __getstate__(self) -> dict[str, Any]:
         # a spawn/forkserver worker knows only the built-in families: take ours along

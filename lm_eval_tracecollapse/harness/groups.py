@@ -36,6 +36,7 @@ from typing import Any
 from ..metrics.failure_kinds import EXTRA_METRICS
 from ..metrics.pooled import pool_leaves, pooled_mean, pooled_stderr
 from ..metrics.trace_rates import METRICS
+from . import compat
 
 #: every row this module pools: the paper's seven and the extra rows
 OURS = frozenset(METRICS) | frozenset(EXTRA_METRICS)
@@ -61,7 +62,7 @@ def _aggregate(original: Any) -> Any:
                 continue
             filters = cfg.filter_list
             if filters is None:
-                filters = self._discover_filters_for_metric(cfg.metric, task_metrics)
+                filters = compat.discover_filters(self, cfg.metric, task_metrics)
             for name in filters:
                 key, skey = f"{cfg.metric},{name}", f"{cfg.metric}_stderr,{name}"
                 found = [task_metrics[t] for t in leaves if key in task_metrics.get(t, {})]
@@ -72,7 +73,6 @@ def _aggregate(original: Any) -> Any:
                 out[key], out[skey] = pool_leaves(parts, cfg.weight_by_size, sizes)
         return out
 
-    aggregate._tracecollapse = True  # type: ignore[attr-defined]
     return aggregate
 
 
@@ -82,17 +82,10 @@ def _stderr_for_metric(original: Any) -> Any:
             return pooled_stderr if bootstrap_iters > 0 else None
         return original(metric=metric, bootstrap_iters=bootstrap_iters)
 
-    stderr_for_metric._tracecollapse = True  # type: ignore[attr-defined]
     return stderr_for_metric
 
 
 def install() -> None:
-    """Extend lm-eval's group aggregation and stderr lookup (idempotent)."""
-    import lm_eval.evaluator_utils as evaluator_utils
-    from lm_eval.api.group import Group
-
-    with _lock:
-        if not getattr(Group.aggregate, "_tracecollapse", False):
-            Group.aggregate = _aggregate(Group.aggregate)
-        if not getattr(evaluator_utils.stderr_for_metric, "_tracecollapse", False):
-            evaluator_utils.stderr_for_metric = _stderr_for_metric(evaluator_utils.stderr_for_metric)
+    """Extend lm-eval's group aggregation and stderr lookup (idempotent; called when a traced
+    task or the ``trace_status`` filter is built, never on import: :mod:`.compat`)."""
+    compat.install_group_hooks(_aggregate, _stderr_for_metric)

@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["register"]
+__all__ = ["register", "register_at_import"]
+
+from . import compat
 
 _lock = threading.Lock()
 _done = False
+_deferred: compat.LmEvalCompatError | None = None
 
 #: lm-eval name -> "module:attr", imported on first use
 _MODELS = {
@@ -38,13 +41,35 @@ _MODELS = {
 }
 _FILTERS = {
     "trace_status": "lm_eval_tracecollapse.harness.filters:TraceStatusFilter",
-    "mcq_letter": "lm_eval_tracecollapse.scoring.mcq:MCQLetterFilter",
-    "code_exec": "lm_eval_tracecollapse.scoring.code:CodeExecFilter",
+    "mcq_letter": "lm_eval_tracecollapse.harness.grader_filters:MCQLetterFilter",
+    "code_exec": "lm_eval_tracecollapse.harness.grader_filters:CodeExecFilter",
 }
 
 
+def register_at_import() -> None:
+    """What ``import lm_eval_tracecollapse`` does: :func:`register` when lm-eval is installed.
+    Without lm-eval nothing is registered (the parser, reports, masking and the monitor need
+    none); with an lm-eval whose registry differs, importing still works and the error comes
+    from :func:`register` where a traced task or filter is built (one message naming the
+    lm-eval version, :mod:`.compat`)."""
+    try:
+        register()
+    except (ImportError, TypeError) as exc:
+        if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] != "lm_eval":
+            raise  # ours, not lm-eval's
+        global _deferred
+        _deferred = compat.LmEvalCompatError(
+            f"lm-eval {compat.version()} could not take lm-eval-tracecollapse's names ({type(exc).__name__}: {exc}); "
+            f"install a tested lm-eval: pip install '{compat.supported()}'"
+        )
+        _deferred.__cause__ = exc
+
+
 def register() -> None:
-    """Register everything with lm-eval (safe to call any number of times)."""
+    """Register everything with lm-eval (safe to call any number of times); an lm-eval that
+    cannot take our names raises :class:`~.compat.LmEvalCompatError`."""
+    if _deferred is not None:
+        raise _deferred
     global _done
     if _done:
         return
@@ -68,7 +93,6 @@ def register() -> None:
         from ..metrics.trace_rates import METRICS
         from ..scoring.code import code_timeout_metric
         from ..scoring.math_grade import math_timeout_metric, math_verify_metric
-        from . import groups
         from .metric_fns import make_extra_metric, make_metric
 
         # models and filters as "module:attr" placeholders, imported when lm-eval first
@@ -86,7 +110,6 @@ def register() -> None:
                 register_metric(metric=mname, higher_is_better=higher, aggregation="mean")(fn)
         if "pooled_mean" not in aggregation_registry:
             register_aggregation("pooled_mean")(pooled_mean)
-        groups.install()
         for name, higher in METRICS.items():
             if name not in metric_registry:
                 register_metric(

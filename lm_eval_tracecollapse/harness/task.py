@@ -48,6 +48,8 @@ from ..metrics.budget import budget_warning
 from ..metrics.failure_kinds import EXTRA_METRICS, OPTION_KEYS, extra_metric_values, extras_enabled, failure_options
 from ..metrics.pooled import pooled_mean
 from ..metrics.trace_rates import METRICS, response_answers, trace_metric_values
+from . import compat, groups
+from .registry import register
 from .task_index import task_index
 
 __all__ = ["TraceTask", "find_task_yaml", "wrap_config"]
@@ -90,9 +92,7 @@ class _FunctionRef:
         self.spec, self.base_dir = spec, base_dir
 
     def resolve(self) -> Any:
-        from lm_eval.tasks._yaml_loader import _import_func_in_yml
-
-        return _import_func_in_yml(self.spec, self.base_dir)
+        return compat.import_yaml_function(self.spec, self.base_dir)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -255,22 +255,29 @@ class TraceTask(ConfigurableTask):
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if not config:
             raise ValueError("TraceTask needs a task config (use it through a YAML with class: and base_task:)")
+        register()  # an lm-eval that could not take our names says so here (harness/compat.py)
         super().__init__(config=wrap_config(config), **kwargs)
         metadata = self.config.metadata or {}
         self._tc_extra = extras_enabled(metadata)
         # the model's tokenizer (tc_tokenizer, else lm-eval's model args) for lengths and the budget check
         self._tc_options = failure_options(metadata, implicit_tokenizer=True)
-        ours: dict[str, bool | None] = {**METRICS, **(EXTRA_METRICS if self._tc_extra else {})}
-        for name, higher in ours.items():
-            self._aggregation_list[name] = pooled_mean
-            self._higher_is_better[name] = higher  # None: no arrow
+        self._tc_rows: dict[str, bool | None] = {**METRICS, **(EXTRA_METRICS if self._tc_extra else {})}
+        groups.install()  # our rows pooled at group level (lm-eval's Group.aggregate extended)
         metric_list = self.config.metric_list or [{"metric": "exact_match"}]
         first = metric_list[0]["metric"]
         self._tc_primary = first if isinstance(first, str) else getattr(first, "__name__", str(first))
 
+    def aggregation(self) -> dict[str, Any]:
+        """The task's own aggregations, and ``pooled_mean`` for each of our rows."""
+        return {**super().aggregation(), **dict.fromkeys(self._tc_rows, pooled_mean)}
+
+    def higher_is_better(self) -> dict[str, Any]:
+        """The task's own arrows, and ours (``None``: a length row has no arrow)."""
+        return {**super().higher_is_better(), **self._tc_rows}
+
     def apply_filters(self) -> Any:
         """Filter as usual, each raw response carrying its request's prompt to ``trace_status``."""
-        for inst in self._instances or []:
+        for inst in self.instances or []:
             prompt = inst.args[0] if inst.args and isinstance(inst.args[0], str) else None
             # on several ranks lm-eval pads a short rank with copies of its last request,
             # whose answers land on that request: keep the ``repeats`` it asked for
@@ -285,7 +292,7 @@ class TraceTask(ConfigurableTask):
     def _warn_budget(self) -> None:
         """One warning when responses stopped at the generation limit inside their trace."""
         items = []
-        for inst in self._instances or []:
+        for inst in self.instances or []:
             value = next(iter(inst.filtered_resps.values()), None) if inst.filtered_resps else None
             value = value[0] if isinstance(value, list) and value else value
             if not isinstance(value, TracedAnswer):

@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from . import compat
+
 __all__ = ["IndexEntry", "Kind", "cache_dir", "lm_eval_tasks_dir", "task_index"]
 
 Kind = Literal["task", "py_task", "group", "tag"]
@@ -77,10 +79,8 @@ def _fingerprint(root: Path) -> str:
 
 
 def _entries(root: Path) -> dict[str, IndexEntry]:
-    from lm_eval.tasks._index import TaskIndex
-
     out: dict[str, IndexEntry] = {}
-    for name, e in TaskIndex.build([root]).items():
+    for name, e in compat.build_task_index(root).items():
         cfg = e.cfg or {}
         kind = _KINDS.get(e.kind.name)
         if kind is None:

@@ -49,6 +49,7 @@ from .trace_rates import pass_among, response_answers
 __all__ = [
     "EXTRA_METRICS",
     "FILLERS",
+    "KIND_STATUSES",
     "REGISTERED",
     "FailureOptions",
     "KindCounts",
@@ -62,6 +63,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LengthUnit = Literal["tokens", "words"]
+KIND_STATUSES = ("empty", "missing", "truncated")  # pass@1_<status> rows
 
 #: row name -> higher_is_better (None: neither; the table shows no arrow), in table order
 EXTRA_METRICS: dict[str, bool | None] = {

@@ -102,17 +102,13 @@ class LMParaphraser:
         if "{step}" not in prompt:
             raise ValueError(f"paraphrase prompt must contain {{step}}, got {prompt!r}")
         if isinstance(model, str):
-            from lm_eval.api.registry import get_model
+            from ..harness.run import load_model
 
-            from ..harness.registry import register
-
-            register()
             try:
-                cls = get_model(model)
+                self.lm = load_model(model, model_args, batch_size, device)
             except ValueError as exc:
                 raise ValueError(f"unknown paraphrase model {model!r}: {exc}") from None
             self.name = f"model:{model}"
-            self.lm = cls.create_from_arg_string(model_args, {"batch_size": batch_size, "device": device})
         else:
             self.name = f"model:{type(model).__name__}"
             self.lm = model
@@ -120,7 +116,7 @@ class LMParaphraser:
         self.kept_original = self.lost_numbers = 0
 
     def _request(self, core: str, i: int) -> Any:
-        from lm_eval.api.instance import Instance
+        from ..harness.run import generation_request
 
         text = self.prompt.replace("{step}", core)
         if self.chat:
@@ -128,7 +124,7 @@ class LMParaphraser:
         # a chat model may reason first, so only a non-chat prompt stops at the line end
         until = [] if self.chat else ["\n"]
         gen = {"until": until, "max_gen_toks": self.max_gen_toks, "do_sample": False}
-        return Instance("generate_until", {"step": core}, (text, gen), 0, ("tc_paraphrase", i, 1))
+        return generation_request(text, gen, {"step": core}, ("tc_paraphrase", i, 1))
 
     def __call__(self, steps: Sequence[str]) -> list[str]:
         from ..core.parse import parse_trace

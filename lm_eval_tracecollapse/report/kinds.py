@@ -22,16 +22,13 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..metrics.failure_kinds import KindCounts, LengthUnit
-from .stats import wilson
+from ..metrics.failure_kinds import KIND_STATUSES, KindCounts, LengthUnit
+from .stats import Estimate, cluster_cis, wilson
 
 if TYPE_CHECKING:
     from ..samples.records import DocRecord
-    from .summary import Estimate
 
 __all__ = ["KIND_STATUSES", "KindAcc", "KindCounts"]
-
-KIND_STATUSES = ("empty", "missing", "truncated")  # pass@1_<status> rows
 
 
 def _status_correct(d: DocRecord, status: str) -> float | None:
@@ -77,8 +74,6 @@ class KindAcc:
         """Every extra row as an :class:`~.summary.Estimate` (None: N/A), lm-eval's names."""
         import numpy as np
 
-        from .summary import Estimate, _cluster_cis
-
         a = np.array(self.rows, dtype=float).reshape(-1, 15)
         k = a[:, 0]
         responses = float(k.sum())
@@ -97,7 +92,7 @@ class KindAcc:
         out: dict[str, Estimate | None] = {}
         boot = {n: (num, k) for n, num in shares.items()} if not single else {}
         boot.update({n: p for n, p in ratios.items() if p[1].sum() > 0 and not np.isnan(p[0]).any()})
-        intervals = dict(zip(boot, _cluster_cis(list(boot.values())), strict=True)) if cis and boot else {}
+        intervals = dict(zip(boot, cluster_cis(list(boot.values())), strict=True)) if cis and boot else {}
         for name, num in shares.items():
             total = float(num.sum())
             lo, hi = wilson(round(total), round(responses)) if single else intervals.get(name, (math.nan,) * 2)

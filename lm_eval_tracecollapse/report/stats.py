@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["bootstrap_ci", "mcnemar_exact", "paired_bootstrap_ci", "wilson"]
+__all__ = ["Estimate", "bootstrap_ci", "cluster_cis", "mcnemar_exact", "paired_bootstrap_ci", "wilson"]
 
 
 def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -93,3 +95,42 @@ def bootstrap_diff_ci(a: Sequence[float], b: Sequence[float], iters: int = 2000,
     rng = np.random.default_rng(seed)
     diffs = _resampled_means(b, iters, rng) - _resampled_means(a, iters, rng)
     return _percentiles(diffs.tolist())
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A value with its 95 % interval; ``n`` is what it is over: responses for the rates,
+    documents for pass@1, valid-trace responses for rpass@1."""
+
+    value: float
+    lo: float
+    hi: float
+    n: int
+
+
+def cluster_cis(
+    pairs: list[tuple[Any, Any]], iters: int = 2000, seed: int = 0, chunk_cells: int = 2_000_000
+) -> list[tuple[float, float]]:
+    """95 % percentile intervals of ``Σ num / Σ den`` for each ``(num, den)`` pair of
+    per-document arrays, resampling documents (the same resamples for every pair);
+    resamples with ``Σ den = 0`` are dropped, ``(nan, nan)`` when none is left."""
+    import numpy as np
+
+    n = len(pairs[0][0]) if pairs else 0
+    if n == 0:
+        return [(math.nan, math.nan)] * len(pairs)
+    rng = np.random.default_rng(seed)
+    draws: list[list[Any]] = [[] for _ in pairs]
+    step = max(1, chunk_cells // n)
+    for start in range(0, iters, step):
+        idx = rng.integers(0, n, size=(min(step, iters - start), n))
+        for out, (num, den) in zip(draws, pairs, strict=True):
+            d = den[idx].sum(axis=1)
+            ok = d > 0
+            out.append(num[idx].sum(axis=1)[ok] / d[ok])
+    cis = []
+    for out in draws:
+        ratios = np.concatenate(out)
+        lo, hi = np.quantile(ratios, [0.025, 0.975]) if len(ratios) else (math.nan, math.nan)
+        cis.append((float(lo), float(hi)))
+    return cis

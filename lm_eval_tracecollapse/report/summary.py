@@ -31,7 +31,7 @@ from ..metrics.failure_kinds import FailureOptions, LengthUnit, load_tokenizer
 from ..samples.files import order_runs
 from ..samples.records import DocRecord, Problems, check_fmt, find_sample_files, is_probe_file, iter_file, task_and_run
 from .kinds import KindAcc
-from .stats import mcnemar_exact, paired_bootstrap_ci, wilson
+from .stats import Estimate, cluster_cis, mcnemar_exact, paired_bootstrap_ci, wilson
 
 __all__ = [
     "Comparison", "Estimate", "Keyed", "TaskSummary", "analyze", "compare", "compare_records", "in_run_order",
@@ -40,17 +40,6 @@ __all__ = [
 
 STATUSES = ("valid", "empty", "missing", "truncated")
 _RATES = (*STATUSES, "answer")  # TaskSummary.rates keys, in _Acc row order after k
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A value with its 95 % interval; ``n`` is what it is over: responses for the rates,
-    documents for pass@1, valid-trace responses for rpass@1."""
-
-    value: float
-    lo: float
-    hi: float
-    n: int
 
 
 @dataclass
@@ -116,34 +105,6 @@ class _Acc:
             self.tokens = (self.tokens or 0) + other.tokens
 
 
-def _cluster_cis(
-    pairs: list[tuple[Any, Any]], iters: int = 2000, seed: int = 0, chunk_cells: int = 2_000_000
-) -> list[tuple[float, float]]:
-    """95 % percentile intervals of ``Σ num / Σ den`` for each ``(num, den)`` pair of
-    per-document arrays, resampling documents (the same resamples for every pair);
-    resamples with ``Σ den = 0`` are dropped, ``(nan, nan)`` when none is left."""
-    import numpy as np
-
-    n = len(pairs[0][0]) if pairs else 0
-    if n == 0:
-        return [(math.nan, math.nan)] * len(pairs)
-    rng = np.random.default_rng(seed)
-    draws: list[list[Any]] = [[] for _ in pairs]
-    step = max(1, chunk_cells // n)
-    for start in range(0, iters, step):
-        idx = rng.integers(0, n, size=(min(step, iters - start), n))
-        for out, (num, den) in zip(draws, pairs, strict=True):
-            d = den[idx].sum(axis=1)
-            ok = d > 0
-            out.append(num[idx].sum(axis=1)[ok] / d[ok])
-    cis = []
-    for out in draws:
-        ratios = np.concatenate(out)
-        lo, hi = np.quantile(ratios, [0.025, 0.975]) if len(ratios) else (math.nan, math.nan)
-        cis.append((float(lo), float(hi)))
-    return cis
-
-
 def _summary(run: str, task: str, pipeline: str, acc: _Acc) -> TaskSummary:
     import numpy as np
 
@@ -166,7 +127,7 @@ def _summary(run: str, task: str, pipeline: str, acc: _Acc) -> TaskSummary:
             boot.append((correct, np.ones(n)))
     if has_rpass:
         boot.append((rw, w))
-    cis = iter(_cluster_cis(boot))
+    cis = iter(cluster_cis(boot))
 
     rates = {}
     for name in _RATES:

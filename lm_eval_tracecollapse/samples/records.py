@@ -35,8 +35,7 @@ from typing import Any
 
 from ..core.formats import get_format
 from ..core.parse import Trace, TraceStatus, parse_trace
-from ..metrics.failure_kinds import FailureOptions
-from ..report.kinds import KIND_STATUSES, KindCounts
+from ..metrics.failure_kinds import KIND_STATUSES, FailureOptions, KindCounts
 from .files import (
     PROBE_TASK,
     find_sample_files,

@@ -4,10 +4,10 @@ time bound), multiple-choice letters (:mod:`.mcq`) and generated code run in a s
 
 Registered with lm-eval by :func:`lm_eval_tracecollapse.harness.registry.register`: metrics
 ``math_verify``, ``math_timeout`` and ``code_timeout``, filters ``mcq_letter`` and
-``code_exec``.
+``code_exec`` (their lm-eval filter classes: :mod:`..harness.grader_filters`).
 """
 
 from .math_grade import MathGrade, grade_math, last_number
-from .mcq import MCQLetterFilter, extract_letter, options_from_text
+from .mcq import extract_letter, options_from_text
 
-__all__ = ["MCQLetterFilter", "MathGrade", "extract_letter", "grade_math", "last_number", "options_from_text"]
+__all__ = ["MathGrade", "extract_letter", "grade_math", "last_number", "options_from_text"]

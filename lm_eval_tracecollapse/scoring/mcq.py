@@ -29,12 +29,9 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
 
-from lm_eval.api.filter import Filter
-
-__all__ = ["MCQLetterFilter", "extract_letter", "options_from_text"]
+__all__ = ["INVALID", "extract_letter", "options_from_text"]
 
 INVALID = "[invalid]"
 
@@ -108,27 +105,3 @@ def extract_letter(answer: str, letters: str = "ABCD", options: Mapping[str, str
     if options:
         return _by_option_text(answer, options)
     return None
-
-
-class MCQLetterFilter(Filter):
-    """lm-eval filter ``mcq_letter``: each response → its option letter, or ``[invalid]``.
-
-    Args:
-        letters: the option letters (default ``ABCD``).
-        options_field: document field whose ``A: …`` lines give the option texts (for
-            rule 6); ``null`` to skip.
-    """
-
-    def __init__(self, letters: str = "ABCD", options_field: str | None = "prompt") -> None:
-        if not isinstance(letters, str) or not letters.isalpha() or not letters.isupper():
-            raise ValueError(f"mcq_letter: letters must be capital letters like 'ABCD', got {letters!r}")
-        self.letters = letters
-        self.options_field = options_field
-
-    def apply(self, resps: Sequence[Sequence[Any]], docs: Sequence[dict]) -> list[list[str]]:
-        out = []
-        for rs, doc in zip(resps, docs, strict=True):
-            text = doc.get(self.options_field) if self.options_field else None
-            options = options_from_text(text, self.letters) if isinstance(text, str) else None
-            out.append([extract_letter(str(r), self.letters, options) or INVALID for r in rs])
-        return out

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BUILTIN_DATA",
     "BUILTIN_MODELS",
+    "Arm",
     "ConfigError",
     "DataConfig",
     "EvaluationConfig",
@@ -45,6 +46,7 @@ __all__ = [
     "StudyConfig",
     "Traces",
     "TrainingConfig",
+    "arms",
     "config_path",
     "load_config",
     "parse_config",
@@ -460,3 +462,20 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
         return parse_config(_merge(raw, overrides or {}))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One training run: a strategy with one seed, in ``<out>/train/<name>``."""
+
+    strategy: StrategySpec
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.strategy.name}_seed{self.seed}"
+
+
+def arms(cfg: StudyConfig) -> list[Arm]:
+    """Every strategy × seed of the config, strategies first."""
+    return [Arm(s, seed) for s in cfg.strategies for seed in cfg.training.seeds]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ._io import atomic_json
-from .config import StudyConfig
+from .config import StudyConfig, arms
 
 __all__ = ["CURVE", "monitor_points", "training_curves", "write_arm_curve"]
 
@@ -59,8 +59,6 @@ def write_arm_curve(folder: Path, log_history: Iterable[Mapping[str, Any]]) -> P
 
 def training_curves(cfg: StudyConfig) -> dict[str, list[dict[str, Any]]]:
     """{arm title: its curve} for every arm of ``cfg`` whose training wrote one."""
-    from .train import arms
-
     several = len(cfg.training.seeds) > 1
     curves = {}
     for arm in arms(cfg):

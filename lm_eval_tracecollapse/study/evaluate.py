@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ._io import DONE, atomic_json, cpu_processes, is_done, log_event, process_state
-from .config import ConfigError, StudyConfig
-from .train import arms, checkpoints
+from .config import ConfigError, StudyConfig, arms
+from .train import checkpoints
 
 __all__ = ["Evaluation", "evaluate_all", "evaluate_logged", "model_args", "plan", "task_manager"]
 
@@ -90,15 +90,9 @@ def _template_args(cfg: StudyConfig) -> dict[str, Any]:
 
 def task_manager(cfg: StudyConfig) -> Any:
     """One ``TaskManager`` for every evaluation: our task YAMLs, yours, lm-eval's own."""
-    from lm_eval.tasks import TaskManager
+    from ..harness.run import task_manager as build
 
-    from ..harness.registry import register
-    from ..locations import task_yamls_dir
-
-    register()
-    include = [str(task_yamls_dir()), *cfg.evaluation.include_path]
-    return TaskManager(include_path=include, include_defaults=cfg.evaluation.include_defaults,
-                       metadata=dict(cfg.evaluation.metadata) or None)  # fmt: skip
+    return build(cfg.evaluation.include_path, cfg.evaluation.include_defaults, cfg.evaluation.metadata)
 
 
 def _merge(base: str, checkpoint: Path, into: Path, cfg: StudyConfig) -> Path:
@@ -121,8 +115,7 @@ def evaluate_logged(model: Any, tasks: list[str], task_manager: Any, out: Path, 
     on GPUs split the documents (lm-eval gathers them on the main one); on CPU lm-eval's
     ``hf`` model does not split them (it shards only over GPUs), so there the main process
     evaluates alone while the others wait."""
-    from lm_eval import simple_evaluate
-    from lm_eval.loggers import EvaluationTracker
+    from ..harness.run import evaluate_and_save
 
     state = process_state()
     if state.is_main_process and out.exists():
@@ -130,19 +123,7 @@ def evaluate_logged(model: Any, tasks: list[str], task_manager: Any, out: Path, 
     state.wait_for_everyone()
     if not state.is_main_process and cpu_processes():
         return None
-    tracker = EvaluationTracker(output_path=str(out))
-    res: dict[str, Any] | None = simple_evaluate(
-        model=model, tasks=tasks, task_manager=task_manager, log_samples=True, evaluation_tracker=tracker, **kwargs
-    )
-    if not state.is_main_process:
-        return None
-    if res is None:
-        raise RuntimeError(f"lm-eval returned no result on the main process for {', '.join(tasks)}")
-    samples = res.pop("samples")
-    tracker.save_results_aggregated(results=res, samples=samples)
-    for task in res["configs"]:
-        tracker.save_results_samples(task_name=task, samples=samples[task])
-    return res
+    return evaluate_and_save(model, tasks, task_manager, out, state.is_main_process, **kwargs)
 
 
 def _run(cfg: StudyConfig, ev: Evaluation, base: str, tm: Any, log: Path) -> None:

@@ -35,10 +35,9 @@ from .. import report
 from ..report.render import plot_curves
 from ..report.summary import TaskSummary
 from ._io import atomic_json, is_done
-from .config import StudyConfig
+from .config import StudyConfig, arms
 from .curves import training_curves
 from .evaluate import Evaluation
-from .train import arms
 
 __all__ = ["plot_over_steps", "write_outputs"]
 

@@ -96,8 +96,8 @@ def is_complete(cfg: StudyConfig) -> bool:
     """Whether ``cfg``'s folder holds this very study finished: its recorded config, every
     arm trained, every planned evaluation done and the outputs written (a rerun would only skip)."""
     from ._io import is_done
+    from .config import arms
     from .evaluate import plan
-    from .train import arms
 
     if _changed(cfg) != []:  # no config recorded, or a different one
         return False
@@ -109,10 +109,11 @@ def is_complete(cfg: StudyConfig) -> bool:
 def run_study(config: StudyConfig | str | os.PathLike[str], stage: Stage = "all") -> dict[str, Any]:
     """Run (or resume) a study; returns ``{"evaluations", "outputs"}`` (outputs on the
     main process, for the ``all`` and ``report`` stages)."""
+    from .config import arms
     from .data import load_examples
     from .evaluate import evaluate_all, plan
     from .outputs import write_outputs
-    from .train import arms, train_arm
+    from .train import train_arm
 
     if stage not in STAGES:
         raise ConfigError(f"stage: {stage!r} is not allowed; use one of {', '.join(STAGES)}")
@@ -151,7 +152,7 @@ def main(config: str, stage: Stage = "all", check: bool = False) -> None:
     try:
         cfg = load_config(config)
         if check:
-            from .train import arms
+            from .config import arms
 
             names = ", ".join(a.name for a in arms(cfg))
             tune = f"LoRA r={cfg.lora.r}" if cfg.lora else "full fine-tuning"

@@ -25,33 +25,16 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ._io import DONE, atomic_json, cpu_processes, is_done, log_event, process_state
-from .config import ConfigError, StrategySpec, StudyConfig
+from .config import Arm, ConfigError, StudyConfig, arms
+from .curves import write_arm_curve
 
 __all__ = ["Arm", "arms", "checkpoints", "load_base", "train_arm"]
 
 _CKPT = re.compile(r"checkpoint-(\d+)")
-
-
-@dataclass(frozen=True)
-class Arm:
-    """One training run: a strategy with one seed, in ``<out>/train/<name>``."""
-
-    strategy: StrategySpec
-    seed: int
-
-    @property
-    def name(self) -> str:
-        return f"{self.strategy.name}_seed{self.seed}"
-
-
-def arms(cfg: StudyConfig) -> list[Arm]:
-    """Every strategy × seed of the config, strategies first."""
-    return [Arm(s, seed) for s in cfg.strategies for seed in cfg.training.seeds]
 
 
 def checkpoints(folder: Path) -> list[tuple[int, Path]]:
@@ -166,7 +149,6 @@ def train_arm(cfg: StudyConfig, arm: Arm, base: Path | str, examples: list[dict[
     from transformers import set_seed
 
     from ..training.masking import TraceMaskCollator, TraceMaskTrainer, tokenize_with_masks
-    from .curves import write_arm_curve
     from .data import for_strategy
 
     folder = cfg.out / "train" / arm.name

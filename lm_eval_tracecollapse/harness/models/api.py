@@ -232,8 +232,9 @@ class _CheckedAPI(LocalCompletionsAPI):
     def _generations(self, out: dict[str, Any]) -> list[Generation | None]:
         raise NotImplementedError
 
-    def parse_generations(self, outputs: dict | list[dict], **kwargs: Any) -> list[str | None]:
-        res: list[str | None] = []
+    def parse_generations(self, outputs: dict | list[dict], **kwargs: Any) -> list[Any]:  # type: ignore[override]
+        # a Generation per choice, None for a choice with no text (lm-eval maps it to its placeholder)
+        res: list[Any] = []
         for out in outputs if isinstance(outputs, list) else [outputs]:
             res.extend(self._generations(out))
         return res
@@ -265,6 +266,8 @@ class _CheckedAPI(LocalCompletionsAPI):
             eos=self.eos_string,
             **kwargs,
         )
+        if self.base_url is None:
+            raise ValueError(f"{self._name}: model_args base_url=<the server's endpoint URL> is required")
         with requests.post(
             self.base_url,
             json=payload,

@@ -249,7 +249,14 @@ class ReplayLM(LM):
         self._saved = _load(Path(path), reasoning_fmt)
         self._served: dict[_Key, int] = defaultdict(int)
         self._dist = _Distributed.detect()
-        self._rank, self._world_size = self._dist.rank, self._dist.world_size
+
+    @property
+    def rank(self) -> int:
+        return self._dist.rank
+
+    @property
+    def world_size(self) -> int:
+        return self._dist.world_size
 
     # Under ``torchrun``/``accelerate launch`` lm-eval gives each rank every
     # world_size-th document and gathers the results with these methods, exactly as
