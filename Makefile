@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-fast demo faithfulness lint typecheck bench browser clean
+.PHONY: test test-fast test-compat demo faithfulness lint typecheck bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,37 @@ browser:
 test: $(STAMP) browser engines-vllm engines-llamacpp-server lint typecheck
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED - pytest collected no tests" >&2; exit 1; fi; \
-	exit $$rc
+	test $$rc -eq 0 || exit $$rc
+	$(MAKE) --no-print-directory test-compat
+
+# The lm-eval versions besides the pinned one (.venv's 0.4.13), issue 31: each in a venv of its
+# own (.venv-lm-VERSION, cached) that shares .venv's packages through a .pth line and holds only
+# its own lm_eval (pip --no-deps) and this package.  0.4.12: the end-to-end tests through lm-eval
+# (CLI and simple_evaluate, groups, repeats, a sharded run) and the seam's checks.  0.5.0.dev1 (a
+# pre-release whose internals moved): the parser, reports and masking work, and a traced run
+# refuses with its one line.  About 3 minutes on 2 cores.
+COMPAT_E2E  := tests/test_lmeval_e2e.py tests/test_wrap_groups.py tests/test_data_parallel.py \
+               tests/test_report_repeats.py tests/test_seam.py
+COMPAT_CORE := tests/test_parse.py tests/test_report.py tests/test_masking.py \
+               tests/test_seam.py::test_the_package_works_without_lm_eval_and_a_traced_run_says_why_not
+
+.venv-lm-%/.installed: $(STAMP)
+	$(PYTHON) -m venv .venv-lm-$*
+	echo '*' > .venv-lm-$*/.gitignore
+	.venv-lm-$*/bin/python -c "import pathlib, sysconfig, sys; \
+	  pathlib.Path(sysconfig.get_paths()['purelib'], 'zz_shared_venv.pth').write_text(sys.argv[1] + '\n')" \
+	  "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+	.venv-lm-$*/bin/python -m pip install --quiet --no-deps "lm_eval==$*"
+	.venv-lm-$*/bin/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+test-compat: .venv-lm-0.4.12/.installed .venv-lm-0.5.0.dev1/.installed
+	.venv-lm-0.4.12/bin/python -m pytest -q -p no:cacheprovider $(COMPAT_E2E)
+	.venv-lm-0.5.0.dev1/bin/python -m pytest -q -p no:cacheprovider $(COMPAT_CORE)
+	@out=$$(.venv-lm-0.5.0.dev1/bin/tracecollapse eval --model tc_replay --model_args path=x --tasks tc_demo_easy 2>&1); \
+	echo "$$out" | tail -1 | grep -q "^tracecollapse eval: lm-eval 0.5.0.dev1 has no lm_eval" \
+	  || { echo "test-compat: a traced run on lm-eval 0.5.0.dev1 did not refuse with its one line:" >&2; echo "$$out" | tail -5 >&2; exit 1; }
+	@echo "test-compat: lm-eval 0.4.12 end to end, 0.5.0.dev1 core and refusal: passed"
 
 # the edit loop: everything but the slow end-to-end tests (lm-eval runs, training); CI runs `make test`
 test-fast: $(STAMP)

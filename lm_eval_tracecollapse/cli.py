@@ -45,7 +45,12 @@ def _eval(argv: list[str]) -> None:
     from .harness.registry import register
     from .harness.wrap import resolve_wrapped
 
-    register()
+    try:
+        register()
+        compat.check_all()  # an lm-eval we cannot trace with: its one line now, not a traceback later
+    except compat.LmEvalCompatError as exc:
+        print(f"tracecollapse eval: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     compat.setup_logging()
     cli = compat.harness_cli()
     with compat.argv(["tracecollapse eval", "run", *argv]):  # lm-eval's own parser reads sys.argv
@@ -61,7 +66,7 @@ def _eval(argv: list[str]) -> None:
     with _clear_errors("eval"):
         generated, _ = resolve_wrapped(tasks, roots)
     args.include_path = [*roots, *([str(generated)] if generated else [])]
-    from .harness.models.api import stock_api_warning
+    from .harness.models._stock import stock_api_warning
 
     warning = stock_api_warning(str(getattr(args, "model", "")), tasks)
     if warning:  # before generation: the run would count every served trace as missing

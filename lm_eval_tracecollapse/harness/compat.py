@@ -52,6 +52,7 @@ __all__ = [
     "LmEvalCompatError",
     "argv",
     "build_task_index",
+    "check_all",
     "discover_filters",
     "harness_cli",
     "import_yaml_function",
@@ -127,6 +128,13 @@ def require(name: str) -> Any:
             break
         return obj
     raise _error(name, _PURPOSE.get(name, ""))
+
+
+def check_all() -> None:
+    """Every private name of :data:`_PURPOSE` present, or :class:`LmEvalCompatError` for the first
+    missing one (``tracecollapse eval`` checks before it starts a run)."""
+    for name in _PURPOSE:
+        require(name)
 
 
 def source_hash(target: str) -> str:
