@@ -51,8 +51,10 @@ __all__ = [
     "FILLERS",
     "KIND_STATUSES",
     "REGISTERED",
+    "ROWS",
     "FailureOptions",
     "KindCounts",
+    "KindRow",
     "LengthUnit",
     "extra_metric_values",
     "extras_enabled",
@@ -63,33 +65,54 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LengthUnit = Literal["tokens", "words"]
-KIND_STATUSES = ("empty", "missing", "truncated")  # pass@1_<status> rows
 
+RowKind = Literal["status_pass", "share", "length"]
+
+
+@dataclass(frozen=True)
+class KindRow:
+    """One extra row: the ONE place a row is defined.  It drives the lm-eval metric (its name
+    and arrow, :func:`extra_metric_values`), ``analyze``/``compare``'s columns
+    (``report/kinds.py``) and their text (``report/render.py``).
+
+    ``kind``: ``status_pass`` — correct among the responses whose status is ``source``;
+    ``share`` — the :class:`KindCounts` field ``source`` over all responses; ``length`` —
+    mean length of the ``source`` part (``trace``/``answer``), the row named with its unit.
+    ``label``/``line``/``sep``: its words, its line of ``analyze``'s block, and what
+    separates it from the row before it on that line.
+    """
+
+    name: str
+    higher_is_better: bool | None  # None: neither (the table shows no arrow)
+    kind: RowKind
+    source: str
+    label: str
+    line: int
+    sep: str = "   "
+
+    def names(self) -> tuple[str, ...]:
+        """The lm-eval row names it emits (a length row: one per unit)."""
+        return (f"{self.name}_tokens", f"{self.name}_words") if self.kind == "length" else (self.name,)
+
+
+#: the extra rows, in table order
+ROWS: tuple[KindRow, ...] = (
+    KindRow("pass@1_empty", True, "status_pass", "empty", "pass@1 among empty", 0, ""),
+    KindRow("pass@1_missing", True, "status_pass", "missing", "missing", 0),
+    KindRow("pass@1_truncated", True, "status_pass", "truncated", "truncated", 0),
+    KindRow("loop_rate", False, "share", "loops", "loop rate", 1, ""),
+    KindRow("truncated_loop_rate", False, "share", "truncated_loops", "truncated: looping", 1),
+    KindRow("truncated_progress_rate", False, "share", "truncated_progress", "still progressing", 1, ", "),
+    KindRow("degenerate_rate", False, "share", "degenerate", "degenerate rate", 2, ""),
+    KindRow("trace_length", None, "length", "trace", "trace length", 2),
+    KindRow("answer_length", None, "length", "answer", "answer length", 2),
+)
 #: row name -> higher_is_better (None: neither; the table shows no arrow), in table order
-EXTRA_METRICS: dict[str, bool | None] = {
-    "pass@1_empty": True,
-    "pass@1_missing": True,
-    "pass@1_truncated": True,
-    "loop_rate": False,
-    "truncated_loop_rate": False,
-    "truncated_progress_rate": False,
-    "degenerate_rate": False,
-    "trace_length_tokens": None,
-    "trace_length_words": None,
-    "answer_length_tokens": None,
-    "answer_length_words": None,
-}
+EXTRA_METRICS: dict[str, bool | None] = {name: r.higher_is_better for r in ROWS for name in r.names()}
 #: metric names registered with lm-eval (``trace_length``/``answer_length`` emit the row with its unit)
-REGISTERED: dict[str, bool | None] = {
-    **{k: v for k, v in EXTRA_METRICS.items() if not k.endswith(("_tokens", "_words"))},
-    "trace_length": None,
-    "answer_length": None,
-}
-STATUS_PASS = {
-    "pass@1_empty": TraceStatus.EMPTY,
-    "pass@1_missing": TraceStatus.MISSING,
-    "pass@1_truncated": TraceStatus.TRUNCATED,
-}
+REGISTERED: dict[str, bool | None] = {r.name: r.higher_is_better for r in ROWS}
+STATUS_PASS = {r.name: TraceStatus(r.source) for r in ROWS if r.kind == "status_pass"}
+KIND_STATUSES = tuple(r.source for r in ROWS if r.kind == "status_pass")  # pass@1_<status> rows
 
 #: filler phrases: a valid trace made only of these (any case, any number of times) and
 #: punctuation is degenerate
@@ -206,6 +229,15 @@ class KindCounts:
     answered: int = 0
     truncated: int = 0
 
+    @property
+    def truncated_progress(self) -> int:
+        """Truncated responses whose trace does not end in a loop (still progressing when cut)."""
+        return self.truncated - self.truncated_loops
+
+    def length(self, part: str) -> tuple[int, int]:
+        """(total length, responses counted) of the ``trace`` or ``answer`` parts."""
+        return (self.trace_len, self.traced) if part == "trace" else (self.answer_len, self.answered)
+
     @classmethod
     def of(cls, traces: Sequence[Trace], options: FailureOptions) -> KindCounts:
         """The counts of one line's parsed responses."""
@@ -232,20 +264,19 @@ def extra_metric_values(pred: Any, correct: list[float] | None, options: Failure
     traces = [r.trace for r in responses if r.trace is not None]
     if not traces:
         return {}
-    out: dict[str, float] = {}
-    if correct is not None:
-        if len(correct) != len(responses):
-            raise ValueError(f"pass@1_*: {len(correct)} correctness values for {len(responses)} responses")
-        for name, status in STATUS_PASS.items():
-            out[name] = pass_among(responses, correct, status)
+    if correct is not None and len(correct) != len(responses):
+        raise ValueError(f"pass@1_*: {len(correct)} correctness values for {len(responses)} responses")
     c, n = KindCounts.of(traces, options), len(traces)
-    out["loop_rate"] = Weighted(c.loops / n, n)
-    out["truncated_loop_rate"] = Weighted(c.truncated_loops / n, n)
-    out["truncated_progress_rate"] = Weighted((c.truncated - c.truncated_loops) / n, n)
-    out["degenerate_rate"] = Weighted(c.degenerate / n, n)
-    unit = options.unit
-    out[f"trace_length_{unit}"] = Weighted(c.trace_len / c.traced, c.traced) if c.traced else NotAvailable()
-    out[f"answer_length_{unit}"] = Weighted(c.answer_len / c.answered, c.answered) if c.answered else NotAvailable()
+    out: dict[str, float] = {}
+    for row in ROWS:
+        if row.kind == "status_pass":
+            if correct is not None:
+                out[row.name] = pass_among(responses, correct, STATUS_PASS[row.name])
+        elif row.kind == "share":
+            out[row.name] = Weighted(getattr(c, row.source) / n, n)
+        else:
+            total, count = c.length(row.source)
+            out[f"{row.name}_{options.unit}"] = Weighted(total / count, count) if count else NotAvailable()
     return out
 
 

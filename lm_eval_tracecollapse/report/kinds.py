@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..metrics.failure_kinds import KIND_STATUSES, KindCounts, LengthUnit
+from ..metrics.failure_kinds import KIND_STATUSES, ROWS, KindCounts, KindRow, LengthUnit
 from .stats import Estimate, cluster_cis, wilson
 
 if TYPE_CHECKING:
@@ -43,64 +43,78 @@ def _status_correct(d: DocRecord, status: str) -> float | None:
 
 @dataclass
 class KindAcc:
-    """Per-document rows ``(k, loops, truncated loops, truncated, degenerate, then
-    (Σ correct, n) per status in :data:`KIND_STATUSES`, trace length, traced,
-    answer length, answered)`` — NaN where a status's correctness is unknown."""
+    """Per-document columns of every extra row (:data:`~..metrics.failure_kinds.ROWS`), by
+    name: its numerator and denominator per document (a share's denominator is the
+    document's responses ``k``; NaN where a status's correctness is unknown)."""
 
-    rows: list[tuple[float, ...]] = field(default_factory=list)
+    k: list[float] = field(default_factory=list)
+    cols: dict[str, tuple[list[float], list[float]]] = field(
+        default_factory=lambda: {row.name: ([], []) for row in ROWS}
+    )
     unit: LengthUnit = "words"
 
     def add(self, d: DocRecord) -> None:
         c = d.kinds
         if c is None:
             return
-        row: list[float] = [d.k, c.loops, c.truncated_loops, d.statuses.count("truncated"), c.degenerate]
-        for status in KIND_STATUSES:
-            n = d.statuses.count(status)
-            r = _status_correct(d, status) if n else 0.0
-            row += [math.nan if r is None else r * n, n]
-        row += [c.trace_len, c.traced, c.answer_len, c.answered]
-        self.rows.append(tuple(row))
+        self.k.append(d.k)
+        for row in ROWS:
+            num, den = self.cols[row.name]
+            if row.kind == "share":
+                num.append(getattr(c, row.source))
+                den.append(d.k)
+            elif row.kind == "status_pass":
+                n = d.statuses.count(row.source)
+                r = _status_correct(d, row.source) if n else 0.0
+                num.append(math.nan if r is None else r * n)
+                den.append(n)
+            else:
+                total, count = c.length(row.source)
+                num.append(total)
+                den.append(count)
 
     def merge(self, other: KindAcc) -> None:
-        self.rows.extend(other.rows)
-        self.unit = other.unit if other.rows else self.unit
+        self.k.extend(other.k)
+        for name, (num, den) in other.cols.items():
+            self.cols[name][0].extend(num)
+            self.cols[name][1].extend(den)
+        self.unit = other.unit if other.k else self.unit
 
     def values(self) -> dict[str, float | None]:
         """Point values of every extra row (None: N/A), named as lm-eval's rows."""
         return {name: (None if est is None else est.value) for name, est in self.estimates(cis=False).items()}
 
+    def _name(self, row: KindRow) -> str:
+        return f"{row.name}_{self.unit}" if row.kind == "length" else row.name
+
     def estimates(self, cis: bool = True) -> dict[str, Estimate | None]:
-        """Every extra row as an :class:`~.summary.Estimate` (None: N/A), lm-eval's names."""
+        """Every extra row as an :class:`~.stats.Estimate` (None: N/A), lm-eval's names: a share
+        over all responses (Wilson with one response per document, else a document
+        bootstrap), a ratio (correct among a status, mean length) by document bootstrap."""
         import numpy as np
 
-        a = np.array(self.rows, dtype=float).reshape(-1, 15)
-        k = a[:, 0]
+        k = np.array(self.k, dtype=float)
         responses = float(k.sum())
-        single = len(self.rows) > 0 and bool((k == 1).all())
-        shares = {
-            "loop_rate": a[:, 1],
-            "truncated_loop_rate": a[:, 2],
-            "truncated_progress_rate": a[:, 3] - a[:, 2],
-            "degenerate_rate": a[:, 4],
+        single = len(self.k) > 0 and bool((k == 1).all())
+        cols = {
+            name: (np.array(num, dtype=float), np.array(den, dtype=float)) for name, (num, den) in self.cols.items()
         }
-        ratios: dict[str, tuple[Any, Any]] = {
-            f"pass@1_{s}": (a[:, 5 + 2 * j], a[:, 6 + 2 * j]) for j, s in enumerate(KIND_STATUSES)
-        }
-        ratios[f"trace_length_{self.unit}"] = (a[:, 11], a[:, 12])
-        ratios[f"answer_length_{self.unit}"] = (a[:, 13], a[:, 14])
-        out: dict[str, Estimate | None] = {}
-        boot = {n: (num, k) for n, num in shares.items()} if not single else {}
+        shares = {self._name(r): cols[r.name][0] for r in ROWS if r.kind == "share"}
+        ratios = {self._name(r): cols[r.name] for r in ROWS if r.kind != "share"}
+        boot: dict[str, tuple[Any, Any]] = {n: (num, k) for n, num in shares.items()} if not single else {}
         boot.update({n: p for n, p in ratios.items() if p[1].sum() > 0 and not np.isnan(p[0]).any()})
         intervals = dict(zip(boot, cluster_cis(list(boot.values())), strict=True)) if cis and boot else {}
-        for name, num in shares.items():
-            total = float(num.sum())
-            lo, hi = wilson(round(total), round(responses)) if single else intervals.get(name, (math.nan,) * 2)
-            out[name] = Estimate(total / responses, lo, hi, int(responses)) if responses else None
-        for name, (num, den) in ratios.items():
-            if name not in boot:
+        out: dict[str, Estimate | None] = {}
+        for row in ROWS:
+            name = self._name(row)
+            if row.kind == "share":
+                total = float(shares[name].sum())
+                lo, hi = wilson(round(total), round(responses)) if single else intervals.get(name, (math.nan,) * 2)
+                out[name] = Estimate(total / responses, lo, hi, int(responses)) if responses else None
+            elif name not in boot:
                 out[name] = None
-                continue
-            lo, hi = intervals.get(name, (math.nan, math.nan))
-            out[name] = Estimate(float(num.sum()) / float(den.sum()), lo, hi, int(den.sum()))
+            else:
+                num, den = ratios[name]
+                lo, hi = intervals.get(name, (math.nan, math.nan))
+                out[name] = Estimate(float(num.sum()) / float(den.sum()), lo, hi, int(den.sum()))
         return out

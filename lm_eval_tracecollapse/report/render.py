@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Literal, get_args
 
+from ..metrics.failure_kinds import ROWS
 from .summary import Comparison, Estimate, TaskSummary, in_run_order
 
 __all__ = ["analyze_text", "compare_text", "markdown_table", "paper_table", "plot", "plot_curves", "plot_series"]
@@ -72,21 +73,18 @@ def analyze_text(summaries: list[TaskSummary]) -> str:
 
 
 def _kind_lines(s: TaskSummary) -> list[str]:
-    """The extra rows (docs/failure-kinds.md) of one summary."""
+    """The extra rows (docs/failure-kinds.md) of one summary, laid out by their
+    :data:`~..metrics.failure_kinds.ROWS` entries (label, line, separator)."""
     k, unit = s.kinds, s.length_unit
-
-    def length(name: str) -> str:
-        est = k.get(f"{name}_{unit}")
-        return "N/A" if est is None else f"{est.value:.1f} {unit} [{est.lo:.1f}, {est.hi:.1f}]"
-
-    among = "   ".join(f"{st} {_e(k.get(f'pass@1_{st}'))}" for st in ("empty", "missing", "truncated"))
-    return [
-        f"  pass@1 among {among}",
-        f"  loop rate {_e(k.get('loop_rate'))}   truncated: looping {_e(k.get('truncated_loop_rate'))},"
-        f" still progressing {_e(k.get('truncated_progress_rate'))}",
-        f"  degenerate rate {_e(k.get('degenerate_rate'))}   trace length {length('trace_length')}"
-        f"   answer length {length('answer_length')}",
-    ]
+    lines: dict[int, str] = {}
+    for row in ROWS:
+        if row.kind == "length":
+            est = k.get(f"{row.name}_{unit}")
+            text = "N/A" if est is None else f"{est.value:.1f} {unit} [{est.lo:.1f}, {est.hi:.1f}]"
+        else:
+            text = _e(k.get(row.name))
+        lines[row.line] = lines.get(row.line, "  ") + f"{row.sep}{row.label} {text}"
+    return [lines[n] for n in sorted(lines)]
 
 
 def _v(value: float | None) -> str:
