@@ -254,3 +254,30 @@ def test_entry_points_name_what_the_registry_registers() -> None:
         for name, target in names.items():
             module, _, attr = target.partition(":")
             assert getattr(importlib.import_module(module), attr) is getters[group](name), (group, name)
+
+
+def test_a_stock_step_after_trace_status_is_warned(caplog: pytest.LogCaptureFixture) -> None:
+    """A pipeline that already starts with trace_status but has stock steps after it (not
+    under ``then:``) loses every trace row: the wrapper says so, naming the steps."""
+    from lm_eval_tracecollapse.harness.task import _wrap_pipelines
+
+    pipes = [{"name": "strict", "filter": [{"function": "trace_status"}, {"function": "take_first"}]}]
+    with caplog.at_level("WARNING"):
+        assert _wrap_pipelines(pipes, {}) == pipes
+    assert "pipeline 'strict': take_first after trace_status" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        _wrap_pipelines([{"name": "ok", "filter": [{"function": "trace_status", "then": []}]}], {})
+    assert caplog.text == ""
+
+
+def test_the_paper_group_lists_every_row() -> None:
+    """tc_paper.yaml's group rows are the paper's seven and every extra row, in table order
+    (adding a failure-kind row: metrics/failure_kinds.py ROWS, then this YAML)."""
+    import yaml
+
+    from lm_eval_tracecollapse.metrics.failure_kinds import EXTRA_METRICS
+
+    cfg = yaml.safe_load((REPO / "task_yamls" / "paper" / "tc_paper.yaml").read_text())
+    listed = [entry["metric"] for entry in cfg["aggregate_metric_list"]]
+    assert listed[7:] == list(EXTRA_METRICS), "tc_paper.yaml's extra rows differ from failure_kinds.ROWS"

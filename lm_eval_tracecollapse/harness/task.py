@@ -191,6 +191,13 @@ def _wrap_pipelines(filter_list: list[dict] | None, options: dict[str, Any]) -> 
     for pipe in pipelines:
         steps = list(pipe.get("filter") or [])
         if steps and steps[0].get("function") == "trace_status":
+            if len(steps) > 1:
+                log.warning(
+                    "pipeline %r: %s after trace_status replaces its answer (which carries the trace) with a plain "
+                    "value, so every trace row of this pipeline comes out empty; put those steps under trace_status's "
+                    "then: (docs/lm-eval.md)",
+                    pipe.get("name"), ", ".join(str(st.get("function")) for st in steps[1:]),
+                )  # fmt: skip
             wrapped.append(pipe)  # already traced
             continue
         step = {"function": "trace_status", **options, "then": steps}
