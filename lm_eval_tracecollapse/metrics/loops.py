@@ -110,16 +110,18 @@ def tail_novelty(text: str, config: LoopConfig = DEFAULT) -> dict[int, float]:
     scales = _scales(config, end)
     if not scales:
         return {}
+    grams = list(zip(*(tokens[j:] for j in range(n))))  # grams[i]: the n-gram starting at token i
+    if len(set(grams)) == len(grams):  # no n-gram repeats (prose, most traces): every tail is all new
+        return dict.fromkeys(scales, 1.0)
     last: dict[tuple[str, ...], int] = {}
     prev = []  # prev[i]: where the n-gram starting at i occurred before (-1: never)
-    for i in range(end - n + 1):
-        gram = tuple(tokens[i : i + n])
+    for i, gram in enumerate(grams):
         prev.append(last.get(gram, -1))
         last[gram] = i
     out: dict[int, float] = {}
     for w in scales:
-        start, newest = end - w, range(end - w // 2, end - n + 1)
-        out[w] = sum(prev[i] < start for i in newest) / len(newest)
+        start, newest = end - w, prev[end - w // 2 :]
+        out[w] = sum(1 for p in newest if p < start) / len(newest)
     return out
 
 
