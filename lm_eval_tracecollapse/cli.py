@@ -147,7 +147,14 @@ def _report(args: argparse.Namespace) -> None:
         else:
             workers = getattr(args, "workers", None)
             tokenizer = getattr(args, "tokenizer", None)
-            summaries, problems = report.analyze(args.paths, args.fmt, args.strict, workers, tokenizer=tokenizer)
+            summaries, problems = report.analyze(
+                args.paths,
+                args.fmt,
+                args.strict,
+                workers,
+                tokenizer=tokenizer,
+                recompute=getattr(args, "recompute", False),
+            )
             scores = probes.score_probe_run(args.paths, args.probe_reference) if args.command == "analyze" else []
             if not summaries and not scores:
                 where = ", ".join(map(str, args.paths))
@@ -225,6 +232,9 @@ def main(argv: list[str] | None = None) -> None:
     an.add_argument("paths", nargs="+", help="lm-eval output folders or samples_*.jsonl files")
     an.add_argument("--workers", type=int, default=None, help="processes reading files (default: CPU count)")
     an.add_argument("--tokenizer", default=None, help="tokenizer (local path or name) for trace lengths in tokens")
+    an.add_argument(
+        "--recompute", action="store_true", help="recompute the failure-kind rows a run stored on its lines"
+    )
     an.add_argument("--html", default=None, metavar="OUT.html", help="also write the HTML report (as `report`)")
     rep = sub.add_parser("report", parents=[common], help="one self-contained HTML page: tables, figure, samples")
     rep.add_argument("paths", nargs="+", help="lm-eval output folders or samples_*.jsonl files (one run per folder)")

@@ -202,6 +202,13 @@ def test_analyze_prints_the_lm_eval_figures(cli_run: tuple[Path, subprocess.Comp
         for name, est in s.kinds.items():
             got = math.nan if est is None else est.value
             assert _close(got, row[f"{name},strict-match"]), (s.task, name)
+    # the rows are read off the lines (the run stored them); recomputed, they are the same
+    from lm_eval_tracecollapse.metrics.failure_kinds import STORED_ROWS
+
+    first = json.loads(next((root / "out").rglob("samples_*.jsonl")).read_text().splitlines()[0])
+    assert set(STORED_ROWS) <= set(first)
+    again, _ = analyze([root / "out"], progress=False, workers=1, recompute=True)
+    assert [s.kinds for s in again] == [s.kinds for s in summaries]
     text = analyze_text(summaries)
     fa = results["fa_tc"]
     assert f"loop rate {fa['loop_rate,strict-match']:.3f}" in text

@@ -34,6 +34,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -111,6 +112,8 @@ ROWS: tuple[KindRow, ...] = (
 EXTRA_METRICS: dict[str, bool | None] = {name: r.higher_is_better for r in ROWS for name in r.names()}
 #: metric names registered with lm-eval (``trace_length``/``answer_length`` emit the row with its unit)
 REGISTERED: dict[str, bool | None] = {r.name: r.higher_is_better for r in ROWS}
+#: the stored rows :meth:`KindCounts.from_stored` reads (words: the unit a run without a tokenizer writes)
+STORED_ROWS = ("loop_rate", "truncated_loop_rate", "degenerate_rate", "trace_length_words", "answer_length_words")
 STATUS_PASS = {r.name: TraceStatus(r.source) for r in ROWS if r.kind == "status_pass"}
 KIND_STATUSES = tuple(r.source for r in ROWS if r.kind == "status_pass")  # pass@1_<status> rows
 
@@ -201,6 +204,9 @@ class FailureOptions:
     loop: LoopConfig = field(default_factory=LoopConfig)
     degenerate_words: int = 0
     tokenizer: Any = None
+    #: read the rows a run stored on a samples line (:meth:`KindCounts.from_stored`) instead of
+    #: recomputing them, where they were computed as these options would compute them
+    stored: bool = True
 
     @property
     def unit(self) -> LengthUnit:
@@ -237,6 +243,50 @@ class KindCounts:
     def length(self, part: str) -> tuple[int, int]:
         """(total length, responses counted) of the ``trace`` or ``answer`` parts."""
         return (self.trace_len, self.traced) if part == "trace" else (self.answer_len, self.answered)
+
+    @classmethod
+    def from_stored(cls, rec: Mapping[str, Any], traces: Sequence[Trace], options: FailureOptions) -> KindCounts | None:
+        """The counts from the rows an lm-eval run with our metrics stored on the samples line
+        ``rec`` (per-document shares and mean lengths), so ``analyze`` need not run loop
+        detection again; None when they are absent or the options differ from how the run
+        computes them by default (other loop thresholds, a degenerate minimum, lengths in
+        tokens): then :meth:`of` recomputes.
+
+        >>> t = [parse_trace("<think>a b c</think>4")]
+        >>> row = {"loop_rate": 0.0, "truncated_loop_rate": 0.0, "degenerate_rate": 0.0,
+        ...        "trace_length_words": 3.0, "answer_length_words": 1.0}
+        >>> KindCounts.from_stored(row, t, FailureOptions()) == KindCounts.of(t, FailureOptions())
+        True
+        """
+        if not options.stored or options.tokenizer is not None or options.degenerate_words:
+            return None
+        if options.loop != LoopConfig():
+            return None
+        values = []
+        for key in STORED_ROWS:
+            v = rec.get(key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                return None
+            values.append(float(v))
+        loop_rate, truncated_loop_rate, degenerate_rate, trace_mean, answer_mean = values
+        k = len(traces)
+        traced = sum(t.reasoning is not None for t in traces)
+        answered = sum(t.has_answer for t in traces)
+        shares = (loop_rate, truncated_loop_rate, degenerate_rate)
+        if any(math.isnan(x) for x in shares) or (traced and math.isnan(trace_mean)):
+            return None
+        if answered and math.isnan(answer_mean):
+            return None
+        return cls(
+            loops=round(loop_rate * k),
+            truncated_loops=round(truncated_loop_rate * k),
+            degenerate=round(degenerate_rate * k),
+            trace_len=round(trace_mean * traced) if traced else 0,
+            traced=traced,
+            answer_len=round(answer_mean * answered) if answered else 0,
+            answered=answered,
+            truncated=sum(t.status is TraceStatus.TRUNCATED for t in traces),
+        )
 
     @classmethod
     def of(cls, traces: Sequence[Trace], options: FailureOptions) -> KindCounts:

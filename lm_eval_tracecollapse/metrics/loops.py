@@ -110,7 +110,7 @@ def tail_novelty(text: str, config: LoopConfig = DEFAULT) -> dict[int, float]:
     scales = _scales(config, end)
     if not scales:
         return {}
-    grams = list(zip(*(tokens[j:] for j in range(n))))  # grams[i]: the n-gram starting at token i
+    grams = list(zip(*(tokens[j:] for j in range(n)), strict=False))  # grams[i]: the n-gram starting at i
     if len(set(grams)) == len(grams):  # no n-gram repeats (prose, most traces): every tail is all new
         return dict.fromkeys(scales, 1.0)
     last: dict[tuple[str, ...], int] = {}

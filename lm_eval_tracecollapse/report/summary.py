@@ -160,12 +160,12 @@ def summarize(records: Iterable[DocRecord]) -> list[TaskSummary]:
     return [_summary(run, task, pipe, acc) for (run, task, pipe), acc in accs.items()]
 
 
-def _file_acc(job: tuple[Path, str, bool, str | None]) -> tuple[str, str, dict[str, _Acc], Problems]:
-    path, fmt, strict, tokenizer_name = job
+def _file_acc(job: tuple[Path, str, bool, str | None, bool]) -> tuple[str, str, dict[str, _Acc], Problems]:
+    path, fmt, strict, tokenizer_name, recompute = job
     problems = Problems()
     accs: dict[str, _Acc] = {}
     tok = load_tokenizer(tokenizer_name) if tokenizer_name else None
-    options = FailureOptions(tokenizer=tok)
+    options = FailureOptions(tokenizer=tok, stored=not recompute)
     for d in iter_file(path, problems, fmt, strict, options=options):
         accs.setdefault(d.pipeline, _Acc()).add(d, tok)
     task, run = task_and_run(path)  # the same names iter_file gives every record
@@ -179,11 +179,14 @@ def analyze(
     workers: int | None = None,
     progress: bool = True,
     tokenizer: str | None = None,
+    recompute: bool = False,
 ) -> tuple[list[TaskSummary], Problems]:
     """Summaries of every (run, task, filter pipeline) in the samples files under
     ``paths``, runs in :func:`in_run_order`; files are read in parallel (``workers``
     processes, default: CPU count) and streamed line by line.  With ``tokenizer`` (a
-    local path or hub name), mean trace length is also in tokens."""
+    local path or hub name), mean trace length is also in tokens.  The failure-kind rows a
+    run stored on its lines are read, not recomputed, where the options match (``recompute``
+    recomputes every one)."""
     import os
     from multiprocessing import get_context
 
@@ -193,7 +196,7 @@ def analyze(
     files = [f for f in find_sample_files(paths) if not is_probe_file(f)]
     if tokenizer:
         load_tokenizer(tokenizer)  # a bad name fails here, once, not in every worker
-    jobs = [(f, fmt, strict, tokenizer) for f in files]
+    jobs = [(f, fmt, strict, tokenizer, recompute) for f in files]
     n_workers = min(len(jobs), workers or os.cpu_count() or 1)
     accs: dict[tuple[str, str, str], _Acc] = {}
     problems = Problems()

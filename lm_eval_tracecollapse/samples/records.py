@@ -198,6 +198,11 @@ def _status_pass(rec: dict[str, Any]) -> dict[str, float]:
     return {s: v for s, v in found.items() if v is not None}
 
 
+def _kinds(rec: dict[str, Any], traces: list[Trace], options: FailureOptions) -> KindCounts:
+    """The line's failure-kind counts: the rows the run stored when usable, else recomputed."""
+    return KindCounts.from_stored(rec, traces, options) or KindCounts.of(traces, options)
+
+
 def _parsed_record(
     rec: dict[str, Any], task: str, run: str, fmt: str, keep_reasoning: bool, options: FailureOptions | None = None
 ) -> tuple[DocRecord, list[Trace]]:
@@ -228,7 +233,7 @@ def _parsed_record(
         reasoning=tuple(t.reasoning for t in traces) if keep_reasoning else None,
         pipeline=pipeline if isinstance(pipeline, str) and pipeline else DEFAULT_PIPELINE,
         rpass_at_1=_rpass(rec) if source == "pass@1" else None,
-        kinds=KindCounts.of(traces, options or FailureOptions()),
+        kinds=_kinds(rec, traces, options or FailureOptions()),
         status_pass=_status_pass(rec) if source == "pass@1" else None,
     )
     return doc, traces
