@@ -252,6 +252,7 @@ class KindCounts:
         computes them by default (other loop thresholds, a degenerate minimum, lengths in
         tokens): then :meth:`of` recomputes.
 
+        >>> from lm_eval_tracecollapse.core.parse import parse_trace
         >>> t = [parse_trace("<think>a b c</think>4")]
         >>> row = {"loop_rate": 0.0, "truncated_loop_rate": 0.0, "degenerate_rate": 0.0,
         ...        "trace_length_words": 3.0, "answer_length_words": 1.0}
