@@ -35,13 +35,16 @@ browser:
 	    apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; \
 	  else echo "make: no chromium (Debian: apt-get install chromium); the HTML report's browser tests are skipped" >&2; fi; }
 
-# pytest exits 5 when it collected no test: that must fail loudly, never pass.
+# pytest exits 5 when it collected no test: that must fail loudly, never pass.  Then the
+# benchmarks' smoke (benchmarks/smoke.py: ratio floors ~10x beyond today's figures, ~10 s) and
+# the other lm-eval versions (test-compat).
 # engines-vllm, engines-llamacpp-server: the real engines tests/test_engines_live.py serves
 # checkpoints with, each in its own venv (cached; cold about 5 and 9 minutes on 2 cores).
 test: $(STAMP) browser engines-vllm engines-llamacpp-server lint typecheck
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED - pytest collected no tests" >&2; exit 1; fi; \
 	test $$rc -eq 0 || exit $$rc
+	$(BIN)/python benchmarks/smoke.py
 	$(MAKE) --no-print-directory test-compat
 
 # The lm-eval versions besides the pinned one (.venv's 0.4.13), issue 31: each in a venv of its
