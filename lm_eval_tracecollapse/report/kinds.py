@@ -105,7 +105,8 @@ class KindAcc:
         boot.update({n: p for n, p in ratios.items() if p[1].sum() > 0 and not np.isnan(p[0]).any()})
         intervals = dict(zip(boot, cluster_cis(list(boot.values())), strict=True)) if cis and boot else {}
         out: dict[str, Estimate | None] = {}
-        for row in ROWS:
+        # the shares first, then the ratios: the order analyze and compare have always printed
+        for row in sorted(ROWS, key=lambda r: r.kind != "share"):
             name = self._name(row)
             if row.kind == "share":
                 total = float(shares[name].sum())
