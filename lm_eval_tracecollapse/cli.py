@@ -92,7 +92,11 @@ def _wrap(args: argparse.Namespace) -> None:
         index = task_index(include)
         names = list(args.names)
         if args.all:
-            names += [n for n, e in task_index().items() if e.kind == "group" or e.output_type == "generate_until"]
+            names += [
+                n
+                for n, e in task_index().items()
+                if e.kind == "group" or (e.kind == "task" and e.output_type == "generate_until")
+            ]
         if not names:
             raise ValueError("name at least one task, group or tag (or --all)")
         result = write_wrappers(names, args.out, include, index=index)

@@ -1,7 +1,8 @@
-"""The whole task index of the installed lm-eval: every generative task and every
-all-generative group wraps, lm-eval's own TaskManager indexes every NAME_tc (groups as
-groups), nothing is refused that could be wrapped, and no wrapped task keeps a stop
-string on generation that can occur inside a trace."""
+"""The whole task index of the installed lm-eval: every generative task (as lm-eval
+builds it: a YAML without output_type is generate_until) and every all-generative
+group wraps, lm-eval's own TaskManager indexes every NAME_tc (groups as groups),
+nothing is refused that could be wrapped, and no wrapped task keeps a stop string on
+generation that can occur inside a trace."""
 
 from __future__ import annotations
 
@@ -27,17 +28,54 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, IndexEntr
     return index, write_wrappers(names, out, index=index), out
 
 
-def test_every_generative_task_and_group_wraps(sweep: tuple[dict[str, IndexEntry], Any, Path]) -> None:
-    index, result, _ = sweep
+@pytest.fixture(scope="module")
+def lm_eval_index(sweep: tuple[dict[str, IndexEntry], Any, Path]) -> Any:
+    """lm-eval's own TaskManager over its tasks and every wrapper written (indexed once)."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=[str(sweep[2])])
+
+
+def _generative_by_lm_eval(tm: Any, out: Path) -> dict[str, bool]:
+    """Each stock YAML task lm-eval builds as generate_until -> whether its YAML (includes
+    merged) names output_type: lm-eval's own index and TaskConfig's default decide, not ours."""
+    from lm_eval.api.task import TaskConfig
+
+    found = {}
+    for name, entry in tm.task_index.items():
+        if entry.kind.name != "TASK" or out in Path(entry.yaml_path).parents:
+            continue
+        cfg = entry.cfg or {}
+        named = "output_type" in cfg
+        if TaskConfig(**({"output_type": cfg["output_type"]} if named else {})).output_type == "generate_until":
+            found[name] = named
+    return found
+
+
+def test_every_generative_task_and_group_wraps(
+    sweep: tuple[dict[str, IndexEntry], Any, Path], lm_eval_index: Any
+) -> None:
+    index, result, out = sweep
+    # generative as lm-eval builds it: a YAML naming no output_type (LongBench, slr_bench, fld,
+    # lingoly, realtoxicityprompts) is TaskConfig's default, generate_until (issue 33)
+    truth = _generative_by_lm_eval(lm_eval_index, out)
     tasks = [n for n, e in index.items() if e.kind == "task" and e.output_type == "generate_until"]
+    assert sorted(tasks) == sorted(truth)
+    defaulted = sorted(n for n, named in truth.items() if not named)
     groups = [n for n, e in index.items() if e.kind == "group"]
     refused_tasks = [n for n in tasks if n in result.refused]
     assert refused_tasks == []  # quoted keys (bbh_cot_zeroshot, mmlu CoT), includes: all read
+    assert [n for n in truth if n + "_tc" not in result.written] == []
     wrapped_groups = [g for g in groups if g not in result.refused]
-    print(f"\nwrapped {len(tasks)} generative tasks and {len(wrapped_groups)} of {len(groups)} groups")
-    assert len(tasks) > 4000 and len(wrapped_groups) > 200
-    for must in ("minerva_math", "hendrycks_math", "bbh_cot_zeroshot", "bbh_cot_fewshot", "mmlu_pro"):
+    print(
+        f"\nwrapped {len(tasks)} generative tasks ({len(defaulted)} by lm-eval's default output_type) "
+        f"and {len(wrapped_groups)} of {len(groups)} groups"
+    )
+    assert len(tasks) > 4600 and len(defaulted) >= 45 and len(wrapped_groups) > 225
+    for must in ("minerva_math", "hendrycks_math", "bbh_cot_zeroshot", "bbh_cot_fewshot", "mmlu_pro", "longbench"):
         assert must in wrapped_groups
+    for must in ("longbench_2wikimqa", "slr_bench_basic", "fld_default", "lingoly_context"):
+        assert must in defaulted
     # a group is refused only for a member with nothing to trace, or an inline task
     for group in groups:
         if group in result.refused:
@@ -49,11 +87,9 @@ def test_every_generative_task_and_group_wraps(sweep: tuple[dict[str, IndexEntry
             assert "Python-class task" in result.refused[name]
 
 
-def test_lm_eval_indexes_every_wrapper(sweep: tuple[dict[str, IndexEntry], Any, Path]) -> None:
-    from lm_eval.tasks import TaskManager
-
-    index, result, out = sweep
-    tm = TaskManager(include_path=[str(out)])
+def test_lm_eval_indexes_every_wrapper(sweep: tuple[dict[str, IndexEntry], Any, Path], lm_eval_index: Any) -> None:
+    index, result, _ = sweep
+    tm = lm_eval_index
     known = set(tm.all_tasks)
     assert [w for w in result.written if w not in known] == []
     groups = set(tm.all_groups)

@@ -50,7 +50,7 @@ from ..metrics.pooled import pooled_mean
 from ..metrics.trace_rates import METRICS, response_answers, trace_metric_values
 from . import compat, groups
 from .registry import register
-from .task_index import task_index
+from .task_index import effective_output_type, task_index
 
 __all__ = ["TraceTask", "find_task_yaml", "wrap_config"]
 
@@ -219,10 +219,11 @@ def wrap_config(config: dict[str, Any]) -> dict[str, Any]:
         name = cfg.pop("task", f"{base}_tc")
         metadata = {**(base_cfg.get("metadata") or {}), **(cfg.pop("metadata", None) or {})}
         cfg = {**base_cfg, **cfg, "task": name, "metadata": metadata}
-    if cfg.get("output_type", "generate_until") != "generate_until":
+    output_type = effective_output_type(cfg)
+    if output_type != "generate_until":
         raise ValueError(
             f"task {cfg.get('task')!r}: trace metrics need a generative task (output_type: generate_until), "
-            f"got {cfg.get('output_type')!r}"
+            f"got {output_type!r}"
         )
     # --metadata '{"tc_fmt": "gpt_oss_text", "tc_prefilled": true}' reaches every task from the CLI
     metadata = dict(cfg.get("metadata") or {})

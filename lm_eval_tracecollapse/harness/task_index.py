@@ -9,6 +9,10 @@ folder and a fingerprint of its YAML files (count, newest mtime, total size), so
 edited folder is indexed again.  The cache lives in ``$TRACECOLLAPSE_CACHE`` (default
 ``~/.cache/lm_eval_tracecollapse``).
 
+A task's ``output_type`` is the one lm-eval itself builds it with: its YAML's, ``include:``
+files merged by lm-eval's loader, else ``TaskConfig``'s default (:func:`default_output_type`;
+``generate_until`` in lm-eval 0.4.x, so LongBench's YAMLs, which name none, are generative).
+
 Example:
     >>> idx = task_index()
     >>> idx["gsm8k"].kind, idx["gsm8k"].output_type
@@ -17,21 +21,31 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from . import compat
 
-__all__ = ["IndexEntry", "Kind", "cache_dir", "lm_eval_tasks_dir", "task_index"]
+__all__ = [
+    "IndexEntry",
+    "Kind",
+    "cache_dir",
+    "default_output_type",
+    "effective_output_type",
+    "index_file",
+    "lm_eval_tasks_dir",
+    "task_index",
+]
 
 Kind = Literal["task", "py_task", "group", "tag"]
 _KINDS: dict[str, Kind] = {"TASK": "task", "PY_TASK": "py_task", "GROUP": "group", "TAG": "tag"}
-_FORMAT = 3  # bump when IndexEntry changes
+_FORMAT = 4  # bump when IndexEntry or a field's meaning changes (4: output_type is lm-eval's effective one)
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,8 @@ class IndexEntry:
     kind: Kind
     yaml_path: str | None
     tags: tuple[str, ...] = ()
+    #: a task's output_type as lm-eval builds it (its YAML's, includes merged, else lm-eval's
+    #: default; a Python-class task's class may override it: it is never wrapped)
     output_type: str | None = None
     #: a group's ``task:`` list (raw, ``!function`` values as strings), a tag's members
     members: tuple[Any, ...] = ()
@@ -63,6 +79,40 @@ def lm_eval_tasks_dir() -> Path:
     return Path(lm_eval.tasks.__file__).parent
 
 
+@functools.cache
+def default_output_type() -> str:
+    """lm-eval's default ``output_type``: what a task whose YAML names none is built with.
+
+    Read at run time from the ``output_type`` field of lm-eval's ``TaskConfig`` dataclass.
+
+    Example:
+        >>> default_output_type()
+        'generate_until'
+    """
+    import dataclasses
+
+    from lm_eval.api.task import TaskConfig
+
+    for f in dataclasses.fields(TaskConfig):
+        if f.name == "output_type" and isinstance(f.default, str):
+            return f.default
+    raise compat.LmEvalCompatError(
+        f"lm-eval {compat.version()}: lm_eval.api.task.TaskConfig has no output_type field with a default, "
+        f"which lm-eval-tracecollapse needs to tell generative tasks; install a tested lm-eval: "
+        f"pip install '{compat.supported()}'"
+    )
+
+
+def effective_output_type(cfg: Mapping[str, Any]) -> str | None:
+    """The ``output_type`` lm-eval builds the task config ``cfg`` (includes merged) with.
+
+    Example:
+        >>> effective_output_type({"task": "t"}), effective_output_type({"output_type": "multiple_choice"})
+        ('generate_until', 'multiple_choice')
+    """
+    return cfg["output_type"] if "output_type" in cfg else default_output_type()
+
+
 def _fingerprint(root: Path) -> str:
     count = size = newest = 0
     for dirpath, dirnames, filenames in os.walk(root):
@@ -79,6 +129,7 @@ def _fingerprint(root: Path) -> str:
 
 
 def _entries(root: Path) -> dict[str, IndexEntry]:
+    """lm-eval's index of ``root`` (each YAML loaded with its ``include:`` files merged)."""
     out: dict[str, IndexEntry] = {}
     for name, e in compat.build_task_index(root).items():
         cfg = e.cfg or {}
@@ -100,19 +151,30 @@ def _entries(root: Path) -> dict[str, IndexEntry]:
             kind=kind,
             yaml_path=str(e.yaml_path) if e.yaml_path else None,
             tags=tuple(sorted(e.tags)) if kind != "tag" else (),
-            output_type=cfg.get("output_type") if kind in ("task", "py_task") else None,
+            output_type=effective_output_type(cfg) if kind in ("task", "py_task") else None,
             members=members,
             aggregate_metric_list=aggs,
         )
     return out
 
 
-def _root_index(root: Path) -> dict[str, IndexEntry]:
+def index_file(root: Path) -> Path:
+    """The cache file of ``root``'s index, keyed by our entry format, lm-eval's version, the
+    folder and its fingerprint (a new key: indexed again, never a stale entry served).
+
+    Example:
+        >>> index_file(lm_eval_tasks_dir()).parent == cache_dir() / "index"
+        True
+    """
     import lm_eval
 
     version = getattr(lm_eval, "__version__", "?")
     key = hashlib.sha256(f"{_FORMAT}|{version}|{root.resolve()}|{_fingerprint(root)}".encode()).hexdigest()[:24]
-    path = cache_dir() / "index" / f"{key}.json"
+    return cache_dir() / "index" / f"{key}.json"
+
+
+def _root_index(root: Path) -> dict[str, IndexEntry]:
+    path = index_file(root)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return {

@@ -9,8 +9,10 @@ own plus our metrics (pooled at every group level by :mod:`.groups`).  A tag ``T
 becomes the tag ``T_tc`` on its members' wrappers.
 
 What cannot be wrapped is refused with a reason: a loglikelihood or multiple-choice
-task has no generation to trace, a Python-class task builds its own requests, a
-group with such a member, an inline task defined inside a group.
+task has no generation to trace (the ``output_type`` lm-eval builds the task with: a
+YAML that names none, after its ``include:`` files, has lm-eval's default,
+``generate_until``), a Python-class task builds its own requests and scoring, a group
+with such a member, an inline task defined inside a group.
 
 Example:
     >>> import tempfile
@@ -112,9 +114,10 @@ class _Writer:
         self.wrap(member)
 
     def _task(self, entry: IndexEntry) -> str:
-        if entry.output_type != "generate_until":
+        if entry.output_type != "generate_until":  # lm-eval's effective type (task_index)
+            kind = entry.output_type or "non-generative (output_type: null)"
             raise _Refused(
-                f"{entry.name}: a {entry.output_type or 'loglikelihood'} task has no generation to trace "
+                f"{entry.name}: a {kind} task has no generation to trace "
                 "(trace metrics need output_type: generate_until)"
             )
         wrapped = entry.name + SUFFIX
