@@ -98,8 +98,8 @@ faithfulness: $(STAMP)
 	@test -f demo_out/report.html || $(MAKE) demo
 	$(DEMO_ENV) $(BIN)/python -m lm_eval_tracecollapse.demo.faithfulness
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_parse.py
+bench: $(STAMP) browser
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,15 +1,19 @@
-"""``tracecollapse analyze`` throughput and memory on a generated samples file.
+"""``tracecollapse analyze`` throughput and memory on a generated samples file, two ways.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_report.py [--n 1000] [--repeat 1]
 
-``--n`` is the size of the generated lm-eval ``samples_*.jsonl`` file in MB (default
-1000, i.e. 1 GB; lines shaped like lm-eval 0.4.13's, two filter pipelines per
-document, 1–6 kB responses with mixed trace statuses).  The file is analysed in a
-fresh child process (so its peak RSS is the analysis alone); printed: MB/s, peak RSS,
-and for comparison the speed of a bare ``json.loads`` pass over the same lines in this
-process.  Targets: >= 50 MB/s, peak RSS < 300 MB.
+``--n`` is the size of the generated lm-eval ``samples_*.jsonl`` file in MB (default 1000,
+i.e. 1 GB): lines shaped like lm-eval 0.4.13's, two filter pipelines per document, responses
+of 0.5-30 kB whose text mixes prose, arithmetic and code (``<`` comparisons, HTML in
+answers), with mixed trace statuses and 5 % of the traces ending in a repetition loop.  It is
+analysed twice, each in a fresh child process (so its peak RSS is the analysis alone):
+**with our rows on the lines** (as a ``_tc`` run writes them: the failure-kind rows are read,
+not recomputed) and **without** (every row recomputed, as for a stock task's samples).
+Printed: MB/s and peak RSS of each, and the speed of a bare ``json.loads`` pass over the
+same lines in this process (the floor of any JSONL reader).  Targets: >= 50 MB/s, peak RSS
+< 500 MB.
 """
 
 from __future__ import annotations
@@ -35,26 +39,60 @@ print(seconds, peak, sum(s.n for s in summaries), problems.skipped)
 """
 
 
-def write_file(path: Path, megabytes: int, seed: int) -> int:
+_PROSE = "so we add the carry and get the total then check it again because the sum must be even".split()
+_MATH = ["12 + 30 = 42", "x < y", "3 * 7 = 21", "a <= b", "(4 + 5) * 2 = 18", "if n < 10 then n^2 < 100"]
+_CODE = [
+    "for i in range(n):",
+    "    if a[i] < a[i - 1]:",
+    "        return False",
+    "<div>total</div>",
+    "x = [k for k in d]",
+]
+_LOOP = "Wait, let me recheck the sum. 12 + 30 = 42. "
+_ROWS = ("valid_rate", "empty_rate", "missing_rate", "truncated_rate", "answer_rate", "loop_rate",
+         "truncated_loop_rate", "truncated_progress_rate", "degenerate_rate", "trace_length_words",
+         "answer_length_words")  # fmt: skip
+
+
+def _trace(rng: random.Random) -> str:
+    size = rng.randint(500, 30_000)
+    if rng.random() < 0.05:
+        return _LOOP * (size // len(_LOOP) + 1)
+    parts: list[str] = []
+    while sum(map(len, parts)) < size:
+        kind = rng.random()
+        pool = _PROSE if kind < 0.6 else _MATH if kind < 0.8 else _CODE
+        parts.append(" ".join(rng.choice(pool) for _ in range(rng.randint(3, 12))))
+    return "\n".join(parts)
+
+
+def write_file(path: Path, megabytes: int, seed: int, rows: bool = False) -> int:
+    """A samples file of about ``megabytes`` MB (see the module docstring); ``rows``: with our
+    rows on each line, as a ``_tc`` run stores them (the values are the generator's, not
+    measured: analyze reads them as they are)."""
     rng = random.Random(seed)
-    words = "so we add the carry and get the total then check it again".split()
     target = megabytes * 1_000_000
     written = doc = 0
     with path.open("w") as fh:
         while written < target:
-            steps = " ".join(rng.choice(words) for _ in range(rng.randint(150, 1000)))
             kind = rng.random()
-            resp = (f"<think>{steps}</think>The answer is 7." if kind < 0.6 else
-                    "<think></think>The answer is 7." if kind < 0.7 else
-                    f"<think>{steps}" if kind < 0.8 else "The answer is 7.")  # fmt: skip
+            trace = _trace(rng) if kind < 0.9 else ""
+            answer = rng.choice(["The answer is 7.", "<b>7</b>", "x < 7, so 6."])
+            resp = (f"<think>{trace}</think>{answer}" if kind < 0.6 else
+                    f"<think></think>{answer}" if kind < 0.7 else
+                    f"<think>{trace}" if kind < 0.8 else answer)  # fmt: skip
             for filt in ("strict-match", "flexible-extract"):
-                rec = {
+                rec: dict[str, object] = {
                     "doc_id": doc, "doc": {"question": f"q{doc}", "answer": "7"}, "target": "7",
                     "arguments": {"gen_args_0": {"arg_0": f"Question {doc}?", "arg_1": {"until": []}}},
                     "resps": [[resp]], "filtered_resps": ["7"], "filter": filt,
                     "metrics": ["exact_match"], "doc_hash": "d", "prompt_hash": f"p{doc}", "target_hash": "t",
                     "exact_match": float(kind < 0.5),
                 }  # fmt: skip
+                if rows:
+                    rec.update(dict.fromkeys(_ROWS, 0.0))
+                    rec["trace_length_words"] = float(len(trace.split()))
+                    rec["answer_length_words"] = float(len(answer.split()))
                 line = json.dumps(rec) + "\n"
                 fh.write(line)
                 written += len(line)
@@ -62,30 +100,40 @@ def write_file(path: Path, megabytes: int, seed: int) -> int:
     return written
 
 
+def _analyze(path: Path, repeat: int) -> tuple[float, float, int, int]:
+    best: tuple[float, float, int, int] | None = None
+    for _ in range(repeat):
+        out = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, check=True)
+        seconds, peak, docs, skipped = out.stdout.split()
+        if best is None or float(seconds) < best[0]:
+            best = (float(seconds), float(peak), int(docs), int(skipped))
+    assert best is not None
+    return best
+
+
 def main() -> None:
     args = bench_args(__doc__, 1000)
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "run" / "samples_bench_2026-01-01T00-00-00.000000.jsonl"
-        path.parent.mkdir()
-        size = write_file(path, args.n, args.seed)
-        mb = size / 1e6
-        best = None
-        for _ in range(args.repeat):
-            out = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, check=True)
-            seconds, peak, docs, skipped = out.stdout.split()
-            if best is None or float(seconds) < best[0]:
-                best = (float(seconds), float(peak), int(docs), int(skipped))
-        assert best is not None
-        start = time.perf_counter()
-        with path.open("rb") as fh:
-            for raw in fh:
-                json.loads(raw)
-        baseline = time.perf_counter() - start
-    seconds, peak, docs, skipped = best
-    print(f"{mb:,.0f} MB samples file, {docs:,} documents (x2 pipelines), {skipped} skipped lines")
-    print(f"  tracecollapse analyze: {mb / seconds:,.0f} MB/s ({seconds:.1f} s), peak RSS {peak:,.0f} MB "
-          "(targets: >= 50 MB/s, < 300 MB)")  # fmt: skip
-    print(f"  bare json.loads of every line: {mb / baseline:,.0f} MB/s (the floor for any JSONL reader)")
+        for label, rows in (
+            ("with our rows on the lines (a _tc run)", True),
+            ("rows recomputed (stock samples)", False),
+        ):
+            path = Path(tmp) / ("rows" if rows else "plain") / "samples_bench_2026-01-01T00-00-00.000000.jsonl"
+            path.parent.mkdir()
+            size = write_file(path, args.n, args.seed, rows=rows)
+            seconds, peak, docs, skipped = _analyze(path, args.repeat)
+            start = time.perf_counter()
+            with path.open("rb") as fh:
+                for raw in fh:
+                    json.loads(raw)
+            results[label] = (size / 1e6, seconds, peak, docs, skipped, time.perf_counter() - start)
+            path.unlink()
+    for label, (mb, seconds, peak, docs, skipped, baseline) in results.items():
+        print(f"{mb:,.0f} MB samples file, {docs:,} documents (x2 pipelines), {skipped} skipped lines, {label}")
+        print(f"  tracecollapse analyze: {mb / seconds:,.1f} MB/s ({seconds:.1f} s), peak RSS {peak:,.0f} MB, "
+              f"{(mb / seconds) / (mb / baseline):.3f}x json.loads (targets: >= 50 MB/s, < 500 MB)")  # fmt: skip
+        print(f"  bare json.loads of every line: {mb / baseline:,.0f} MB/s (the floor for any JSONL reader)")
 
 
 if __name__ == "__main__":

@@ -248,3 +248,22 @@ def test_python_block_compiles_and_imports(page: str, body: str) -> None:
 
         called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
         assert called and all(hasattr(lm_eval_tracecollapse, name) for name in called), called
+
+
+def test_performance_figures_are_the_last_bench_run() -> None:
+    """docs/performance.md shows, for every benchmark, exactly the output ``make bench`` last
+    wrote to benchmarks/results/ (committed): no figure there is typed or stale."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import run_all
+
+    page = (REPO / "docs" / "performance.md").read_text(encoding="utf-8")
+    for name in run_all.benchmarks():
+        result = REPO / "benchmarks" / "results" / f"{name}.txt"
+        assert result.is_file(), f"{name}: no benchmarks/results/{name}.txt: run `make bench`"
+        if name in run_all.OWN_DOCS:
+            continue  # it writes its own tables (--write-docs)
+        shown = run_all.block(page, name)
+        assert shown is not None, f"docs/performance.md has no block for {name}"
+        assert shown == run_all.fence(result.read_text(encoding="utf-8")), (
+            f"docs/performance.md's {name} block is not benchmarks/results/{name}.txt: run `make bench`"
+        )
