@@ -144,6 +144,32 @@ def test_qwen3_tool_call_ends_reasoning() -> None:
     assert parse_trace("<think><tool_call>{}</tool_call>").status is E
 
 
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [
+        ("<think>\nplan<tool_call>{}</tool_call>", "think"),
+        ('<think>\nplan<minimax:tool_call>\n<invoke name="f"></invoke>', "think"),
+        ("<think>\nplan<zyphra_tool_call>{}</zyphra_tool_call>", "think"),
+        ('<think>\nplan<\uff5cDSML\uff5ctool_calls>\n<\uff5cDSML\uff5cinvoke name="f">', "think"),
+        ("<think>\nplan<\uff5cDSML\uff5c calls>x", "think"),
+        ("<|tool_calls_section_begin|>", None),
+        ('[THINK]plan[TOOL_CALLS][{"name": "f"}]', "think_bracket"),
+        ("<seed:think>plan<seed:tool_call>\n<function=f>", "seed_oss"),
+    ],
+)
+def test_a_trace_ended_by_its_family_s_tool_call_is_valid(text: str, fmt: str | None) -> None:
+    """Every tool-call opener with which vLLM's reasoning parser ends a trace of that family
+    closes the trace the same way (issue 33: <zyphra_tool_call> and <minimax:tool_call> were
+    read as truncated while <tool_call> was valid): the call is the answer part."""
+    if fmt is None:
+        text = "<think>\nplan" + text + "x"
+        fmt = "think"
+    t = parse_trace(text, fmt=fmt)
+    assert (t.status, t.reasoning) == (V, "plan"), text
+    assert t.answer and not t.answer.startswith("plan")
+    assert parse_trace(text, fmt="auto").status is V
+
+
 def test_hunyuan_answer_wrapper() -> None:
     t = parse_trace("<think>\nadd\n</think>\n<answer>\n4\n</answer>")
     assert (t.status, t.answer, t.fmt) == (V, "4", "hunyuan")

@@ -100,7 +100,17 @@ BUILTINS: tuple[ReasoningFormat, ...] = (
         "think",
         "<think>",
         "</think>",
-        implicit_closes=("<tool_call>", "<|tool_calls_section_begin|>"),
+        # the outer tool-call openers with which vLLM's reasoning parsers end a trace of this
+        # family (qwen3/glm45/step3p5 `<tool_call>`, kimi_k2, minimax_m2, deepseek_v4/v41, and
+        # ZAYA's `<zyphra_tool_call>`): a trace that calls a tool instead of writing </think>
+        implicit_closes=(
+            "<tool_call>",
+            "<|tool_calls_section_begin|>",
+            "<minimax:tool_call>",
+            "<zyphra_tool_call>",
+            "<\uff5cDSML\uff5ctool_calls>",
+            "<\uff5cDSML\uff5c calls>",
+        ),
         models=(
             "DeepSeek-R1 and distills",
             "DeepSeek V3.1/V3.2/V4/V4.1",
@@ -147,6 +157,7 @@ BUILTINS: tuple[ReasoningFormat, ...] = (
         "think_bracket",
         "[THINK]",
         "[/THINK]",
+        implicit_closes=("[TOOL_CALLS]",),  # vLLM's mistral parser ends reasoning at a tool call
         models=("Magistral", "Mistral Small/Medium reasoning", "Ministral 3 reasoning"),
         source="vLLM 0.33 vllm/reasoning/mistral_reasoning_parser.py; llama.cpp COMMON_CHAT_FORMAT_MAGISTRAL",
     ),
@@ -172,7 +183,9 @@ BUILTINS: tuple[ReasoningFormat, ...] = (
         models=("gpt-oss decoded with skip_special_tokens=True",),
     ),
     ReasoningFormat("kimi", "◁think▷", "◁/think▷", models=("Kimi-VL-Thinking", "Kimi-1.5")),
-    ReasoningFormat("seed_oss", "<seed:think>", "</seed:think>", models=("Seed-OSS",)),
+    ReasoningFormat(
+        "seed_oss", "<seed:think>", "</seed:think>", implicit_closes=("<seed:tool_call>",), models=("Seed-OSS",)
+    ),
     ReasoningFormat(
         "command_a",
         "<|START_THINKING|>",
