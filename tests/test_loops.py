@@ -106,3 +106,33 @@ def test_time_at_4n_is_below_8x_time_at_n() -> None:
     base = _trace("math_long") + _trace("r1_sentence_loop")
     small, large = base * 2, base * 8
     assert _seconds(large) < 8 * _seconds(small) + 0.01
+
+
+def _reference_novelty(text: str, config: LoopConfig) -> dict[int, float]:
+    """The definition, written plainly (a dict of the previous start of every n-gram)."""
+    from lm_eval_tracecollapse.metrics.loops import _scales, loop_tokens
+
+    tokens = loop_tokens(text, config.window)
+    end, n = len(tokens), config.ngram
+    scales = _scales(config, end)
+    if not scales:
+        return {}
+    last: dict[tuple[str, ...], int] = {}
+    prev = []
+    for i in range(end - n + 1):
+        gram = tuple(tokens[i : i + n])
+        prev.append(last.get(gram, -1))
+        last[gram] = i
+    return {w: sum(prev[i] < end - w for i in range(end - w // 2, end - n + 1)) / (w // 2 - n + 1) for w in scales}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(st.sampled_from(["a", "b", "c", "12", "+", "=", "x", "<", "Wait", "so"]), min_size=0, max_size=400),
+    ngram=st.integers(1, 5),
+)
+def test_tail_novelty_equals_its_definition(words: list[str], ngram: int) -> None:
+    """The packed, sorted computation gives exactly the plain definition's values."""
+    config = LoopConfig(ngram=ngram, window=128, min_tokens=16)
+    text = " ".join(words)
+    assert tail_novelty(text, config) == _reference_novelty(text, config)

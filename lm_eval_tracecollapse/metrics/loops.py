@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["LoopConfig", "ends_in_loop", "loop_tokens", "tail_novelty"]
 
@@ -110,19 +111,43 @@ def tail_novelty(text: str, config: LoopConfig = DEFAULT) -> dict[int, float]:
     scales = _scales(config, end)
     if not scales:
         return {}
-    grams = list(zip(*(tokens[j:] for j in range(n)), strict=False))  # grams[i]: the n-gram starting at i
-    if len(set(grams)) == len(grams):  # no n-gram repeats (prose, most traces): every tail is all new
+    prev = _previous_occurrence(tokens, n)
+    if not (prev >= 0).any():  # no n-gram repeats (prose, most traces): every tail is all new
         return dict.fromkeys(scales, 1.0)
-    last: dict[tuple[str, ...], int] = {}
-    prev = []  # prev[i]: where the n-gram starting at i occurred before (-1: never)
-    for i, gram in enumerate(grams):
-        prev.append(last.get(gram, -1))
-        last[gram] = i
     out: dict[int, float] = {}
     for w in scales:
-        start, newest = end - w, prev[end - w // 2 :]
-        out[w] = sum(1 for p in newest if p < start) / len(newest)
+        newest = prev[end - w // 2 :]
+        out[w] = int((newest < end - w).sum()) / len(newest)
     return out
+
+
+def _previous_occurrence(tokens: list[str], n: int) -> Any:
+    """For each n-gram of ``tokens`` (by start), where the same n-gram started before (-1:
+    never), as an integer array: tokens interned to ids, each n-gram packed exactly into
+    int64 words, grouped by a stable sort (numpy: no Python loop over the n-grams).
+
+    >>> _previous_occurrence("a b a b a".split(), 2).tolist()
+    [-1, -1, 0, 1]
+    """
+    import numpy as np
+
+    index = {t: k for k, t in enumerate(dict.fromkeys(tokens))}
+    ids = np.fromiter(map(index.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+    grams = len(tokens) - n + 1
+    bits = max(1, len(index).bit_length())
+    per = max(1, 62 // bits)  # ids per int64 word, exactly (no hashing)
+    words = []
+    for first in range(0, n, per):
+        word = np.zeros(grams, dtype=np.int64)
+        for j in range(first, min(n, first + per)):
+            word = (word << bits) | ids[j : j + grams]
+        words.append(word)
+    order = np.lexsort(words[::-1])  # by n-gram (stable: equal ones by position)
+    keys = np.stack(words, axis=1)[order]
+    same = (keys[1:] == keys[:-1]).all(axis=1)
+    prev = np.full(grams, -1, dtype=np.int64)
+    prev[order[1:][same]] = order[:-1][same]
+    return prev
 
 
 def ends_in_loop(text: str | None, config: LoopConfig = DEFAULT) -> bool:
