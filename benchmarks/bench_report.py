@@ -100,6 +100,13 @@ def write_file(path: Path, megabytes: int, seed: int, rows: bool = False) -> int
     return written
 
 
+def load_every_line(path: Path) -> None:
+    """A bare ``json.loads`` of every line of ``path``: the floor of any JSONL reader."""
+    with path.open("rb") as fh:
+        for raw in fh:
+            json.loads(raw)
+
+
 def _analyze(path: Path, repeat: int) -> tuple[float, float, int, int]:
     best: tuple[float, float, int, int] | None = None
     for _ in range(repeat):
@@ -124,9 +131,7 @@ def main() -> None:
             size = write_file(path, args.n, args.seed, rows=rows)
             seconds, peak, docs, skipped = _analyze(path, args.repeat)
             start = time.perf_counter()
-            with path.open("rb") as fh:
-                for raw in fh:
-                    json.loads(raw)
+            load_every_line(path)
             results[label] = (size / 1e6, seconds, peak, docs, skipped, time.perf_counter() - start)
             path.unlink()
     for label, (mb, seconds, peak, docs, skipped, baseline) in results.items():

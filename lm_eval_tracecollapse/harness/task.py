@@ -48,7 +48,7 @@ from ..metrics.budget import budget_warning
 from ..metrics.failure_kinds import EXTRA_METRICS, OPTION_KEYS, extra_metric_values, extras_enabled, failure_options
 from ..metrics.pooled import pooled_mean
 from ..metrics.trace_rates import METRICS, response_answers, trace_metric_values
-from . import compat, groups
+from . import compat
 from .registry import register
 from .task_index import effective_output_type, task_index
 
@@ -269,8 +269,8 @@ class TraceTask(ConfigurableTask):
         self._tc_extra = extras_enabled(metadata)
         # the model's tokenizer (tc_tokenizer, else lm-eval's model args) for lengths and the budget check
         self._tc_options = failure_options(metadata, implicit_tokenizer=True)
+        # (the group hooks: installed by every trace_status filter, which wrap_config builds)
         self._tc_rows: dict[str, bool | None] = {**METRICS, **(EXTRA_METRICS if self._tc_extra else {})}
-        groups.install()  # our rows pooled at group level (lm-eval's Group.aggregate extended)
         metric_list = self.config.metric_list or [{"metric": "exact_match"}]
         first = metric_list[0]["metric"]
         self._tc_primary = first if isinstance(first, str) else getattr(first, "__name__", str(first))

@@ -13,9 +13,6 @@ has not)::
 ``JOBS.json`` is a list of ``{"name", "model", "model_args"}`` (optional ``"n"``, the number
 of documents, and ``"batch_size"``, ``"device"``); ``OUT.json`` gets ``{name: {doc_id: [status, grade]}}``.
 
-Example:
-    >>> read_status({"valid_rate": 0.0, "empty_rate": 1.0, "missing_rate": 0.0, "truncated_rate": 0.0})
-    'empty'
 """
 
 from __future__ import annotations
@@ -24,19 +21,15 @@ import gc
 import json
 import sys
 from pathlib import Path
-from typing import Any
+
+if "testenv" not in sys.modules:  # run as a script in an engine venv (pytest's conftest registers it)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from testenv import sample_status
 
 TASK = "tc_demo_easy"
-STATUSES = ("valid", "empty", "missing", "truncated")
 
 #: per document: (trace status, exact_match)
 Reading = dict[int, tuple[str, float]]
-
-
-def read_status(sample: dict[str, Any]) -> str:
-    """The trace status of one lm-eval sample of a traced task (its one rate at 1.0)."""
-    (status,) = [k for k in STATUSES if sample[f"{k}_rate"] == 1.0]
-    return status
 
 
 def evaluate(
@@ -45,15 +38,14 @@ def evaluate(
     """``simple_evaluate`` of ``model`` on the first ``n`` items of ``tc_demo_easy`` (chat
     template applied, greedy as the task says); per document its status and grade."""
     from lm_eval import simple_evaluate
-    from lm_eval.tasks import TaskManager
 
-    from lm_eval_tracecollapse.locations import task_yamls_dir
+    from lm_eval_tracecollapse.harness.run import task_manager
 
     res = simple_evaluate(
         model=model,
         model_args=model_args,
         tasks=[TASK],
-        task_manager=TaskManager(include_path=str(task_yamls_dir()), metadata={"n": n}),
+        task_manager=task_manager(metadata={"n": n}),
         apply_chat_template=True,
         log_samples=True,
         metadata={"n": n},
@@ -62,7 +54,7 @@ def evaluate(
     )
     if res is None:
         raise RuntimeError(f"simple_evaluate returned no results for {model} {model_args}")
-    reading = {s["doc_id"]: (read_status(s), float(s["exact_match"])) for s in res["samples"][TASK]}
+    reading = {s["doc_id"]: (sample_status(s), float(s["exact_match"])) for s in res["samples"][TASK]}
     del res
     gc.collect()  # an offline engine's memory goes before the next one starts
     return reading
