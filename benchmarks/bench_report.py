@@ -39,15 +39,18 @@ print(seconds, peak, sum(s.n for s in summaries), problems.skipped)
 """
 
 
-_PROSE = "so we add the carry and get the total then check it again because the sum must be even".split()
-_MATH = ["12 + 30 = 42", "x < y", "3 * 7 = 21", "a <= b", "(4 + 5) * 2 = 18", "if n < 10 then n^2 < 100"]
-_CODE = [
-    "for i in range(n):",
-    "    if a[i] < a[i - 1]:",
-    "        return False",
-    "<div>total</div>",
-    "x = [k for k in d]",
-]
+_PROSE = (
+    "so we add the carry and get the total then check it again because the sum must be even while each "
+    "term of this series grows slower than its square root which means that our bound holds for every "
+    "large enough value next consider why a remainder cannot exceed what was divided here since both "
+    "sides count equal objects suppose instead they differ then some pair would appear twice hence "
+    "contradiction let me verify small cases first note how parity changes after every swap alternatively "
+    "compute directly using modular arithmetic recall that primes above three leave remainder one or five"
+).split()
+_MATH = ("{a} + {b} = {c}", "x < {a}", "{a} * {b} = {d}", "a <= b + {a}", "({a} + {b}) * 2 = {e}",
+         "if n < {a} then n^2 < {f}")  # fmt: skip
+_CODE = ("for i in range({a}):", "    if a[i] < a[i - {b}]:", "        return False", "<div>total {c}</div>",
+         "x{a} = [k for k in d{b}]")  # fmt: skip
 _LOOP = "Wait, let me recheck the sum. 12 + 30 = 42. "
 _ROWS = ("valid_rate", "empty_rate", "missing_rate", "truncated_rate", "answer_rate", "loop_rate",
          "truncated_loop_rate", "truncated_progress_rate", "degenerate_rate", "trace_length_words",
@@ -61,8 +64,13 @@ def _trace(rng: random.Random) -> str:
     parts: list[str] = []
     while sum(map(len, parts)) < size:
         kind = rng.random()
-        pool = _PROSE if kind < 0.6 else _MATH if kind < 0.8 else _CODE
-        parts.append(" ".join(rng.choice(pool) for _ in range(rng.randint(3, 12))))
+        if kind < 0.6:
+            parts.append(" ".join(rng.choice(_PROSE) for _ in range(rng.randint(3, 12))))
+            continue
+        pool = _MATH if kind < 0.8 else _CODE
+        for _ in range(rng.randint(1, 4)):  # new numbers in every step, as reasoning that progresses
+            a, b = rng.randint(2, 999), rng.randint(2, 999)
+            parts.append(rng.choice(pool).format(a=a, b=b, c=a + b, d=a * b, e=2 * (a + b), f=a * a))
     return "\n".join(parts)
 
 

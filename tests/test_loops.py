@@ -136,3 +136,51 @@ def test_tail_novelty_equals_its_definition(words: list[str], ngram: int) -> Non
     config = LoopConfig(ngram=ngram, window=128, min_tokens=16)
     text = " ".join(words)
     assert tail_novelty(text, config) == _reference_novelty(text, config)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from(list("ab7 \n+<éжλ世")), max_size=600),
+    window=st.integers(1, 40),
+)
+def test_loop_tokens_equals_the_plain_tokenisation(text: str, window: int) -> None:
+    """Reading a shorter suffix first gives exactly the last `window` tokens of the last `window · 16` characters."""
+    from lm_eval_tracecollapse.metrics.loops import _TOKEN
+
+    assert loop_tokens(text, window) == _TOKEN.findall(text[-window * 16 :])[-window:]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    words=st.lists(
+        st.sampled_from(["a", "b", "12", "+", "=", "<", "Wait", "so", "éx", "жж", "λ", "世", "\u3000", "\u00a0", "\n"]),
+        max_size=500,
+    ),
+    joiner=st.sampled_from([" ", "", "  ", "\t"]),
+    ngram=st.integers(1, 5),
+    window=st.sampled_from([16, 40, 128]),
+)
+def test_the_hashed_screen_decides_as_the_definition(words: list[str], joiner: str, ngram: int, window: int) -> None:
+    """ends_in_loop (a hashed screen, exact only where it may loop) equals the exact tail
+    novelty's verdict; the screen reads the same tokens and, barring hash collisions (none
+    in these small alphabets), the same previous starts."""
+    from lm_eval_tracecollapse.metrics.loops import _hashed_previous, _previous_occurrence
+
+    config = LoopConfig(ngram=ngram, window=window, min_tokens=min(window, 2 * ngram + 1))
+    text = joiner.join(words)
+    assert ends_in_loop(text, config) == any(v < config.novelty for v in tail_novelty(text, config).values())
+    tokens = loop_tokens(text, window)
+    end, prev = _hashed_previous(text, config) if text else (0, None)
+    assert end == len(tokens)
+    if len(tokens) >= ngram:
+        assert prev.tolist() == _previous_occurrence(tokens, ngram).tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab \t\n\x0b\x0c\x1c\x1f\x85\xa0é世\u3000")), max_size=200))
+def test_word_count_is_len_split(text: str) -> None:
+    """The extra rows' word lengths count exactly what str.split() splits (ASCII fast path included)."""
+    from lm_eval_tracecollapse.metrics.failure_kinds import word_count
+
+    assert word_count(text) == len(text.split())
+    assert word_count(text.encode("ascii", "ignore").decode()) == len(text.encode("ascii", "ignore").decode().split())

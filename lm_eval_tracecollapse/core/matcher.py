@@ -136,6 +136,15 @@ class Finder:
             i = s.find(anchor, i + 1, end)
         return None
 
+    def can_end_with(self, ch: str) -> bool:
+        """Whether a match of :meth:`match` can end with the character ``ch`` (only a single
+        delimiter has a fixed :attr:`length`, which prefill detection needs).
+
+        >>> Finder("<think>", True).can_end_with(">"), Finder("[THINK]", False).can_end_with("k")
+        (True, False)
+        """
+        return self.length > 0 and re.fullmatch(_char(self.text[-1], self._regex is not None), ch) is not None
+
     def match(self, s: str, pos: int) -> int:
         """End of the delimiter if one occurs exactly at ``pos``, else -1."""
         if self.length > 0 and s.startswith(self.text, pos):
@@ -366,6 +375,18 @@ class _Compiled:
         self.by_name: dict[str, FamilyMatcher] = {}
         self.refinements: dict[str, list[FamilyMatcher]] = {}
         self.auto = AutoScanner([])
+        self._prefill: dict[tuple[str, str], list[FamilyMatcher]] = {}
+
+    def prefill_candidates(self, fmt: str, last: str) -> list[FamilyMatcher]:
+        """The families (``fmt``'s, or every base family for ``auto``) whose opening delimiter
+        can end with the character ``last`` — the only ones a prompt ending in it can have
+        prefilled (computed once per character)."""
+        key = (fmt, last)
+        if key not in self._prefill:
+            bases = [m for m in self.by_name.values() if m.family.refines is None]
+            pool = [self.by_name[fmt]] if fmt != "auto" else bases
+            self._prefill[key] = [m for m in pool if m.open.can_end_with(last)]
+        return self._prefill[key]
 
     def refresh(self) -> _Compiled:
         gen = _formats.registry_generation()
@@ -377,6 +398,7 @@ class _Compiled:
                     refinements.setdefault(m.family.refines, []).append(m)
             self.by_name, self.refinements = by_name, refinements
             self.auto = AutoScanner(list(by_name.values()))
+            self._prefill = {}
             self.generation = gen
         return self
 

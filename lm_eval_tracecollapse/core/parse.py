@@ -175,9 +175,8 @@ def _parse_auto(c: _Compiled, s: str, prefilled: bool, length_cut: bool) -> Trac
 def _prefilled_family(prompt: str, fmt: str, c: _Compiled) -> FamilyMatcher | None:
     """The family whose opening delimiter ends ``prompt`` (after whitespace), if any."""
     tail = prompt.rstrip()
-    candidates = [c.by_name[fmt]] if fmt != "auto" else [m for m in c.by_name.values() if m.family.refines is None]
     best: FamilyMatcher | None = None
-    for m in candidates:
+    for m in c.prefill_candidates(fmt, tail[-1]) if tail else ():
         n = m.open.length
         if len(tail) >= n and m.open.match(tail, len(tail) - n) == len(tail):
             if best is None or n > best.open.length:

@@ -16,9 +16,9 @@ cycles, a paragraph written over and over until the budget ran out — while pro
 math that keep moving (new numbers, new steps) have novelty near 1 at every length,
 and a trace that looped and then broke out with new reasoning does not end in a loop.
 
-Linear time, in fact bounded: only the last ``window · 16`` characters are read, the
-previous occurrence of every n-gram of the tail is found in one pass (a dict), and each
-length then counts over its newest half.
+Linear time, in fact bounded: only the last ``window · 16`` characters are read (half
+that when it holds enough tokens), the previous occurrence of every n-gram of the tail
+is found with one sort (numpy), and each length then counts over its newest half.
 
 Example:
     >>> ends_in_loop("Wait, let me recheck the sum. 12 + 30 = 42. " * 20)
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["LoopConfig", "ends_in_loop", "loop_tokens", "tail_novelty"]
@@ -83,7 +84,16 @@ def loop_tokens(text: str, window: int = DEFAULT.window) -> list[str]:
     >>> loop_tokens("Hello, 世界! x2", 5)
     [',', '世', '界', '!', 'x2']
     """
-    return _TOKEN.findall(text[-window * _CHARS_PER_TOKEN :])[-window:]
+    limit = window * _CHARS_PER_TOKEN
+    if len(text) > limit // 2:
+        # Tokens are maximal letter runs or single characters, so every token found in a
+        # suffix except its first (which the cut may split) is a token of the whole text:
+        # when the shorter suffix holds more than ``window`` of them, its last ``window``
+        # are the answer, read from half the characters (most traces take this path).
+        tokens = _TOKEN.findall(text[-limit // 2 :])
+        if len(tokens) > window:
+            return tokens[-window:]
+    return _TOKEN.findall(text[-limit:])[-window:]
 
 
 def _scales(config: LoopConfig, n_tokens: int) -> list[int]:
@@ -111,14 +121,7 @@ def tail_novelty(text: str, config: LoopConfig = DEFAULT) -> dict[int, float]:
     scales = _scales(config, end)
     if not scales:
         return {}
-    prev = _previous_occurrence(tokens, n)
-    if not (prev >= 0).any():  # no n-gram repeats (prose, most traces): every tail is all new
-        return dict.fromkeys(scales, 1.0)
-    out: dict[int, float] = {}
-    for w in scales:
-        newest = prev[end - w // 2 :]
-        out[w] = int((newest < end - w).sum()) / len(newest)
-    return out
+    return _novelties(_previous_occurrence(tokens, n), end, scales)
 
 
 def _previous_occurrence(tokens: list[str], n: int) -> Any:
@@ -153,9 +156,108 @@ def _previous_occurrence(tokens: list[str], n: int) -> Any:
 def ends_in_loop(text: str | None, config: LoopConfig = DEFAULT) -> bool:
     """Whether ``text`` (a trace's reasoning; ``None`` for none) ends in a repetition loop.
 
+    Most traces do not, and :func:`_hashed_previous` proves it cheaply: n-grams compared by
+    a hash can only look *less* novel than they are (equal n-grams always hash equal), so
+    a tail that is novel enough by hash is novel enough; only the rest (loops and hash
+    collisions) run the exact :func:`tail_novelty`.
+
     >>> ends_in_loop(None), ends_in_loop("Okay. " * 5)
     (False, False)
     """
     if not text:
         return False
+    end, prev = _hashed_previous(text, config)
+    scales = _scales(config, end)
+    if not scales or all(v >= config.novelty for v in _novelties(prev, end, scales).values()):
+        return False
     return any(v < config.novelty for v in tail_novelty(text, config).values())
+
+
+def _novelties(prev: Any, end: int, scales: list[int]) -> dict[int, float]:
+    """Each tail length's share of n-grams in its newest half not seen earlier in it, from
+    the previous start of every n-gram (``prev``) of ``end`` tokens."""
+    if not (prev >= 0).any():  # no n-gram repeats (prose, most traces): every tail is all new
+        return dict.fromkeys(scales, 1.0)
+    out: dict[int, float] = {}
+    for w in scales:
+        newest = prev[end - w // 2 :]
+        out[w] = int((newest < end - w).sum()) / len(newest)
+    return out
+
+
+_WORD_RANGES = ((0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A), (0xC0, 0x24F), (0x370, 0x4FF))  # _TOKEN's letters
+_LAST_SPACE = 0x3000  # the highest code point str.isspace() (so ``\s``) accepts
+
+
+@lru_cache(maxsize=1)
+def _classes() -> tuple[Any, bytes]:
+    """The character classes of :data:`_TOKEN` (0 space, 1 letter or digit, 2 a token of its
+    own) for code points up to U+3000 (above it: 2) as an array, and for ASCII as a
+    ``bytes.translate`` table."""
+    import numpy as np
+
+    classes = np.array([0 if chr(c).isspace() else 2 for c in range(_LAST_SPACE + 2)], dtype=np.uint8)
+    for lo, hi in _WORD_RANGES:
+        classes[lo : hi + 1] = 1
+    return classes, bytes(classes[:128].tolist()) + bytes(128)
+
+
+@lru_cache(maxsize=8)
+def _powers(size: int, base: int) -> Any:
+    """``base**0 … base**(size-1)`` modulo 2**64 (uint64 arithmetic wraps)."""
+    import numpy as np
+
+    out = np.ones(size, dtype=np.uint64)
+    out[1:] = np.cumprod(np.full(size - 1, base, dtype=np.uint64))
+    return out
+
+
+def _hashed_previous(text: str, config: LoopConfig) -> tuple[int, Any]:
+    """``(number of tail tokens, previous start of each n-gram)`` as :func:`tail_novelty`
+    computes them, but with tokens and n-grams compared by a 64-bit polynomial hash, in
+    numpy without making a string per token.  Hash-equal n-grams include the equal ones,
+    so each n-gram's previous start is at least the exact one: novelty at most the exact.
+    """
+    import numpy as np
+
+    classes, ascii_classes = _classes()
+    limit = config.window * _CHARS_PER_TOKEN
+    cut = min(limit, 4 * config.window)
+    while True:  # a shorter suffix first, as in loop_tokens
+        part = text[-cut:]
+        if part.isascii():
+            data = part.encode("ascii")
+            codes: Any = np.frombuffer(data, dtype=np.uint8)
+            cls = np.frombuffer(data.translate(ascii_classes), dtype=np.uint8)
+        else:
+            codes = np.frombuffer(part.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            cls = classes[np.minimum(codes, _LAST_SPACE + 1)]
+        word = cls == 1
+        start = cls == 2
+        start[1:] |= word[1:] > word[:-1]
+        start[:1] |= word[:1]
+        starts = np.flatnonzero(start)
+        if len(starts) > config.window or cut >= min(limit, len(text)):
+            break
+        cut = min(limit, 4 * cut)
+    starts = starts[-config.window :]
+    end, n = len(starts), config.ngram
+    m = end - n + 1
+    if m <= 0:
+        return end, np.full(0, -1, dtype=np.int64)
+    inside = np.flatnonzero(cls[starts[0] :]) + starts[0]  # the characters of the tail's tokens
+    first = start[inside]
+    place = inside - starts[np.cumsum(first) - 1]  # each character's place in its token
+    with np.errstate(over="ignore"):
+        chars = (codes[inside].astype(np.uint64) + np.uint64(1)) * _powers(limit, 0x9E3779B97F4A7C15)[place]
+        tokens = np.add.reduceat(chars, np.flatnonzero(first))
+        weights = _powers(n, 0xC2B2AE3D27D4EB4F)
+        gram = tokens[:m] * weights[0]
+        for j in range(1, n):
+            gram += tokens[j : j + m] * weights[j]
+    order = np.argsort(gram, kind="stable")
+    ranked = gram[order]
+    same = ranked[1:] == ranked[:-1]
+    prev = np.full(m, -1, dtype=np.int64)
+    prev[order[1:][same]] = order[:-1][same]
+    return end, prev

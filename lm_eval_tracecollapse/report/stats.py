@@ -121,13 +121,18 @@ def cluster_cis(
         return [(math.nan, math.nan)] * len(pairs)
     rng = np.random.default_rng(seed)
     draws: list[list[Any]] = [[] for _ in pairs]
+    columns = np.stack([a for pair in pairs for a in pair], axis=1).astype(float)  # n x 2·pairs
     step = max(1, chunk_cells // n)
     for start in range(0, iters, step):
-        idx = rng.integers(0, n, size=(min(step, iters - start), n))
-        for out, (num, den) in zip(draws, pairs, strict=True):
-            d = den[idx].sum(axis=1)
+        rows = min(step, iters - start)
+        idx = rng.integers(0, n, size=(rows, n))
+        # how often each document is drawn in each resample; the sums of every pair at once
+        counts = np.bincount((idx + np.arange(rows)[:, None] * n).ravel(), minlength=rows * n).reshape(rows, n)
+        sums = counts @ columns
+        for j, out in enumerate(draws):
+            d = sums[:, 2 * j + 1]
             ok = d > 0
-            out.append(num[idx].sum(axis=1)[ok] / d[ok])
+            out.append(sums[ok, 2 * j] / d[ok])
     cis = []
     for out in draws:
         ratios = np.concatenate(out)

@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -198,15 +199,52 @@ def _status_pass(rec: dict[str, Any]) -> dict[str, float]:
     return {s: v for s, v in found.items() if v is not None}
 
 
-def _kinds(rec: dict[str, Any], traces: list[Trace], options: FailureOptions) -> KindCounts:
-    """The line's failure-kind counts: the rows the run stored when usable, else recomputed."""
-    return KindCounts.from_stored(rec, traces, options) or KindCounts.of(traces, options)
+#: failure-kind counts already computed in one file, by :func:`_responses_key`
+KindsMemo = dict[bytes, KindCounts]
+
+
+def _responses_key(responses: list[str], prompt: str | None) -> bytes:
+    """A digest of what a line's counts depend on (its responses and the prompt their parse
+    reads), so the other pipelines of a document, which carry the same raw responses,
+    reuse the counts instead of running loop detection again."""
+    h = hashlib.blake2b(digest_size=16)
+    for text in ("" if prompt is None else "\x00" + prompt, *responses):
+        data = text.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.digest()
+
+
+def _kinds(
+    rec: dict[str, Any],
+    responses: list[str],
+    prompt: str | None,
+    traces: list[Trace],
+    options: FailureOptions,
+    memo: KindsMemo,
+) -> KindCounts:
+    """The line's failure-kind counts: the rows the run stored when usable, else those
+    computed for another pipeline of the same responses, else computed now."""
+    stored = KindCounts.from_stored(rec, traces, options)
+    if stored is not None:
+        return stored
+    key = _responses_key(responses, prompt)
+    if key not in memo:
+        memo[key] = KindCounts.of(traces, options)
+    return memo[key]
 
 
 def _parsed_record(
-    rec: dict[str, Any], task: str, run: str, fmt: str, keep_reasoning: bool, options: FailureOptions | None = None
+    rec: dict[str, Any],
+    task: str,
+    run: str,
+    fmt: str,
+    keep_reasoning: bool,
+    options: FailureOptions | None = None,
+    memo: KindsMemo | None = None,
 ) -> tuple[DocRecord, list[Trace]]:
-    """The line's record and its parsed responses."""
+    """The line's record and its parsed responses (``memo``: counts computed for earlier
+    lines of the same file)."""
     doc_id = _doc_id(rec)
     if not isinstance(rec.get("resps"), list) or not rec["resps"]:
         raise ValueError("no resps (raw responses)")
@@ -233,7 +271,7 @@ def _parsed_record(
         reasoning=tuple(t.reasoning for t in traces) if keep_reasoning else None,
         pipeline=pipeline if isinstance(pipeline, str) and pipeline else DEFAULT_PIPELINE,
         rpass_at_1=_rpass(rec) if source == "pass@1" else None,
-        kinds=_kinds(rec, traces, options or FailureOptions()),
+        kinds=_kinds(rec, responses, prompt, traces, options or FailureOptions(), {} if memo is None else memo),
         status_pass=_status_pass(rec) if source == "pass@1" else None,
     )
     return doc, traces
@@ -277,6 +315,7 @@ def iter_parsed(path: Path, problems: Problems, fmt: str = "auto", strict: bool 
     HTML report shows), so nothing is read or parsed twice."""
     task, run = task_and_run(path)
     seen: set[tuple[int, str]] = set()
+    memo: KindsMemo = {}
     try:
         fh = path.open("rb")
     except OSError as exc:
@@ -290,7 +329,7 @@ def iter_parsed(path: Path, problems: Problems, fmt: str = "auto", strict: bool 
                 rec = loads_line(raw)
                 if not isinstance(rec, dict):
                     raise ValueError("not a JSON object")
-                doc, traces = _parsed_record(rec, task, run, fmt, keep_reasoning, options)
+                doc, traces = _parsed_record(rec, task, run, fmt, keep_reasoning, options, memo)
                 if (doc.doc_id, doc.pipeline) in seen:
                     continue
             except (ValueError, TypeError, KeyError) as exc:
