@@ -183,7 +183,10 @@ def _html(args: argparse.Namespace, summaries: list[Any] | None = None) -> None:
 
     with _clear_input_errors(args.command):
         base, budget = getattr(args, "base", None), getattr(args, "max_text_mb", 32.0)
-        out, problems = write_report(args.paths, args.html, args.fmt, args.strict, base, budget, summaries)
+        workers = getattr(args, "workers", None)
+        out, problems = write_report(
+            args.paths, args.html, args.fmt, args.strict, base, budget, summaries, workers, progress=True
+        )
     print(f"wrote {out}")
     if problems.skipped and args.command == "report":  # analyze has said so already
         print(_skipped(problems), file=sys.stderr)
@@ -245,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     rep.add_argument("--html", default="report.html", metavar="OUT.html", help="output file (default report.html)")
     rep.add_argument("--base", default=None, help="base run of the comparisons (default: one named base, else first)")
     rep.add_argument("--max-text-mb", type=float, default=32.0, help="text budget of the sample browser (MB)")
+    rep.add_argument("--workers", type=int, default=None, help="processes reading files (default: CPU count)")
     cmp = sub.add_parser("compare", parents=[common], help="paired base vs fine-tuned comparison")
     cmp.add_argument("base")
     cmp.add_argument("finetuned")

@@ -87,23 +87,42 @@ class KindAcc:
     def _name(self, row: KindRow) -> str:
         return f"{row.name}_{self.unit}" if row.kind == "length" else row.name
 
-    def estimates(self, cis: bool = True) -> dict[str, Estimate | None]:
-        """Every extra row as an :class:`~.stats.Estimate` (None: N/A), lm-eval's names: a share
-        over all responses (Wilson with one response per document, else a document
-        bootstrap), a ratio (correct among a status, mean length) by document bootstrap."""
+    def _columns(self) -> tuple[Any, bool, dict[str, Any], dict[str, tuple[Any, Any]]]:
+        """(k per document, one response each?, share numerators, ratio (num, den)) as arrays."""
         import numpy as np
 
         k = np.array(self.k, dtype=float)
-        responses = float(k.sum())
         single = len(self.k) > 0 and bool((k == 1).all())
         cols = {
             name: (np.array(num, dtype=float), np.array(den, dtype=float)) for name, (num, den) in self.cols.items()
         }
         shares = {self._name(r): cols[r.name][0] for r in ROWS if r.kind == "share"}
         ratios = {self._name(r): cols[r.name] for r in ROWS if r.kind != "share"}
+        return k, single, shares, ratios
+
+    def boot_pairs(self) -> dict[str, tuple[Any, Any]]:
+        """The rows with a document-bootstrap interval, as (numerator, denominator) arrays per
+        document: shares when documents have several responses, ratios that are defined."""
+        import numpy as np
+
+        k, single, shares, ratios = self._columns()
         boot: dict[str, tuple[Any, Any]] = {n: (num, k) for n, num in shares.items()} if not single else {}
         boot.update({n: p for n, p in ratios.items() if p[1].sum() > 0 and not np.isnan(p[0]).any()})
-        intervals = dict(zip(boot, cluster_cis(list(boot.values())), strict=True)) if cis and boot else {}
+        return boot
+
+    def estimates(
+        self, cis: bool = True, intervals: dict[str, tuple[float, float]] | None = None
+    ) -> dict[str, Estimate | None]:
+        """Every extra row as an :class:`~.stats.Estimate` (None: N/A), lm-eval's names: a share
+        over all responses (Wilson with one response per document, else a document
+        bootstrap), a ratio (correct among a status, mean length) by document bootstrap.
+        ``intervals``: those of :meth:`boot_pairs` when the caller resampled them (with the
+        documents of other rows, in one pass), else computed here."""
+        k, single, shares, ratios = self._columns()
+        responses = float(k.sum())
+        boot = self.boot_pairs()
+        if intervals is None:
+            intervals = dict(zip(boot, cluster_cis(list(boot.values())), strict=True)) if cis and boot else {}
         out: dict[str, Estimate | None] = {}
         # the shares first, then the ratios: the order analyze and compare have always printed
         for row in sorted(ROWS, key=lambda r: r.kind != "share"):

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Estimate", "bootstrap_ci", "cluster_cis", "mcnemar_exact", "paired_bootstrap_ci", "wilson"]
+__all__ = ["Estimate", "bootstrap_ci", "cluster_cis", "mcnemar_exact", "paired_bootstrap_ci",
+           "paired_bootstrap_cis", "wilson"]  # fmt: skip
 
 
 def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -46,11 +47,21 @@ _CHUNK = 4_000_000
 
 def _resampled_means(values: Sequence[float], iters: int, rng: np.random.Generator) -> np.ndarray:
     """The means of ``iters`` bootstrap resamples of ``values``."""
-    x = np.asarray(values, dtype=float)
-    n = len(x)
+    return _resampled_means_of([values], iters, rng)[0]
+
+
+def _resampled_means_of(vectors: Sequence[Sequence[float]], iters: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """:func:`_resampled_means` of each of several equally long ``vectors`` with the same
+    resamples (each one's means exactly as if it were resampled alone with ``rng``)."""
+    xs = [np.asarray(v, dtype=float) for v in vectors]
+    n = len(xs[0])
     per = max(1, _CHUNK // n)
-    parts = [x[rng.integers(0, n, size=(min(per, iters - i), n))].mean(axis=1) for i in range(0, iters, per)]
-    return np.concatenate(parts)
+    parts: list[list[np.ndarray]] = [[] for _ in xs]
+    for i in range(0, iters, per):
+        idx = rng.integers(0, n, size=(min(per, iters - i), n))
+        for x, out in zip(xs, parts, strict=True):
+            out.append(x[idx].mean(axis=1))
+    return [np.concatenate(p) for p in parts]
 
 
 def bootstrap_ci(values: Sequence[float], iters: int = 2000, seed: int = 0) -> tuple[float, float]:
@@ -68,10 +79,28 @@ def paired_bootstrap_ci(
     a: Sequence[float], b: Sequence[float], iters: int = 2000, seed: int = 0
 ) -> tuple[float, float]:
     """95 % interval of ``mean(b) - mean(a)`` resampling the pairs together."""
-    if len(a) != len(b):
-        raise ValueError("paired_bootstrap_ci: a and b must have the same length")
-    diffs = [y - x for x, y in zip(a, b, strict=True)]
-    return bootstrap_ci(diffs, iters, seed)
+    return paired_bootstrap_cis([(a, b)], iters, seed)[0]
+
+
+def paired_bootstrap_cis(
+    pairs: Sequence[tuple[Sequence[float], Sequence[float]]], iters: int = 2000, seed: int = 0
+) -> list[tuple[float, float]]:
+    """:func:`paired_bootstrap_ci` of each ``(a, b)`` pair over the same documents, drawing
+    the resamples once (each interval equals the one computed alone).
+
+    >>> paired_bootstrap_cis([([0, 1, 0], [1, 1, 0]), ([1, 1, 1], [0, 1, 1])]) == [
+    ...     paired_bootstrap_ci([0, 1, 0], [1, 1, 0]), paired_bootstrap_ci([1, 1, 1], [0, 1, 1])]
+    True
+    """
+    diffs = []
+    for a, b in pairs:
+        if len(a) != len(b):
+            raise ValueError("paired_bootstrap_ci: a and b must have the same length")
+        diffs.append([y - x for x, y in zip(a, b, strict=True)])
+    if not diffs or not diffs[0]:
+        return [(math.nan, math.nan)] * len(diffs)
+    means = _resampled_means_of(diffs, iters, np.random.default_rng(seed))
+    return [_percentiles(m.tolist()) for m in means]
 
 
 def mcnemar_exact(b: int, c: int) -> float:

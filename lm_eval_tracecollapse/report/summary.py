@@ -29,9 +29,10 @@ from typing import Any
 
 from ..metrics.failure_kinds import FailureOptions, LengthUnit, load_tokenizer
 from ..samples.files import order_runs
+from ..samples.parallel import map_files
 from ..samples.records import DocRecord, Problems, check_fmt, find_sample_files, is_probe_file, iter_file, task_and_run
 from .kinds import KindAcc
-from .stats import Estimate, cluster_cis, mcnemar_exact, paired_bootstrap_ci, wilson
+from .stats import Estimate, cluster_cis, mcnemar_exact, paired_bootstrap_cis, wilson
 
 __all__ = [
     "Comparison", "Estimate", "Keyed", "TaskSummary", "analyze", "compare", "compare_records", "in_run_order",
@@ -127,7 +128,13 @@ def _summary(run: str, task: str, pipeline: str, acc: _Acc) -> TaskSummary:
             boot.append((correct, np.ones(n)))
     if has_rpass:
         boot.append((rw, w))
-    cis = iter(cluster_cis(boot))
+    # the extra rows' intervals from the same resamples of documents: one pass for all
+    # (when every document has them: records without failure kinds add none)
+    same_docs = len(acc.kinds.k) == n
+    kind_pairs = acc.kinds.boot_pairs() if same_docs else {}
+    all_cis = cluster_cis(boot + list(kind_pairs.values()))
+    cis = iter(all_cis[: len(boot)])
+    kind_cis = dict(zip(kind_pairs, all_cis[len(boot) :], strict=True)) if same_docs else None
 
     rates = {}
     for name in _RATES:
@@ -146,7 +153,7 @@ def _summary(run: str, task: str, pipeline: str, acc: _Acc) -> TaskSummary:
     source = acc.sources.most_common(1)[0][0] if acc.sources else None
     tokens = acc.tokens / responses if acc.tokens is not None and responses else None
     chars = acc.chars / responses if responses else 0.0
-    kinds = acc.kinds.estimates()
+    kinds = acc.kinds.estimates(intervals=kind_cis)
     return TaskSummary(
         run, task, n, rates, pass1, rpass, chars, source, tokens, pipeline, responses, kinds, acc.kinds.unit
     )
@@ -187,31 +194,14 @@ def analyze(
     local path or hub name), mean trace length is also in tokens.  The failure-kind rows a
     run stored on its lines are read, not recomputed, where the options match (``recompute``
     recomputes every one)."""
-    import os
-    from multiprocessing import get_context
-
-    from tqdm.auto import tqdm
-
     check_fmt(fmt)
     files = [f for f in find_sample_files(paths) if not is_probe_file(f)]
     if tokenizer:
         load_tokenizer(tokenizer)  # a bad name fails here, once, not in every worker
     jobs = [(f, fmt, strict, tokenizer, recompute) for f in files]
-    n_workers = min(len(jobs), workers or os.cpu_count() or 1)
     accs: dict[tuple[str, str, str], _Acc] = {}
     problems = Problems()
-    # the bar is closed (its line ended) also when a file fails, so that the error starts its own line
-    with tqdm(total=len(jobs), desc="reading samples", disable=not progress) as bar:
-        results = []
-        if n_workers > 1:
-            with get_context("spawn").Pool(n_workers) as pool:
-                for result in pool.imap(_file_acc, jobs):
-                    results.append(result)
-                    bar.update()
-        else:
-            for job in jobs:
-                results.append(_file_acc(job))
-                bar.update()
+    results = map_files(_file_acc, jobs, workers, progress)
     for run, task, by_pipe, probs in results:
         for pipe, acc in by_pipe.items():
             accs.setdefault((run, task, pipe), _Acc()).merge(acc)
@@ -335,15 +325,16 @@ def compare_records(a: Keyed, b: Keyed, problems: Problems | None = None) -> tup
                 sum(x > y for x, y in zip(u, v, strict=True)), sum(x < y for x, y in zip(u, v, strict=True))
             )
 
+        vr_ci, *pass_ci = paired_bootstrap_cis([(va, vb), (ca, cb)] if has_correct else [(va, vb)])
         out.append(
             Comparison(
                 task=task,
                 pairs=n,
                 vr=(sum(va) / n, sum(vb) / n),
-                vr_delta_ci=paired_bootstrap_ci(va, vb),
+                vr_delta_ci=vr_ci,
                 vr_mcnemar_p=discordant(va, vb),
                 pass_at_1=(sum(ca) / n, sum(cb) / n) if has_correct else None,
-                pass_delta_ci=paired_bootstrap_ci(ca, cb) if has_correct else None,
+                pass_delta_ci=pass_ci[0] if has_correct else None,
                 pass_mcnemar_p=discordant(ca, cb) if has_correct else None,
                 transitions=trans,
                 pipeline=pipeline,

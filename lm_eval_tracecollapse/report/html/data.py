@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from ...samples.files import find_sample_files, is_probe_file, order_runs, sample_prompt
+from ...samples.parallel import map_files
 from ...samples.records import DocRecord, Problems, iter_parsed
 from ..summary import STATUSES, _task_key
 
-__all__ = ["BrowserData", "TextCaps", "default_base", "order_runs", "read_browser_data", "shorten", "to_json"]
+__all__ = ["BrowserData", "TextCaps", "count_lines", "default_base", "order_runs", "read_browser_data", "shorten",
+           "to_json"]  # fmt: skip
 
 
 def shorten(text: str, cap: int) -> str:
@@ -102,36 +104,77 @@ class BrowserData:
 _COLS = ("r", "g", "d", "i", "k", "s", "c", "b", "p", "x", "a")
 
 
+def count_lines(files: list[Path]) -> int:
+    """Lines in ``files`` (what the text budget is shared by), counted without parsing.
+
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "s.jsonl"
+    >>> _ = f.write_bytes(b'{}\\n{}\\n{}')
+    >>> count_lines([f])
+    3
+    """
+    total = 0
+    for f in files:
+        last = b"\n"
+        with f.open("rb") as fh:
+            while chunk := fh.read(1 << 24):
+                total += chunk.count(b"\n")
+                last = chunk[-1:]
+        total += last != b"\n"
+    return total
+
+
+#: a line's texts, shortened: (prompt, [(trace or None, answer) per response])
+Texts = tuple[str, list[tuple[str | None, str]]]
+
+
+def _read_file(job: tuple[Path, str, bool, TextCaps]) -> tuple[list[DocRecord], list[Texts], Problems]:
+    """One file's records and their texts, shortened to the page's caps as they are read (so
+    memory holds the page's text budget, not the file's)."""
+    path, fmt, strict, caps = job
+    problems = Problems()
+    docs: list[DocRecord] = []
+    texts: list[Texts] = []
+    for doc, rec, parsed in iter_parsed(path, problems, fmt, strict):
+        docs.append(doc)
+        parts = [(None if t.reasoning is None else shorten(t.reasoning, caps.trace), shorten(t.answer, caps.answer))
+                 for t in parsed]  # fmt: skip
+        texts.append((shorten(sample_prompt(rec) or "", caps.prompt), parts))
+    return docs, texts, problems
+
+
 def read_browser_data(
     paths: list[str | Path],
     fmt: str = "auto",
     strict: bool = False,
     base: str | None = None,
     budget_mb: float = 32.0,
+    workers: int | None = 1,
+    progress: bool = False,
 ) -> tuple[BrowserData, Problems]:
     """Every response under ``paths`` as browser rows (probe runs left out, as in
     ``analyze``); ``base`` names the transition filter's base run (default:
-    :func:`default_base` of :func:`order_runs`).
+    :func:`default_base` of :func:`order_runs`); files read in ``workers`` processes
+    (None: the CPU count), with a progress bar on stderr with ``progress``.
 
     Raises:
         ValueError: ``base`` is not one of the runs, or a bad line with ``strict``.
     """
     files = [f for f in find_sample_files(paths) if not is_probe_file(f)]
-    lines = 0  # non-blank lines read: what the text budget is shared by
+    caps = TextCaps.for_budget(count_lines(files), budget_mb)
     problems = Problems()
     docs: list[DocRecord] = []
-    texts: list[tuple[str | None, list[tuple[str | None, str]]]] = []
-    for f in files:
-        for doc, rec, parsed in iter_parsed(f, problems, fmt, strict):
-            lines += 1
-            docs.append(doc)
-            texts.append((sample_prompt(rec), [(t.reasoning, t.answer) for t in parsed]))
+    texts: list[Texts] = []
+    for file_docs, file_texts, file_problems in map_files(_read_file, [(f, fmt, strict, caps) for f in files],
+                                                          workers, progress):  # fmt: skip
+        docs += file_docs
+        texts += file_texts
+        problems.merge(file_problems)
     runs = order_runs(d.run for d in docs)
     if base is not None and base not in runs:
         raise ValueError(f"base run {base!r} is not one of the runs: {', '.join(runs) or 'none'}")
     base_run = base if base is not None else default_base(runs)
     groups = list(dict.fromkeys((d.task, d.pipeline) for d in docs))
-    caps = TextCaps.for_budget(lines, budget_mb)
     data = BrowserData(runs, groups, runs.index(base_run) if base_run else None, caps=caps)
     _fill(data, docs, texts, base_run)
     return data, problems
@@ -140,7 +183,7 @@ def read_browser_data(
 def _fill(
     data: BrowserData,
     docs: list[DocRecord],
-    texts: list[tuple[str | None, list[tuple[str | None, str]]]],
+    texts: list[Texts],
     base_run: str | None,
 ) -> None:
     run_ix = {r: i for i, r in enumerate(data.runs)}
@@ -153,18 +196,16 @@ def _fill(
     }
     prompt_ix: dict[tuple[str, int], int] = {}
     cols: dict[str, list[Any]] = {c: [] for c in _COLS}
-    caps = data.caps
     for d, (prompt, parts) in zip(docs, texts, strict=True):
         key = (d.task, d.doc_id)
         if key not in prompt_ix:
             prompt_ix[key] = len(data.prompts)
-            data.prompts.append(shorten(prompt or "", caps.prompt))
+            data.prompts.append(prompt)
         other = d.run != base_run and d.k == 1
         b = base_status.get((_task_key(d.task), d.pipeline, d.doc_id), -1) if other else -1
         for i, (status, (trace, answer)) in enumerate(zip(d.statuses, parts, strict=True)):
             row = (run_ix[d.run], group_ix[(d.task, d.pipeline)], d.doc_id, i, d.k, status_ix[status], d.correct, b,
-                   prompt_ix[key], None if trace is None else shorten(trace, caps.trace),
-                   shorten(answer, caps.answer))  # fmt: skip
+                   prompt_ix[key], trace, answer)  # fmt: skip
             for c, v in zip(_COLS, row, strict=True):
                 cols[c].append(v)
     data.cols = cols

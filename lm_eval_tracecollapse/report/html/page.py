@@ -124,16 +124,19 @@ def write_report(
     base: str | None = None,
     budget_mb: float = 32.0,
     summaries: list[TaskSummary] | None = None,
+    workers: int | None = 1,
+    progress: bool = False,
 ) -> tuple[Path, Problems]:
     """Read the samples under ``paths`` and write the report to ``out`` (``.html`` added
     when it has no suffix); returns the path written and the lines skipped.  ``summaries``: ``analyze``'s,
-    when already computed (else they are computed from the same records).
+    when already computed (else they are computed from the same records).  Files are read
+    in ``workers`` processes (None: the CPU count), with a progress bar with ``progress``.
 
     Raises:
         ValueError: ``out``'s folder does not exist, ``base`` is not a run, nothing usable.
     """
     out = _target(out)
-    data, problems = read_browser_data(paths, fmt, strict, base, budget_mb)
+    data, problems = read_browser_data(paths, fmt, strict, base, budget_mb, workers, progress)
     return write_page(data, out, summaries)[0], problems
 
 
