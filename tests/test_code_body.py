@@ -1,9 +1,10 @@
 """HumanEval-style completions (a function body only) keep their indentation.
 
-The trace parser strips the answer part, so ``"    return a * b"`` reaches
-``code_exec`` as ``"return a * b"``; put after the prompt as it is, it is a
-SyntaxError and a right answer is scored wrong.  The code still runs in the sandbox
-(a child process): these tests go through the real filters and ``run_tests``.
+``Trace.answer`` is stripped (``"return a * b"``: put after the prompt as it is, a
+SyntaxError, a right answer scored wrong), so ``trace_status`` hands the pipeline
+``Trace.raw_answer`` (``"    return a * b"``), and ``code_exec`` re-indents a body that
+lost its indentation all the same.  The code still runs in the sandbox (a child
+process): these tests go through the real filters and ``run_tests``.
 """
 
 from __future__ import annotations

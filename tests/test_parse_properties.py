@@ -109,6 +109,39 @@ def test_valid_reasoning_and_answer_are_ordered_substrings(response: str, fmt: s
     assert response.rfind(t.answer) >= r + len(t.reasoning)
 
 
+@MANY
+@given(response=texts, fmt=fmts, prompt=prompts, finish=reasons)
+def test_raw_answer_keeps_the_responses_characters(
+    response: str, fmt: str, prompt: str | None, finish: str | None
+) -> None:
+    """The answer part the task's own filters get (issue 35): a missing trace's is the response
+    itself; after a closed trace it is the response's tail, less only the separator (whitespace
+    up to the answer's line, whose indentation stays); :attr:`answer` is it stripped."""
+    from lm_eval_tracecollapse import get_format
+
+    t = parse_trace(response, prompt, fmt, finish)
+    raw = t.raw_answer
+    assert t.answer == raw.strip()
+    if t.status is TraceStatus.MISSING:
+        assert raw == response
+    elif t.status is TraceStatus.TRUNCATED:
+        assert raw == ""
+    elif t.fmt is not None and not (get_format(t.fmt).answer_start or get_format(t.fmt).answer_end):
+        assert response.endswith(raw)
+        lead = raw[: len(raw) - len(raw.lstrip())]
+        assert "\n" not in lead  # no blank line between the trace and the answer is kept
+        if lead:  # indentation, only at the start of a line
+            assert response[len(response) - len(raw) - 1] == "\n"
+
+
+def test_raw_answer_examples() -> None:
+    assert parse_trace("<think>plan</think>\n    return a + b\n").raw_answer == "    return a + b\n"
+    assert parse_trace("<think>plan</think>\n\n42 ").raw_answer == "42 "
+    assert parse_trace("<think>plan</think> 42").raw_answer == "42"
+    assert parse_trace("  record \n").raw_answer == "  record \n"
+    assert parse_trace("<think>r</think>\n</think>\n\n  x").raw_answer == "  x"
+
+
 def _per_char_seconds(text: str) -> float:
     best = float("inf")
     for _ in range(3):

@@ -160,13 +160,18 @@ _NON_SPACE = re.compile(r"\S")
 
 
 def _reemitted(close: str) -> re.Pattern[str]:
-    """Whitespace and repeated closing delimiters.  Linear: each repetition consumes a
-    whole delimiter, which never starts with whitespace; possessive quantifiers
-    (Python >= 3.11) also spare the engine its backtracking bookkeeping."""
+    """Closing delimiters repeated after the first (whitespace between them), not the
+    whitespace after the last: that belongs to the answer part.  Linear: each repetition
+    consumes a whole delimiter, which never starts with whitespace; possessive
+    quantifiers (Python >= 3.11) also spare the engine its backtracking bookkeeping.
+
+    >>> _reemitted("</think>").match("</think>\\n</think>\\n  x", 8).end()
+    17
+    """
     try:
-        return re.compile(r"(?:\s*+" + close + r")*+\s*+")
+        return re.compile(r"(?:\s*+" + close + r")*+")
     except re.error:  # pragma: no cover - Python 3.10
-        return re.compile(r"(?:\s*" + close + r")*\s*")
+        return re.compile(r"(?:\s*" + close + r")*")
 
 
 def _regex_anchor(source: str) -> str | None:
@@ -191,7 +196,7 @@ class FamilyMatcher:
     answer_start: re.Pattern[str] | None
     answer_anchor: str | None
     answer_end: tuple[str, ...]
-    #: whitespace and closing delimiters re-emitted after the first one
+    #: closing delimiters re-emitted after the first one
     reemitted: re.Pattern[str]
 
     @classmethod

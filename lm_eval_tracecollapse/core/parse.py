@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 from .formats import get_format
 from .matcher import FamilyMatcher, _Compiled, compiled
-from .trace import _LAZY, Trace, TraceStatus, _trace
+from .trace import Trace, TraceStatus, _trace
 
 __all__ = ["Trace", "TraceStatus", "parse_trace", "parse_traces"]
 
@@ -48,43 +48,42 @@ def _check_str(value: object, argument: str, *, optional: bool) -> None:
     raise TypeError(f"parse_trace: {argument} must be a str, got {type(value).__name__}{hint}")
 
 
-def _unwrap_answer(m: FamilyMatcher, answer: str) -> str:
-    """Unwrap a family's answer wrapper (gpt-oss ``final`` channel, Hunyuan
-    ``<answer>``, Command-A ``<|START_RESPONSE|>``) and strip."""
+def _unwrap(m: FamilyMatcher, s: str, a0: int, a1: int) -> tuple[int, int]:
+    """The span of ``s[a0:a1]`` inside a family's answer wrapper (gpt-oss ``final``
+    channel, Hunyuan ``<answer>``, Command-A ``<|START_RESPONSE|>``), its characters kept."""
     if m.answer_start is not None:
-        hit = m.find_answer_start(answer, 0, len(answer))
+        hit = m.find_answer_start(s, a0, a1)
         if hit is not None:
-            answer = answer[hit.end() :]
+            a0 = hit.end()
     if m.answer_end:
-        answer = answer.rstrip()
-        tail = answer[-64:] if m.family.case_sensitive else answer[-64:].lower()
+        end = a0 + len(s[a0:a1].rstrip())
+        tail = s[max(a0, end - 64) : end]
+        tail = tail if m.family.case_sensitive else tail.lower()
         for suffix in m.answer_end:
             if tail.endswith(suffix):
-                answer = answer[: len(answer) - len(suffix)]
+                a1 = end - len(suffix)
                 break
-    return answer.strip()
+    return a0, a1
 
 
-def _answer_after(m: FamilyMatcher, s: str, pos: int) -> str | int:
-    """The answer after a closed trace ending at ``pos``: where it starts in ``s``, or
-    the unwrapped string for families with an answer wrapper.
+def _answer_after(m: FamilyMatcher, s: str, pos: int) -> tuple[int, int]:
+    """The span of the answer after a closed trace ending at ``pos`` (unwrapped for
+    families with an answer wrapper).
 
     Closing delimiters re-emitted right after the first (MiniMax-M2 does this) are
     skipped by one regex match, so ``"</think>" * 10**6`` stays linear and fast.
     """
     pos = m.reemitted.match(s, pos).end()  # type: ignore[union-attr]  # always matches
     if m.answer_start is None and not m.answer_end:
-        return pos
-    return _unwrap_answer(m, s[pos:])
+        return pos, len(s)
+    return _unwrap(m, s, pos, len(s))
 
 
-def _block(m: FamilyMatcher, s: str, start: int, end: int, answer: str | int, prefilled: bool) -> Trace:
-    """A trace whose content is ``s[start:end]``: valid if non-blank, else empty.
-    ``answer`` is a string, or the position in ``s`` where it starts."""
+def _block(m: FamilyMatcher, s: str, start: int, end: int, answer: tuple[int, int], prefilled: bool) -> Trace:
+    """A trace whose content is ``s[start:end]``: valid if non-blank, else empty; its
+    answer is the span ``answer`` of ``s``."""
     status = _VALID if _NON_SPACE.search(s, start, end) is not None else _EMPTY
-    if isinstance(answer, str):
-        return _trace(status, s, start, end, answer, 0, 0, m.family.name, prefilled)
-    return _trace(status, s, start, end, None, answer, len(s), m.family.name, prefilled)
+    return _trace(status, s, start, end, None, answer[0], answer[1], m.family.name, prefilled)
 
 
 def _closed(m: FamilyMatcher, s: str, start: int, close: tuple[int, int], prefilled: bool) -> Trace:
@@ -101,7 +100,7 @@ def _unclosed(m: FamilyMatcher | None, s: str, start: int, prefilled: bool, impl
         hit = m.implicit.find(s, start)
         implicit_at = -1 if hit is None else hit[0]
     if m is not None and implicit_at >= start:
-        return _block(m, s, start, implicit_at, implicit_at, prefilled)
+        return _block(m, s, start, implicit_at, (implicit_at, len(s)), prefilled)
     return _trace(_TRUNCATED, s, start, len(s), "", 0, 0, None if m is None else m.family.name, prefilled)
 
 
@@ -143,16 +142,18 @@ def _parse_family(m: FamilyMatcher, s: str, prefilled: bool, length_cut: bool) -
 
 
 def _refine(t: Trace, refinements: list[FamilyMatcher]) -> Trace:
-    """Report a refining family (Hunyuan's ``<answer>``) when its wrapper is in the answer."""
-    lazy = t._answer is _LAZY
-    src, a0, a1 = (t._src, t._a0, t._a1) if lazy else (t._answer, 0, len(t._answer))
+    """Report a refining family (Hunyuan's ``<answer>``) when its wrapper is in the answer
+    (``t`` comes from a parse: its answer is a span of the response)."""
+    src, a0, a1 = t._src, t._a0, t._a1
     for r in refinements:
         anchor = r.answer_anchor
         if anchor is not None and not r.family.answer_start_search and not src.startswith(anchor, a0):
             if not src[a0 : a0 + 1].isspace():
                 continue  # the wrapper cannot start here: spare the regex (the common case)
         if r.answer_start is not None and r.find_answer_start(src, a0, a1) is not None:
-            return Trace(t.status, t.reasoning, _unwrap_answer(r, t.answer), r.family.name, t.prefilled)
+            r0, r1 = (t._r0, t._r1) if t._reasoning is not None else (-1, -1)
+            b0, b1 = _unwrap(r, src, a0, a1)
+            return _trace(t.status, src, r0, r1, None, b0, b1, r.family.name, t.prefilled)
     return t
 
 

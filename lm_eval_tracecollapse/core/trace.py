@@ -129,22 +129,31 @@ class Trace:
 
     @property
     def raw_answer(self) -> str:
-        """The answer part as the task's own filters see it: as generated, minus trailing
-        whitespace and the blank lines between the trace and it — a code completion
-        keeps its indentation (``"    return a * b"``), which :attr:`answer` strips.
+        """The answer part exactly as the task's own filters must see it: what a model that
+        did not reason would have generated.
 
-        >>> _trace(TraceStatus.MISSING, "    return a  ", -1, -1, None, 0, 14, None, False).raw_answer
-        '    return a'
+        * missing: the whole response, character for character;
+        * valid/empty: the text after the closing delimiter (and any re-emitted ones), less
+          the separator a template puts there — the whitespace up to the line the answer
+          starts on, or the spaces before it on the delimiter's own line.  The indentation
+          of the answer's first line and everything after it (trailing whitespace
+          included) are kept: ``"</think>\\n    return a\\n"`` gives ``"    return a\\n"``;
+        * truncated: ``""``.
+
+        :attr:`answer` is this, stripped.
+
+        >>> _trace(TraceStatus.MISSING, " 42 ", -1, -1, None, 0, 4, None, False).raw_answer
+        ' 42 '
+        >>> _trace(TraceStatus.VALID, "x</think>\\n\\n    return a\\n", 0, 1, None, 9, 24, None, False).raw_answer
+        '    return a\\n'
         """
         a = self._answer
         if a is not _LAZY:
-            return a  # an unwrapped answer (gpt-oss final channel, <answer>…)
-        raw = self._src[self._a0 : self._a1].rstrip()
+            return a  # a hand-built or truncated trace
+        raw = self._src[self._a0 : self._a1]
         if self._status is TraceStatus.MISSING:
             return raw  # the whole response, as the stock task would have read it
-        body = raw.lstrip()
-        newline = raw.rfind("\n", 0, len(raw) - len(body))
-        return raw[newline + 1 :] if newline >= 0 else body
+        return _after_separator(raw)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle only the part of the response the spans cover, spans kept lazy, so
@@ -205,6 +214,20 @@ class Trace:
 
 
 _new = Trace.__new__
+
+
+def _after_separator(text: str) -> str:
+    """``text`` less its leading separator: the whitespace before the line its first
+    non-blank character is on (all leading whitespace when no line break precedes it).
+
+    >>> _after_separator("\\n\\n  x \\n"), _after_separator("  x"), _after_separator("\\r\\n\\tx")
+    ('  x \\n', 'x', '\\tx')
+    """
+    lead = len(text) - len(text.lstrip())
+    if not lead:
+        return text
+    newline = text.rfind("\n", 0, lead)
+    return text[newline + 1 :] if newline >= 0 else text[lead:]
 
 
 def _trace(

@@ -192,8 +192,10 @@ def with_prompt(prompt: str, code: str, entry: str | None = None) -> str:
     "def mul(a, b):\\n    'a times b'\\n    return a * b"
     """
     body = reindent_body(code, _body_indent(prompt, entry))
-    if body != code and prompt and not prompt.endswith("\n") and not body.startswith("\n"):
-        body = "\n" + body  # the stripped completion also lost the newline that began it
+    if body and prompt and not prompt.endswith("\n") and not body.startswith("\n"):
+        # an answer part starts on its own line: the line break between the trace and it
+        # was the separator, which a prompt without a final newline needs back
+        body = "\n" + body
     return prompt + body
 
 
