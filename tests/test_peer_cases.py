@@ -61,9 +61,14 @@ def _family(case: dict[str, Any]) -> str | None:
     return OURS.get(name, name)
 
 
+#: the transcriptions read here (vLLM 0.34's and SGLang 0.5.23's peer splits are scored by
+#: tests/test_peer_agreement.py)
+SOURCES = ("llamacpp_cases", "sglang_cases", "vllm_0_33_cases")
+
+
 def _cases() -> list[tuple[str, dict[str, Any]]]:
     out = []
-    for path in sorted(PEER.glob("*_cases.jsonl")):
+    for path in (PEER / f"{stem}.jsonl" for stem in SOURCES):
         for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
             case = json.loads(line)
             out.append((f"{path.stem}:{i + 1}:{case['parser']}", case))
@@ -75,7 +80,7 @@ CASES = _cases()
 
 def test_every_source_is_transcribed() -> None:
     sources = {name.split(":")[0] for name, _ in CASES}
-    assert sources == {"vllm_0_33_cases", "sglang_cases", "llamacpp_cases"}
+    assert sources == set(SOURCES)
     assert len(CASES) >= 300
     assert all(c["source"] for _, c in CASES)  # each case names the peer file it came from
 

@@ -103,6 +103,8 @@ def _tier(text: str, lowered: str, f: ReasoningFormat) -> int | None:
     cs = f.case_sensitive
     if f.template_markers and all(_has(text, lowered, m, cs) for m in f.template_markers):
         return _MARKERS
+    if not f.auto:  # kept out of fmt="auto" (HyperCLOVA X's turn boundary): markers only
+        return None
     if _has(text, lowered, f.open, cs):
         return _BOTH if _has(text, lowered, f.close, cs) else _OPEN
     # A closing marker on its own identifies only a family whose close is a pure trace
@@ -122,7 +124,9 @@ def _candidates(text: str) -> list[ReasoningFormat]:
     lowered = text.lower()
     ranked = []
     for order, f in enumerate(all_formats()):
-        if f.auto and f.refines is None:
+        # a family kept out of fmt="auto" (its delimiters are unsafe in arbitrary text)
+        # is still recognised by its joint template markers (HyperCLOVA X's turns)
+        if (f.auto or f.template_markers) and f.refines is None:
             tier = _tier(text, lowered, f)
             if tier is not None:
                 ranked.append((tier, -len(f.open), order, f))
