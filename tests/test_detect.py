@@ -53,6 +53,10 @@ EXPECTED: dict[str, tuple[str, bool] | None] = {
     "apriel-1.6-15b-thinker-fixed": ("apriel", True),  # plain-text prefill
     "apriel-1.5-15b-thinker-unsloth": ("apriel", False),
     "kimi-k3": ("kimi_k3", True),  # open tag assembled from pieces: found in the rendered prompt
+    # no delimiter in the template; <begin_of_document> + MiniMax's turns name MiniMax-M1 (writes <think>)
+    "minimax-m1-vllm-tool": ("think", False),
+    # by its template markers (assistant/think turns); "/think\n" opens the trace after the prompt
+    "hyperclovax-seed-think-14b": ("hyperclovax", False),
     # reasoning models whose template never mentions a delimiter: nothing to detect
     "mimo-vl": None,
     "phi-4-mini-reasoning": None,  # <|end|> turns are not gpt-oss
@@ -108,6 +112,7 @@ SWITCHES: list[tuple[str, dict[str, Any], bool, str]] = [
     ("nemotron-3-nano-30b-a3b", {"enable_thinking": False}, False, "assistant\n<think></think>"),
     ("hunyuan-a13b-instruct", {"enable_thinking": False}, False, "<|extra_0|><think>\n\n</think>\n"),
     ("solar-open-100b", {"reasoning_effort": "low"}, False, "<|begin|>assistant<|think|><|end|><|begin|>assistant"),
+    ("hyperclovax-seed-think-14b", {"force_reasoning": True}, False, "<|im_start|>assistant/think\n"),
 ]
 
 

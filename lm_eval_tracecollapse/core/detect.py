@@ -28,7 +28,8 @@ prompts (default kwargs and the caller's).  Evidence for a family, strongest fir
 Within a tier the longest (most specific) opening delimiter wins, then registration
 order; a family whose opening delimiter ends the generation prompt beats all others.
 Reasoning models whose template never mentions a delimiter (MiMo, Phi-4-mini-
-reasoning: the model writes ``<think>`` unprompted) give ``None``.
+reasoning: the model writes ``<think>`` unprompted) give ``None``, unless their turn
+markers name the model (MiniMax-M1: ``think``; ``_SILENT_TEMPLATES``).
 
 Example:
     >>> tpl = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
@@ -44,7 +45,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .formats import ReasoningFormat, all_formats
+from .formats import ReasoningFormat, all_formats, get_format
 
 __all__ = ["FormatDetection", "detect_format"]
 
@@ -133,6 +134,23 @@ def _candidates(text: str) -> list[ReasoningFormat]:
     return [f for *_, f in sorted(ranked, key=lambda x: x[:3])]
 
 
+#: chat templates that never write their model's trace delimiters but whose turn markers
+#: (all of them) name the model: (markers, family).  MiniMax-M1 (``<begin_of_document>``,
+#: which MiniMax-Text-01's template lacks) writes ``<think>`` itself.
+_SILENT_TEMPLATES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("<begin_of_document>", "<beginning_of_sentence>ai name="), "think"),
+)
+
+
+def _silent(text: str) -> list[ReasoningFormat]:
+    """The family of a template without delimiters, recognised by its turn markers.
+
+    >>> [f.name for f in _silent("<begin_of_document><beginning_of_sentence>ai name=assistant")]
+    ['think']
+    """
+    return [get_format(name) for markers, name in _SILENT_TEMPLATES if all(m in text for m in markers)]
+
+
 def _refined(text: str, fmt: ReasoningFormat) -> ReasoningFormat:
     lowered = text.lower()
     for f in all_formats():
@@ -213,7 +231,7 @@ def detect_format(
     # ``<|open|>think<|sep|>`` from pieces and drops it when ``thinking=False``).
     default = _render(template, tokenizer, {}) if kwargs else rendered
     evidence = "\n".join(t for t in (template, rendered, default) if t is not None)
-    candidates = _candidates(evidence)
+    candidates = _candidates(evidence) or _silent(evidence)
     if not candidates:
         return None
     if rendered is not None:
