@@ -370,13 +370,14 @@ def _write_code_eval(modules_cache: Path) -> Path:
     return folder
 
 
-def write_offline_hub(root: Path) -> Path:
-    """Write every dataset in ``DATASETS`` (and the two stubs) under ``root``; return ``root``.
+def write_offline_hub(root: Path, datasets: list[tuple[str, str, Splits]] | None = None) -> Path:
+    """Write every dataset in ``datasets`` (default ``DATASETS``; ``(repo, config, {split:
+    rows})``) and the two stubs under ``root``; return ``root``.
 
     Run it once per root; ``offline_env(root)`` then points lm-eval at it.
     """
     env = offline_env(root, base={})
-    for repo, config, splits in DATASETS:
+    for repo, config, splits in DATASETS if datasets is None else datasets:
         _write_cached_dataset(Path(env["HF_DATASETS_CACHE"]), repo, config, splits)
     _write_code_eval(Path(env["HF_MODULES_CACHE"]))
     (Path(env["NLTK_DATA"]) / "tokenizers" / "punkt_tab").mkdir(parents=True, exist_ok=True)  # see module doc

@@ -20,8 +20,8 @@ How a reply's text is made right or wrong for the task's *own* scorer (read off 
   ``process_results`` parses for ``exact_match``.
 * ifeval: ``IFEVAL_COMPLIANT`` follows every instruction, ``lol`` none
   (``prompt_level_strict_acc``).
-* humaneval_64: a whole function (see ``_code``: a bare body would fail, as the answer part is
-  stripped of its first line's indentation), run by ``code_eval``; humaneval_tc: the same in a
+* humaneval_64: a whole function (see ``_code``; a bare indented body works too since issue 35,
+  see ``tests/test_stock_tasks_exact.py``), run by ``code_eval``; humaneval_tc: the same in a
   fenced block, run by our ``code_exec``.
 
 Every reply also carries decoys that flip its correctness if the trace leaked into the answer
@@ -42,6 +42,7 @@ from typing import Any
 
 import offline_hub as hub  # registered by conftest.py
 import pytest
+from testenv import NA, pooled_row
 
 HERE = Path(__file__).resolve().parent
 
@@ -169,7 +170,6 @@ def replay_lines() -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- expected values, by hand
 RATES = {"valid_rate": V, "empty_rate": E, "missing_rate": M, "truncated_rate": T}
 OURS = [*RATES, "answer_rate", "pass@1", "rpass@1"]
-NA = "N/A"
 
 
 def _per_doc(design: Design, metric: str) -> list[tuple[float, float]]:
@@ -190,17 +190,8 @@ def _per_doc(design: Design, metric: str) -> list[tuple[float, float]]:
 
 
 def expected_task(design: Design, metric: str) -> tuple[float, float | str, int]:
-    """(value, stderr, documents pooled) of one task row: Σw·v/Σw and the ratio estimator's
-    standard error √(n/(n-1)·Σ w²(v-R)²)/Σw over documents (N/A under two; NaN: none)."""
-    docs = _per_doc(design, metric)
-    if not docs:
-        return math.nan, NA, 0
-    total = sum(w for _, w in docs)
-    ratio = sum(v * w for v, w in docs) / total
-    n = len(docs)
-    if n < 2:
-        return ratio, NA, n
-    return ratio, math.sqrt(n / (n - 1) * sum((w * (v - ratio)) ** 2 for v, w in docs)) / total, n
+    """(value, stderr, documents pooled) of one task row (:func:`testenv.pooled_row`)."""
+    return pooled_row(_per_doc(design, metric))
 
 
 def expected_group(tasks: list[str], metric: str) -> tuple[float, float | str]:

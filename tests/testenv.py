@@ -4,6 +4,7 @@ not reach the model or dataset hub."""
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -113,6 +114,25 @@ def train_tiny_base(path: Path, heads: int = 4) -> tuple[Any, Any]:
     model.save_pretrained(path)
     tok.save_pretrained(path)
     return model, tok
+
+
+#: lm-eval's stderr when it cannot compute one (fewer than two documents)
+NA = "N/A"
+
+
+def pooled_row(docs: list[tuple[float, float]]) -> tuple[float, float | str, int]:
+    """(value, stderr, documents) of a ``pooled_mean`` row from its per-document (value, weight)
+    pairs, by hand: Σw·v/Σw and the ratio estimator's standard error √(n/(n-1)·Σ w²(v-R)²)/Σw
+    over the documents that carry weight (N/A under two; NaN value: none)."""
+    docs = [(v, w) for v, w in docs if w]
+    if not docs:
+        return math.nan, NA, 0
+    total = sum(w for _, w in docs)
+    ratio = sum(v * w for v, w in docs) / total
+    n = len(docs)
+    if n < 2:
+        return ratio, NA, n
+    return ratio, math.sqrt(n / (n - 1) * sum((w * (v - ratio)) ** 2 for v, w in docs)) / total, n
 
 
 def sample_status(sample: dict[str, Any]) -> str:

@@ -20,13 +20,19 @@ lm-eval hands a filter only the previous step's values, and its stock filters re
 plain strings, so the status could not survive steps *after* ours; running them
 inside ours (``then:``) keeps every pipeline intact and every status attached.
 
-``until:`` holds the task's stop strings when they were taken off generation so
-that the trace could run (our ``*_tc`` tasks do this): each answer part is cut at
-them exactly as lm-eval cuts a generation, before ``then:``.  With ``repeats: k``
-the pipeline's steps also run on each response alone, so every response has its own
-answer to score (``TracedAnswer.responses``).  The prompt reaches the filter on the
-response itself (:class:`Response`, set by ``TraceTask``), so ``prefilled: null``
-reads the template's prefill off it.
+The steps get what the stock task would get from a model that did not reason: for
+each document, the answer parts (:attr:`Trace.raw_answer`: a missing trace's is the
+response itself) of **all** its responses, in order — so ``take_first_k``,
+``majority_vote`` and custom filters on the document's list work as in the stock task,
+and the task's own rows (``maj@k``, ``pass@k``) equal the stock run's.  ``until:`` holds
+the task's stop strings when they were taken off generation so that the trace could
+run (our ``*_tc`` tasks do this): each answer part is cut at them exactly as lm-eval
+cuts a generation, before ``then:``.  With ``repeats: k`` and a pipeline that selects
+one value, every response also gets its own value to score beside it
+(``TracedAnswer.responses``: the pipeline's value for a document whose k responses
+were all this one).  The prompt reaches the filter on the response itself
+(:class:`Response`, set by ``TraceTask``), so ``prefilled: null`` reads the
+template's prefill off it.
 
 Example:
     >>> f = TraceStatusFilter(then=[{"function": "take_first"}])
@@ -51,6 +57,9 @@ from . import groups
 __all__ = ["Response", "TraceStatusFilter", "TracedAnswer", "cut_at"]
 
 log = logging.getLogger(__name__)
+
+#: per-response runs (:meth:`TraceStatusFilter._each`) go through the pipeline in chunks of this many
+_CHUNK = 4096
 
 
 def _steps(then: object) -> list[tuple[Any, dict[str, Any]]]:
@@ -149,22 +158,43 @@ class TraceStatusFilter(Filter):
             values = step(**kwargs).apply(values, docs)
         return list(values)
 
+    def _each(self, answers: list[list[str]], docs: Sequence[dict]) -> list[list[Any]]:
+        """Each response's own value: the pipeline's output for a document whose every
+        response were this one (``n`` copies of its answer part, ``n`` the document's
+        responses), so a step that takes several responses (``take_first_k``,
+        ``majority_vote``, a custom filter) gets as many as it gets for the document;
+        of a list output, its first item.  Equal answer parts of a document run once."""
+        pairs: list[tuple[int, str]] = []  # (document, answer part) to run
+        slots: list[list[int]] = []  # document -> response -> index into pairs
+        for d, texts in enumerate(answers):
+            seen: dict[str, int] = {}
+            slots.append([seen.setdefault(text, len(pairs) + len(seen)) for text in texts])
+            pairs += [(d, text) for text in seen]
+        values: list[Any] = []
+        for lo in range(0, len(pairs), _CHUNK):  # bounded memory: n copies per pair
+            chunk = pairs[lo : lo + _CHUNK]
+            values += self._run([[text] * len(answers[d]) for d, text in chunk], [docs[d] for d, _ in chunk])
+        return [[_single(values[j]) for j in doc_slots] for doc_slots in slots]
+
     def apply(self, resps: Iterable[Sequence[Any]], docs: Sequence[dict]) -> list[Any]:
+        """The pipeline's steps on the answer parts of every document's responses, all of
+        them in order (what the stock task gets from a model that did not reason); with
+        several responses and a selecting pipeline, also each response's own value."""
         resps = [list(r) for r in resps]
         traces = [[self.parse(r) for r in rs] for rs in resps]
         answers = [[cut_at(t.raw_answer, self.until) for t in ts] for ts in traces]
         values = self._run(answers, docs)
-        k = max((len(ts) for ts in traces), default=1)
-        # several responses: each one's own answer, the pipeline's steps run on it alone
-        alone = [self._run([a[i : i + 1] or [""] for a in answers], docs) for i in range(k)] if k > 1 else []
+        several = max((len(ts) for ts in traces), default=1) > 1
+        # a list output keeps one value per response already: no per-response run needed
+        each = self._each(answers, docs) if several and not all(isinstance(v, list) for v in values) else None
         out: list[Any] = []
         for d, (value, ts) in enumerate(zip(values, traces, strict=True)):
-            each = tuple(TracedAnswer(_single(alone[i][d]), ts[i : i + 1]) for i in range(len(ts))) if alone else ()
+            own = tuple(TracedAnswer(v, (t,)) for v, t in zip(each[d], ts, strict=True)) if each else ()
             if isinstance(value, list):
                 # no selection step: one value per response, each with its own trace
-                out.append([TracedAnswer(v, ts, ts[i] if i < len(ts) else None, each) for i, v in enumerate(value)])
+                out.append([TracedAnswer(v, ts, ts[i] if i < len(ts) else None, own) for i, v in enumerate(value)])
             else:
-                out.append(TracedAnswer(value, ts, responses=each))
+                out.append(TracedAnswer(value, ts, responses=own))
         self._warn(traces)
         return out
 

@@ -36,6 +36,7 @@ chat template that prefills ``<think>`` is recognised.
 from __future__ import annotations
 
 import logging
+import numbers
 import re
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ from ..metrics.failure_kinds import EXTRA_METRICS, OPTION_KEYS, extra_metric_val
 from ..metrics.pooled import pooled_mean
 from ..metrics.trace_rates import METRICS, response_answers, trace_metric_values
 from . import compat
+from .model_args import warn_thinking_args
 from .registry import register
 from .task_index import effective_output_type, task_index
 
@@ -274,6 +276,8 @@ class TraceTask(ConfigurableTask):
         metric_list = self.config.metric_list or [{"metric": "exact_match"}]
         first = metric_list[0]["metric"]
         self._tc_primary = first if isinstance(first, str) else getattr(first, "__name__", str(first))
+        self._tc_said_unscored = False
+        warn_thinking_args(metadata)
 
     def aggregation(self) -> dict[str, Any]:
         """The task's own aggregations, and ``pooled_mean`` for each of our rows."""
@@ -339,10 +343,33 @@ class TraceTask(ConfigurableTask):
         return scores
 
     def _correct_from(self, scores: dict[str, Any]) -> float | None:
+        """A response's correctness: the task's first metric if it scores a document by a
+        number, else its first score that does (a custom ``process_results``); None when
+        none does (corpus metrics such as ``bleu``: their per-document value is the item
+        their aggregation takes, so no pass@1/rpass@1 rows, said once per task)."""
         correct = scores.get(self._tc_primary)
-        if correct is None:  # a custom process_results: take its first numeric score
-            correct = next((v for v in scores.values() if isinstance(v, (int, float, bool))), None)
-        return None if correct is None else float(correct)
+        if not _is_score(correct):
+            correct = next((v for v in scores.values() if _is_score(v)), None)
+        if correct is None:
+            if scores and not self._tc_said_unscored:
+                self._tc_said_unscored = True
+                log.warning(
+                    "%s: no pass@1/rpass@1 rows: its metrics (%s) give no per-document score (corpus-level, "
+                    "such as bleu/chrf/ter); its own rows and the trace status rows are reported",
+                    self.config.task, ", ".join(scores),
+                )  # fmt: skip
+            return None
+        return float(correct)
+
+
+def _is_score(value: object) -> bool:
+    """A per-document score: a real number (bool, int, float, numpy's), not an item a
+    corpus-level aggregation takes (``bleu``'s (reference, prediction) pair).
+
+    >>> _is_score(1), _is_score(0.5), _is_score(True), _is_score(["ref", "pred"]), _is_score(None)
+    (True, True, True, False, False)
+    """
+    return isinstance(value, numbers.Real)
 
 
 def _token_budget(value: object) -> int | None:
