@@ -107,6 +107,11 @@ def _wrap(args: argparse.Namespace) -> None:
             print(f"  {reason}", file=sys.stderr)
         raise SystemExit(1)
     print(f"run them with: lm_eval --include_path {result.out} --tasks {result.written[0]} ...")
+    print(
+        f"with our models (tc_replay, tc_chat_api, tc_completions_api): tracecollapse eval --include_path "
+        f"{result.out} --tasks {result.written[0]} ... (lm_eval builds --model before it reads a task: it cannot "
+        "know them)"
+    )
 
 
 @contextmanager

@@ -243,16 +243,23 @@ def _tiny_llama(path: Path) -> None:
 
 
 def test_tiny_hf_model_through_bare_lm_eval(tmp_path: Path) -> None:
+    """lm-eval's hf model, with its ``think_end_token`` set: the traced task says, when it is
+    built (before generation), that lm-eval cuts the trace off and which setting to drop."""
     model_dir = tmp_path / "tiny"
     _tiny_llama(model_dir)
     out = tmp_path / "out"
-    _run(
+    proc = _run(
         [
-            str(BIN / "lm_eval"), "--model", "hf", "--model_args", f"pretrained={model_dir},dtype=float32",
+            str(BIN / "lm_eval"), "--model", "hf", "--model_args",
+            f"pretrained={model_dir},dtype=float32,think_end_token=</think>",
             "--include_path", str(REPO / "task_yamls"), "--tasks", "tc_gsm8k_256", "--limit", "3",
             "--gen_kwargs", "max_gen_toks=6", "--device", "cpu", "--output_path", str(out), "--log_samples",
         ]
     )  # fmt: skip
+    said = proc.stderr.find("model_args think_end_token='</think>' makes lm-eval cut each response")
+    assert 0 <= said < proc.stderr.index("Running generate_until requests"), proc.stderr[-3000:]
+    assert proc.stderr.count("makes lm-eval cut each response") == 1
+    assert "Drop think_end_token from --model_args" in proc.stderr
     r = _results(out)["results"]["tc_gsm8k_256"]
     rates = [r[f"{s}_rate,answer"] for s in ("valid", "empty", "missing", "truncated")]
     assert sum(rates) == pytest.approx(1.0)

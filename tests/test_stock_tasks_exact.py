@@ -132,10 +132,13 @@ PIPELINES = {
 
 
 # --------------------------------------------------------------------------- the runs
-def _run(tasks: list[str], replies: Path, out: Path, env: dict[str, str], root: Path) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "lm_eval_tracecollapse", "eval", "--model", "tc_replay"]
-    cmd += ["--model_args", f"path={replies}", "--tasks", ",".join(tasks), "--confirm_run_unsafe_code"]
-    cmd += ["--output_path", str(out), "--log_samples"]
+def _run(
+    tasks: list[str], replies: Path, out: Path, env: dict[str, str], root: Path, command: list[str] | None = None
+) -> dict[str, Any]:
+    """``tracecollapse eval`` (or ``command``: the bare ``lm_eval``) of ``tasks`` on ``replies``."""
+    cmd = command or [sys.executable, "-m", "lm_eval_tracecollapse", "eval"]
+    cmd += ["--model", "tc_replay", "--model_args", f"path={replies}", "--tasks", ",".join(tasks)]
+    cmd += ["--confirm_run_unsafe_code", "--output_path", str(out), "--log_samples"]
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     (results,) = out.glob("*/results_*.json")
@@ -154,10 +157,16 @@ def _write_replies(path: Path, suffix: str, stock: bool) -> Path:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+def hub_root(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The four tasks' data where lm-eval's unchanged YAMLs find it offline, and the environment."""
     root = tmp_path_factory.mktemp("stock_exact")
     hub.write_offline_hub(root, [(repo, cfg, json.loads((FIX / f).read_text())) for repo, cfg, f, _ in DATA.values()])
-    env = {**hub.offline_env(root), "TRACECOLLAPSE_CACHE": str(root / "tc_cache"), "TQDM_DISABLE": "1"}
+    return root, {**hub.offline_env(root), "TRACECOLLAPSE_CACHE": str(root / "tc_cache"), "TQDM_DISABLE": "1"}
+
+
+@pytest.fixture(scope="module")
+def runs(hub_root: tuple[Path, dict[str, str]]) -> dict[str, dict[str, Any]]:
+    root, env = hub_root
     tasks = list(DESIGN)
     stock = _run(tasks, _write_replies(root / "stock.jsonl", "", True), root / "out_stock", env, root)
     traced_replies = _write_replies(root / "tc.jsonl", "_tc", False)
@@ -299,3 +308,29 @@ def test_a_reply_for_every_document() -> None:
     for task, (_, _, name, split) in DATA.items():
         assert len(json.loads((FIX / name).read_text())[split]) == len(DESIGN[task]), task
     assert [len(responses) for responses in GSM] == [64, 64]  # the task's repeats
+
+
+def test_the_bare_lm_eval_route_gives_the_same_rows(
+    hub_root: tuple[Path, dict[str, str]], runs: dict[str, dict[str, Any]]
+) -> None:
+    """``tracecollapse wrap`` says how to run our models; the bare ``lm_eval`` CLI, given the
+    wrappers' YAML files (lm-eval reads a named YAML file before it builds ``--model``, which
+    imports our models), reports every row the ``tracecollapse eval`` run reported."""
+    root, env = hub_root
+    wrapped = root / "wrapped"
+    cmd = [sys.executable, "-m", "lm_eval_tracecollapse", "wrap", *DESIGN, "--out", str(wrapped)]
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (
+        f"with our models (tc_replay, tc_chat_api, tc_completions_api): tracecollapse eval --include_path {wrapped}"
+        in (proc.stdout)
+    )
+    files = [str(wrapped / f"{task}_tc.yaml") for task in DESIGN]
+    lm_eval = [str(Path(sys.executable).parent / "lm_eval")]
+    bare = _run(files, root / "tc.jsonl", root / "out_bare", env, root, lm_eval)["results"]
+    for task in DESIGN:
+        want = runs["tc"]["results"][task + "_tc"]
+        got = bare[task + "_tc"]
+        assert {k for k in got if "," in k} == {k for k in want if "," in k}, task
+        for key in (k for k in want if "," in k):
+            assert _close(got[key], want[key]), (task, key, got[key], want[key])
