@@ -1,24 +1,26 @@
-"""``tracecollapse analyze`` throughput and memory on a generated samples file, two ways.
+"""``tracecollapse analyze`` and ``report --html``: throughput and memory on generated samples files.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_report.py [--n 1000] [--repeat 1]
 
-``--n`` is the size of the generated lm-eval ``samples_*.jsonl`` file in MB (default 1000,
-i.e. 1 GB): lines shaped like lm-eval 0.4.13's, two filter pipelines per document, responses
-of 0.5-30 kB whose text mixes prose, arithmetic and code (``<`` comparisons, HTML in
-answers), with mixed trace statuses and 5 % of the traces ending in a repetition loop.  It is
-analysed twice, each in a fresh child process (so its peak RSS is the analysis alone):
-**with our rows on the lines** (as a ``_tc`` run writes them: the failure-kind rows are read,
-not recomputed) and **without** (every row recomputed, as for a stock task's samples).
-Printed: MB/s and peak RSS of each, and the speed of a bare ``json.loads`` pass over the
-same lines in this process (the floor of any JSONL reader).  Targets: >= 50 MB/s, peak RSS
-< 500 MB.
+``--n`` is the size of the generated folder in MB (default 1000, i.e. 1 GB): four lm-eval
+``samples_*.jsonl`` files (four tasks) with lines shaped like lm-eval 0.4.13's, two filter
+pipelines per document, responses of 0.5-30 kB whose text mixes prose, arithmetic and code
+(``<`` comparisons, HTML in answers), with mixed trace statuses and 5 % of the traces ending
+in a repetition loop.  The folder is made twice: **with our rows on the lines** (as a ``_tc``
+run writes them: the failure-kind rows are read, not recomputed) and **without** (every row
+recomputed, as for a stock task's samples).  Each is analysed in a fresh child process (so
+its peak RSS is the analysis alone) on one core (``--workers 1``) and on every core, and its
+HTML report is built on one core.  Printed: MB/s and peak RSS of each, and the speed of a
+bare ``json.loads`` pass over the same lines in this process (the floor of any JSONL
+reader).  Targets: analyze >= 50 MB/s, report --html >= 20 MB/s, peak RSS < 500 MB.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -31,12 +33,22 @@ from _common import bench_args
 CHILD = """
 import resource, sys, time
 from lm_eval_tracecollapse.report import analyze
+from lm_eval_tracecollapse.report.html import write_report
+folder, mode, workers = sys.argv[1], sys.argv[2], int(sys.argv[3]) or None
 start = time.perf_counter()
-summaries, problems = analyze([sys.argv[1]], workers=1, progress=False)
+if mode == "analyze":
+    summaries, problems = analyze([folder], workers=workers, progress=False)
+else:
+    _, problems = write_report([folder], folder + ".html", workers=workers)
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(seconds, peak, sum(s.n for s in summaries), problems.skipped)
+children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(seconds, max(peak, children), problems.skipped)
 """
+#: (label, mode, workers: 0 = every core)
+RUNS = (("analyze, one core", "analyze", 1), ("analyze, every core", "analyze", 0),
+        ("report --html, one core", "html", 1))  # fmt: skip
+FILES = 4
 
 
 _PROSE = (
@@ -115,38 +127,46 @@ def load_every_line(path: Path) -> None:
             json.loads(raw)
 
 
-def _analyze(path: Path, repeat: int) -> tuple[float, float, int, int]:
-    best: tuple[float, float, int, int] | None = None
+def _child(folder: Path, mode: str, workers: int, repeat: int) -> tuple[float, float, int]:
+    """Best (seconds, peak RSS MB, skipped lines) of ``repeat`` fresh processes."""
+    best: tuple[float, float, int] | None = None
     for _ in range(repeat):
-        out = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, check=True)
-        seconds, peak, docs, skipped = out.stdout.split()
+        out = subprocess.run([sys.executable, "-c", CHILD, str(folder), mode, str(workers)], capture_output=True,
+                             text=True, check=True)  # fmt: skip
+        seconds, peak, skipped = out.stdout.split()
         if best is None or float(seconds) < best[0]:
-            best = (float(seconds), float(peak), int(docs), int(skipped))
+            best = (float(seconds), float(peak), int(skipped))
     assert best is not None
     return best
 
 
 def main() -> None:
     args = bench_args(__doc__, 1000)
-    results = {}
+    cpus = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
         for label, rows in (
             ("with our rows on the lines (a _tc run)", True),
             ("rows recomputed (stock samples)", False),
         ):
-            path = Path(tmp) / ("rows" if rows else "plain") / "samples_bench_2026-01-01T00-00-00.000000.jsonl"
-            path.parent.mkdir()
-            size = write_file(path, args.n, args.seed, rows=rows)
-            seconds, peak, docs, skipped = _analyze(path, args.repeat)
+            folder = Path(tmp) / ("rows" if rows else "plain")
+            folder.mkdir()
+            files = [folder / f"samples_bench{i}_2026-01-01T00-00-00.000000.jsonl" for i in range(FILES)]
+            mb = sum(write_file(f, args.n // FILES, args.seed + i, rows=rows) for i, f in enumerate(files)) / 1e6
             start = time.perf_counter()
-            load_every_line(path)
-            results[label] = (size / 1e6, seconds, peak, docs, skipped, time.perf_counter() - start)
-            path.unlink()
-    for label, (mb, seconds, peak, docs, skipped, baseline) in results.items():
-        print(f"{mb:,.0f} MB samples file, {docs:,} documents (x2 pipelines), {skipped} skipped lines, {label}")
-        print(f"  tracecollapse analyze: {mb / seconds:,.1f} MB/s ({seconds:.1f} s), peak RSS {peak:,.0f} MB, "
-              f"{(mb / seconds) / (mb / baseline):.3f}x json.loads (targets: >= 50 MB/s, < 500 MB)")  # fmt: skip
-        print(f"  bare json.loads of every line: {mb / baseline:,.0f} MB/s (the floor for any JSONL reader)")
+            for f in files:
+                load_every_line(f)
+            floor = mb / (time.perf_counter() - start)
+            print(f"{mb:,.0f} MB in {FILES} samples files, {label}; bare json.loads of every line: "
+                  f"{floor:,.0f} MB/s (the floor for any JSONL reader)")  # fmt: skip
+            for what, mode, workers in RUNS:
+                seconds, peak, skipped = _child(folder, mode, workers, args.repeat)
+                target = 50 if mode == "analyze" else 20
+                cores = f" ({cpus} processes)" if workers == 0 else ""
+                print(f"  {what + cores:<34} {mb / seconds:7.1f} MB/s ({seconds:6.1f} s), peak RSS {peak:,.0f} MB, "
+                      f"{(mb / seconds) / floor:.3f}x json.loads (targets: >= {target} MB/s, < 500 MB)"
+                      + (f", {skipped} skipped lines" if skipped else ""))  # fmt: skip
+            for f in files:
+                f.unlink()
 
 
 if __name__ == "__main__":
