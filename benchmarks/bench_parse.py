@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 
 from _common import bench_args
+from bench_report import response
 
 from lm_eval_tracecollapse import parse_trace, parse_traces
 
@@ -152,12 +153,22 @@ def main() -> None:
         f"({len(think):,} <think>-family responses, {think_bytes / 1e6:,.0f} MB); best of {args.repeat}"
     )
 
+    rng = random.Random(args.seed)
+    dense = [response(rng)[3] for _ in range(max(1, args.n // 50))]  # bench_report's math/code/HTML traces
+    dense_bytes = sum(map(len, dense))
+    lt_dense = sum(t.count("<") for t in dense) / dense_bytes
+    print(f"dense corpus (bench_report's): {len(dense):,} responses, {dense_bytes / 1e6:,.0f} MB, "
+          f"one '<' per {1 / lt_dense:,.0f} chars")  # fmt: skip
+
     timings: dict[str, float] = {}
     jobs: dict[str, Callable[[], object]] = {
         "find_think": lambda: [(t.find("<think>"), t.find("</think>")) for t in think],
         "ours_think": lambda: parse_traces(think, fmt="think"),
         "find_all": lambda: [(t.find(o), t.find(c)) for o, c, t in pairs],
         "ours_auto": lambda: parse_traces(texts),
+        "ours_auto_one": lambda: [parse_trace(t) for t in texts],
+        "find_dense": lambda: [(t.find("<think>"), t.find("</think>")) for t in dense],
+        "ours_dense_one": lambda: [parse_trace(t) for t in dense],
     }
     if tp_parse is not None:
         info = ModelInfo(prefixed=False)
@@ -174,15 +185,24 @@ def main() -> None:
     print("\nall families (fmt='auto'):")
     print(_row("str.find(open) + str.find(close)  [bound]", len(texts), all_bytes, timings["find_all"]))
     print(_row("lm_eval_tracecollapse parse_traces(fmt='auto')", len(texts), all_bytes, timings["ours_auto"]))
+    print(_row("lm_eval_tracecollapse parse_trace, one call each", len(texts), all_bytes, timings["ours_auto_one"]))
+    print("\ndense corpus (fmt='auto', one call each):")
+    print(_row("str.find(open) + str.find(close)  [bound]", len(dense), dense_bytes, timings["find_dense"]))
+    print(_row("lm_eval_tracecollapse parse_trace", len(dense), dense_bytes, timings["ours_dense_one"]))
 
     print("\nratios (higher = ours faster):")
     if "thinkpack_think" in timings:
         print(f"  ours / ThinkPack, <think> family:       {timings['thinkpack_think'] / timings['ours_think']:6.2f}x")
     print(f"  ours / str.find bound, <think> family:  {timings['find_think'] / timings['ours_think']:6.2f}x")
     print(f"  ours / str.find bound, all (auto):      {timings['find_all'] / timings['ours_auto']:6.2f}x")
+    print("time / str.find bound, one call at a time (target <= 1.5x):")
+    print(f"  mixed corpus (auto):                    {timings['ours_auto_one'] / timings['find_all']:6.2f}x")
+    print(f"  dense corpus (auto):                    {timings['ours_dense_one'] / timings['find_dense']:6.2f}x")
 
     print("\nadversarial inputs (seconds; linear scaling => 10 MB ~ 10x 1 MB):")
-    print(f"  {'input':<38} {'think 1MB':>9} {'think 10MB':>10} {'x':>5} {'auto 10MB':>9} {'ThinkPack 10MB':>14}")
+    print(f"  {'input':<38} {'think 1MB':>9} {'think 10MB':>10} {'x':>5} {'auto 10MB':>9} {'ThinkPack 10MB':>14}"
+          f" {'auto / scan':>11}")  # fmt: skip
+    worst = (0.0, "")
     small, large = adversarial_inputs(1_000_000), adversarial_inputs(10_000_000)
     info = ModelInfo(prefixed=False) if tp_parse is not None else None
     for label in small:
@@ -194,7 +214,11 @@ def main() -> None:
             if tp_parse is not None
             else f"{'-':>14}"
         )
-        print(f"  {label:<38} {t1:9.4f} {t10:10.4f} {t10 / t1:5.1f} {auto10:9.4f} {tp}")
+        # its str.find scan: both markers searched through the whole text (patterns it never holds)
+        scan = best_of(lambda s=large[label]: (s.find("<think>\0"), s.find("</think>\0")), args.repeat)
+        worst = max(worst, (auto10 / scan, label))
+        print(f"  {label:<38} {t1:9.4f} {t10:10.4f} {t10 / t1:5.1f} {auto10:9.4f} {tp} {auto10 / scan:10.0f}x")
+    print(f"worst adversarial input, fmt='auto' / its str.find scan: {worst[0]:.0f}x ({worst[1]}; target <= 20x)")
 
 
 if __name__ == "__main__":

@@ -86,6 +86,18 @@ def _trace(rng: random.Random) -> str:
     return "\n".join(parts)
 
 
+def response(rng: random.Random) -> tuple[float, str, str, str]:
+    """One generated response: (its kind draw, trace, answer, the whole text) — 60 % valid,
+    10 % empty, 10 % truncated, 20 % missing a trace."""
+    kind = rng.random()
+    trace = _trace(rng) if kind < 0.9 else ""
+    answer = rng.choice(["The answer is 7.", "<b>7</b>", "x < 7, so 6."])
+    resp = (f"<think>{trace}</think>{answer}" if kind < 0.6 else
+            f"<think></think>{answer}" if kind < 0.7 else
+            f"<think>{trace}" if kind < 0.8 else answer)  # fmt: skip
+    return kind, trace, answer, resp
+
+
 def write_file(path: Path, megabytes: int, seed: int, rows: bool = False) -> int:
     """A samples file of about ``megabytes`` MB (see the module docstring); ``rows``: with our
     rows on each line, as a ``_tc`` run stores them (the values are the generator's, not
@@ -95,12 +107,7 @@ def write_file(path: Path, megabytes: int, seed: int, rows: bool = False) -> int
     written = doc = 0
     with path.open("w") as fh:
         while written < target:
-            kind = rng.random()
-            trace = _trace(rng) if kind < 0.9 else ""
-            answer = rng.choice(["The answer is 7.", "<b>7</b>", "x < 7, so 6."])
-            resp = (f"<think>{trace}</think>{answer}" if kind < 0.6 else
-                    f"<think></think>{answer}" if kind < 0.7 else
-                    f"<think>{trace}" if kind < 0.8 else answer)  # fmt: skip
+            kind, trace, answer, resp = response(rng)
             for filt in ("strict-match", "flexible-extract"):
                 rec: dict[str, object] = {
                     "doc_id": doc, "doc": {"question": f"q{doc}", "answer": "7"}, "target": "7",
