@@ -1,0 +1,124 @@
+"""Rows for several samples per document: pass@k, rpass@k, maj@k, rmaj@k, valid@k, all_valid@k.
+
+With ``repeats: n`` a document has n responses; each has a trace status, an extracted
+answer and a correctness (the task's own scoring of that response alone).  Per document,
+for a k <= n (c correct, v valid-trace responses, c_v correct among them):
+
+* ``pass@k`` — the unbiased estimator 1 − C(n−c, k)/C(n, k) (the chance that k draws
+  without replacement hold a correct one), computed as HF ``code_eval`` computes it, so on
+  ``humaneval`` it equals lm-eval's own ``pass@k`` on the same samples;
+* ``rpass@k`` — the same over the valid-trace responses only (v and c_v); N/A when v < k
+  (``rpass@k_coverage``: the share of documents with at least k valid responses);
+* ``maj@k`` — the correctness of the majority answer of k responses (ties: the answer met
+  first, as lm-eval's ``majority_vote`` filter breaks them), averaged over every k-subset
+  when there are at most :data:`EXACT_SUBSETS` of them, else over :data:`RESAMPLES` seeded
+  draws (the same draws for every document, so shards agree); ``rmaj@k`` over the
+  valid-trace responses (N/A when v < k);
+* ``valid@k`` / ``all_valid@k`` — the chance that at least one / all of k draws have a
+  valid trace: 1 − C(n−v, k)/C(n, k) and C(v, k)/C(n, k).
+
+``avg@k`` (the mean correctness of the n samples) is ``pass@1``: no row of its own.
+
+Example:
+    >>> pass_at_k(4, 1, 2), valid_at_k(4, 2, 2), all_valid_at_k(4, 2, 2)
+    (0.5, 0.8333333333333333, 0.16666666666666666)
+    >>> majority_correct(["7", "8", "7"], [1.0, 0.0, 1.0], 3)
+    1.0
+    >>> k_values(8, None), k_values(6, [1, 4, 16])
+    ([1, 2, 4, 8], [1, 4])
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Hashable, Sequence
+from itertools import combinations
+
+__all__ = [
+    "EXACT_SUBSETS",
+    "RESAMPLES",
+    "all_valid_at_k",
+    "k_values",
+    "majority_correct",
+    "pass_at_k",
+    "valid_at_k",
+]
+
+#: maj@k averages over every k-subset up to this many of them, else over RESAMPLES draws
+EXACT_SUBSETS = 2000
+RESAMPLES = 1000
+
+
+def k_values(repeats: int, chosen: Sequence[int] | None) -> list[int]:
+    """The k's of the @k rows for ``repeats`` responses per document: ``chosen`` (metadata
+    ``tc_k``) up to ``repeats``, default the powers of two up to it; none below 2 repeats."""
+    if repeats < 2:
+        return []
+    if chosen is None:
+        return [2**i for i in range(repeats.bit_length()) if 2**i <= repeats]
+    bad = [k for k in chosen if isinstance(k, bool) or not isinstance(k, int) or k < 1]
+    if bad:
+        raise ValueError(f"tc_k must be a list of integers >= 1, got {list(chosen)!r}")
+    return sorted({k for k in chosen if k <= repeats})
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """1 − C(n−c, k)/C(n, k), as HF ``code_eval``'s ``estimate_pass_at_k`` computes it.
+
+    >>> pass_at_k(10, 0, 5), pass_at_k(10, 10, 5), round(pass_at_k(10, 3, 1), 6)
+    (0.0, 1.0, 0.3)
+    """
+    _check(n, c, k)
+    if n - c < k:
+        return 1.0
+    import numpy as np
+
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def valid_at_k(n: int, v: int, k: int) -> float:
+    """The chance that at least one of k draws (of n, v valid) has a valid trace."""
+    return pass_at_k(n, v, k)
+
+
+def all_valid_at_k(n: int, v: int, k: int) -> float:
+    """The chance that all k draws (of n, v valid) have a valid trace: C(v, k)/C(n, k)."""
+    _check(n, v, k)
+    return math.comb(v, k) / math.comb(n, k)
+
+
+def majority_correct(answers: Sequence[Hashable], correct: Sequence[float], k: int) -> float:
+    """maj@k of one document: the mean correctness of the majority answer of k of its
+    responses (in their order; ties to the answer met first), over the k-subsets.
+
+    >>> majority_correct(["a", "b"], [1.0, 0.0], 2)  # a tie: the first answer wins
+    1.0
+    >>> majority_correct(["a", "b", "b"], [1.0, 0.0, 0.0], 1)
+    0.3333333333333333
+    """
+    n = len(answers)
+    if len(correct) != n:
+        raise ValueError(f"maj@{k}: {len(correct)} correctness values for {n} answers")
+    _check(n, 0, k)
+    # an answer's correctness: the first response that gave it (the vote picks an answer)
+    score: dict[Hashable, float] = {}
+    for a, c in zip(answers, correct, strict=True):
+        score.setdefault(a, c)
+    subsets = math.comb(n, k)
+    if subsets <= EXACT_SUBSETS:
+        picks: Sequence[Sequence[int]] = list(combinations(range(n), k))
+    else:
+        rng = random.Random(f"maj@{k}/{n}")  # the same draws for every document of this n
+        picks = [sorted(rng.sample(range(n), k)) for _ in range(RESAMPLES)]
+    total = 0.0
+    for pick in picks:
+        vote = Counter(answers[i] for i in pick).most_common(1)[0][0]
+        total += score[vote]
+    return total / len(picks)
+
+
+def _check(n: int, c: int, k: int) -> None:
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"@k rows need 0 <= count <= n and 1 <= k <= n, got n={n}, count={c}, k={k}")
