@@ -32,14 +32,20 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from itertools import combinations
+
+from .pooled import NotAvailable, Weighted
 
 __all__ = [
     "EXACT_SUBSETS",
     "RESAMPLES",
     "all_valid_at_k",
+    "at_k_names",
+    "at_k_values",
+    "is_at_k",
     "k_values",
     "majority_correct",
     "pass_at_k",
@@ -117,6 +123,71 @@ def majority_correct(answers: Sequence[Hashable], correct: Sequence[float], k: i
         vote = Counter(answers[i] for i in pick).most_common(1)[0][0]
         total += score[vote]
     return total / len(picks)
+
+
+_NAME = re.compile(r"(?:pass|rpass|maj|rmaj|valid|all_valid)@([0-9]+)(?:_coverage)?")
+_KINDS = ("pass", "rpass", "rpass_coverage", "maj", "rmaj", "valid", "all_valid")
+
+
+def _row(kind: str, k: int) -> str:
+    return f"rpass@{k}_coverage" if kind == "rpass_coverage" else f"{kind}@{k}"
+
+
+def at_k_names(ks: Sequence[int]) -> dict[str, bool]:
+    """The @k row names for ``ks`` (k = 1 left out: pass@1, rpass@1 and valid_rate are its
+    rows), each with ``higher_is_better``.
+
+    >>> list(at_k_names([1, 2]))
+    ['pass@2', 'rpass@2', 'rpass@2_coverage', 'maj@2', 'rmaj@2', 'valid@2', 'all_valid@2']
+    """
+    return {_row(kind, k): True for k in ks if k >= 2 for kind in _KINDS}
+
+
+def is_at_k(name: str) -> bool:
+    """Whether ``name`` is an @k row (k >= 2), e.g. ``maj@8`` or ``rpass@4_coverage``.
+
+    >>> is_at_k("maj@8"), is_at_k("rpass@4_coverage"), is_at_k("pass@1"), is_at_k("pass@1_empty")
+    (True, True, False, False)
+    """
+    m = _NAME.fullmatch(name)
+    return m is not None and int(m.group(1)) >= 2
+
+
+def at_k_values(
+    answers: Sequence[Hashable], valid: Sequence[bool], correct: Sequence[float] | None, ks: Sequence[int]
+) -> dict[str, float]:
+    """One document's @k rows (per-document values weighted 1, as :class:`~.pooled.Weighted`,
+    or ``N/A``) from its responses' answers, whether each has a valid trace, and their
+    correctness (0/1; None or fractional: only ``valid@k``/``all_valid@k``).
+
+    >>> v = at_k_values(["7", "8", "7", "9"], [True, True, False, True], [1.0, 0.0, 1.0, 0.0], [2, 4])
+    >>> round(v["pass@2"], 4), round(v["maj@2"], 4), round(v["rpass@2"], 4), v["rpass@4"], v["valid@4"]
+    (0.8333, 0.6667, 0.6667, N/A, 1.0)
+    """
+    n = len(answers)
+    if len(valid) != n or (correct is not None and len(correct) != n):
+        raise ValueError(f"@k rows: {n} answers, {len(valid)} statuses, {len(correct or [])} correctness values")
+    binary = correct is not None and all(c in (0.0, 1.0) for c in correct)
+    v = sum(valid)
+    out: dict[str, float] = {}
+    for k in ks:
+        if k < 2 or k > n:
+            continue
+        out[f"valid@{k}"] = Weighted(valid_at_k(n, v, k), 1)
+        out[f"all_valid@{k}"] = Weighted(all_valid_at_k(n, v, k), 1)
+        if not binary or correct is None:
+            continue
+        picked = [i for i in range(n) if valid[i]]
+        out[f"pass@{k}"] = Weighted(pass_at_k(n, int(sum(correct)), k), 1)
+        out[f"maj@{k}"] = Weighted(majority_correct(answers, correct, k), 1)
+        out[f"rpass@{k}_coverage"] = Weighted(float(v >= k), 1)
+        if v >= k:
+            out[f"rpass@{k}"] = Weighted(pass_at_k(v, int(sum(correct[i] for i in picked)), k), 1)
+            out[f"rmaj@{k}"] = Weighted(majority_correct([answers[i] for i in picked],
+                                                         [correct[i] for i in picked], k), 1)  # fmt: skip
+        else:
+            out[f"rpass@{k}"] = out[f"rmaj@{k}"] = NotAvailable()
+    return out
 
 
 def _check(n: int, c: int, k: int) -> None:
