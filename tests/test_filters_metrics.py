@@ -52,6 +52,7 @@ def test_filter_cuts_the_answer_at_the_tasks_stop_strings() -> None:
 
 
 def test_repeats_score_each_response_alone() -> None:
+    """Each response also gets its own value, scored beside the pipeline's (pass@1, rpass@1)."""
     f = TraceStatusFilter(then=[{"function": "regex", "regex_pattern": r"(\d+)"}, {"function": "take_first"}])
     [a] = f.apply([["<think>x</think>1", "2", "<think>y</think>3"]], [{}])
     assert a == "1" and [str(r) for r in a.responses] == ["1", "2", "3"]
@@ -59,6 +60,26 @@ def test_repeats_score_each_response_alone() -> None:
     assert values["valid_rate"] == pytest.approx(2 / 3) and values["valid_rate"].weight == 3
     assert values["pass@1"] == pytest.approx(2 / 3)
     assert values["rpass@1"] == 0.5 and values["rpass@1"].weight == 2  # correct among valid responses
+
+
+def test_steps_over_several_responses_get_all_of_them() -> None:
+    """take_first_k and majority_vote get every response's answer part, in order, as in the stock
+    task (issue 35: they got one response and asserted); each response's own value is the
+    pipeline's value for a document whose responses were all this one."""
+    steps = [{"function": "take_first_k", "k": 3}, {"function": "regex", "regex_pattern": r"is (\d+)"}]
+    steps += [{"function": "majority_vote"}, {"function": "take_first"}]
+    responses = ["<think>is 9</think>is 5", "is 5\n", "<think>x</think>\nis 4", "<think>y</think>is 4", "is 4"]
+    [a] = TraceStatusFilter(then=steps).apply([responses], [{}])
+    assert a == "5"  # the majority of the first 3 answer parts (the trace's 9 never counts)
+    assert [str(r) for r in a.responses] == ["5", "5", "4", "4", "4"]
+    assert [r.trace.status.value for r in a.responses] == ["valid", "missing", "valid", "valid", "missing"]
+    with pytest.raises(AssertionError, match="Need at least 3 responses"):  # as stock, with fewer
+        TraceStatusFilter(then=steps).apply([responses[:2]], [{}])
+
+
+def test_a_corpus_metric_is_no_scorer() -> None:
+    with pytest.raises(ValueError, match="scorer 'bleu' gives no per-document score"):
+        score_with("bleu", "a cat", "a cat")
 
 
 def test_filter_option_errors() -> None:

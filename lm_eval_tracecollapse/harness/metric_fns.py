@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,7 @@ from ..metrics.failure_kinds import OPTION_KEYS, STATUS_PASS, extra_metric_value
 from ..metrics.trace_rates import response_answers, trace_metric_values
 from ..scoring.memo import once
 
-__all__ = ["make_extra_metric", "make_metric", "response_correctness", "score_with"]
+__all__ = ["is_score", "make_extra_metric", "make_metric", "response_correctness", "score_with"]
 
 
 def score_with(scorer: str | Callable[..., Any], gold: Any, pred: Any, **kwargs: Any) -> float:
@@ -35,13 +36,31 @@ def score_with(scorer: str | Callable[..., Any], gold: Any, pred: Any, **kwargs:
     if fn is None:
         raise ValueError(f"pass@1/rpass@1: unknown scorer metric {scorer!r}; name a registered lm-eval metric")
     name = scorer if isinstance(scorer, str) else getattr(fn, "__name__", "score")
-    value = fn(references=[gold], predictions=[str(pred)], **kwargs)
+    try:
+        value = fn(references=[gold], predictions=[str(pred)], **kwargs)
+    except TypeError:  # lm-eval's other convention (its passthrough corpus metrics): one item
+        value = fn([gold, str(pred)])
     if isinstance(value, dict):
         value = value.get(name, next(iter(value.values())))
+    if not is_score(value):
+        raise ValueError(
+            f"pass@1/rpass@1: scorer {name!r} gives no per-document score (got {type(value).__name__}: a "
+            "corpus-level metric such as bleu scores the whole set); name a metric that scores one answer"
+        )
     value = float(value)
     if math.isnan(value):
         raise ValueError(f"pass@1/rpass@1: scorer {name!r} returned NaN")
     return value
+
+
+def is_score(value: object) -> bool:
+    """A per-document score: a real number (bool, int, float, numpy's), not the item a
+    corpus-level aggregation takes (``bleu``'s (reference, prediction) pair).
+
+    >>> is_score(1), is_score(0.5), is_score(True), is_score(["ref", "pred"]), is_score(None)
+    (True, True, True, False, False)
+    """
+    return isinstance(value, numbers.Real)
 
 
 def response_correctness(pred: TracedAnswer, gold: Any, kwargs: dict[str, Any]) -> list[float]:

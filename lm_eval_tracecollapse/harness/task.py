@@ -36,7 +36,6 @@ chat template that prefills ``<think>`` is recognised.
 from __future__ import annotations
 
 import logging
-import numbers
 import re
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ from ..metrics.failure_kinds import EXTRA_METRICS, OPTION_KEYS, extra_metric_val
 from ..metrics.pooled import pooled_mean
 from ..metrics.trace_rates import METRICS, response_answers, trace_metric_values
 from . import compat
+from .metric_fns import is_score
 from .model_args import warn_thinking_args
 from .registry import register
 from .task_index import effective_output_type, task_index
@@ -348,8 +348,8 @@ class TraceTask(ConfigurableTask):
         none does (corpus metrics such as ``bleu``: their per-document value is the item
         their aggregation takes, so no pass@1/rpass@1 rows, said once per task)."""
         correct = scores.get(self._tc_primary)
-        if not _is_score(correct):
-            correct = next((v for v in scores.values() if _is_score(v)), None)
+        if not is_score(correct):
+            correct = next((v for v in scores.values() if is_score(v)), None)
         if correct is None:
             if scores and not self._tc_said_unscored:
                 self._tc_said_unscored = True
@@ -360,16 +360,6 @@ class TraceTask(ConfigurableTask):
                 )  # fmt: skip
             return None
         return float(correct)
-
-
-def _is_score(value: object) -> bool:
-    """A per-document score: a real number (bool, int, float, numpy's), not an item a
-    corpus-level aggregation takes (``bleu``'s (reference, prediction) pair).
-
-    >>> _is_score(1), _is_score(0.5), _is_score(True), _is_score(["ref", "pred"]), _is_score(None)
-    (True, True, True, False, False)
-    """
-    return isinstance(value, numbers.Real)
 
 
 def _token_budget(value: object) -> int | None:
