@@ -149,7 +149,16 @@ def _report(args: argparse.Namespace) -> None:
 
     with _clear_input_errors(args.command):
         if args.command == "compare":
+            gates = None
+            if getattr(args, "gate", None):
+                try:
+                    gates = report.load_gates(args.gate)
+                except ValueError as exc:  # a bad SPEC: 2, as missing data (1 is a failed gate)
+                    print(f"tracecollapse compare: {exc}", file=sys.stderr)
+                    raise SystemExit(2) from None
             comparisons, problems = report.compare([args.base], [args.finetuned], args.fmt, args.strict)
+            if gates is not None:
+                _gate(args, comparisons, gates, problems)
             faith = probes.compare_probes([args.base], [args.finetuned], args.probe_reference)
             blocks = [report.compare_text(comparisons), probes.probe_compare_text(faith) if faith else ""]
             print("\n".join(b for b in blocks if b) or "no task with paired documents in both runs")
@@ -180,6 +189,23 @@ def _report(args: argparse.Namespace) -> None:
                 print(f"wrote {report.plot(summaries, args.out)}")
     if problems.skipped:
         print(_skipped(problems), file=sys.stderr)
+
+
+def _gate(args: argparse.Namespace, comparisons: list[Any], gates: dict[str, Any], problems: Any) -> None:
+    """``compare --gate``: the gate table (and ``--json``), then exit 0 pass, 1 fail, 2 missing data."""
+    from pathlib import Path
+
+    from .report.gate import evaluate, gate_json, gate_text
+
+    rows, status = evaluate(comparisons, gates)
+    print(gate_text(rows) if rows else "no gated task with paired documents in both runs")
+    if args.json:
+        Path(args.json).write_text(json.dumps(gate_json(rows, status), indent=2) + "\n", encoding="utf-8")
+    if problems.skipped:
+        print(_skipped(problems), file=sys.stderr)
+    verdict = {0: "passed", 1: "FAILED", 2: "missing data (a gated task or metric is absent from a run)"}[status]
+    print(f"tracecollapse compare --gate: {verdict}", file=sys.stderr)
+    raise SystemExit(status)
 
 
 def _html(args: argparse.Namespace, summaries: list[Any] | None = None) -> None:
@@ -257,6 +283,10 @@ def main(argv: list[str] | None = None) -> None:
     cmp = sub.add_parser("compare", parents=[common], help="paired base vs fine-tuned comparison")
     cmp.add_argument("base")
     cmp.add_argument("finetuned")
+    cmp.add_argument("--gate", default=None, metavar="SPEC", help="limits on the change, e.g. "
+                     "'valid_rate:-0.05, rpass@1:-0.02@ci' or a YAML file of them per task (docs/report.md); "
+                     "exit 1 when one fails, 2 on missing data")  # fmt: skip
+    cmp.add_argument("--json", default=None, metavar="OUT.json", help="with --gate: also write the gate table as JSON")
     tab = sub.add_parser("table", parents=[common], help="the paper's table: runs x (pass@1, Rpass@1, VR) per task")
     tab.add_argument("paths", nargs="+")
     tab.add_argument("--format", dest="table_format", default="markdown", choices=["markdown", "latex", "csv"])

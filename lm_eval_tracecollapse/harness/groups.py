@@ -12,7 +12,8 @@ responses, and a subtask with none must not count) nor for rates with ``repeats`
 * ``Group.aggregate``: after lm-eval's own computation (its rows stay exactly as
   lm-eval computes them), the rows of *our* metrics (:data:`~.metrics.METRICS` and
   :data:`~.failure_kinds.EXTRA_METRICS`; an extra row no leaf has — switched off, or
-  the other length unit — is left out without lm-eval's "no values" warning) are
+  the other length unit — is left out without lm-eval's "no values" warning), and the
+  @k rows (:mod:`~.metrics.at_k`) of leaves with ``repeats``, listed or not, are
   recomputed from the leaves' :class:`~.metrics.Pooled` values — weighted by each
   leaf's pooled weight when the entry weights by size (lm-eval's default), else the
   plain mean over leaves; subtasks whose value is ``N/A`` are left out, and the row is
@@ -33,6 +34,7 @@ import copy
 import threading
 from typing import Any
 
+from ..metrics.at_k import is_at_k
 from ..metrics.failure_kinds import EXTRA_METRICS
 from ..metrics.pooled import pool_leaves, pooled_mean, pooled_stderr
 from ..metrics.trace_rates import METRICS
@@ -57,23 +59,29 @@ def _aggregate(original: Any) -> Any:
         narrowed = copy.copy(self)
         narrowed.aggregate_metric_list = kept if entries is not None else entries
         out = original(narrowed, task_metrics)
-        for cfg in kept:
-            if cfg.metric not in OURS:
-                continue
-            filters = cfg.filter_list
-            if filters is None:
-                filters = compat.discover_filters(self, cfg.metric, task_metrics)
+        rows = [(c.metric, c.filter_list, c.weight_by_size) for c in kept if c.metric in OURS]
+        # the @k rows of leaves with repeats, listed or not (their k's are the leaves' own)
+        listed = {c.metric for c in kept}
+        weight = kept[0].weight_by_size if kept else True
+        rows += [(m, None, weight) for m in sorted(present - listed, key=_at_k_order) if is_at_k(m)]
+        for metric, filter_list, by_size in rows:
+            filters = filter_list if filter_list is not None else compat.discover_filters(self, metric, task_metrics)
             for name in filters:
-                key, skey = f"{cfg.metric},{name}", f"{cfg.metric}_stderr,{name}"
+                key, skey = f"{metric},{name}", f"{metric}_stderr,{name}"
                 found = [task_metrics[t] for t in leaves if key in task_metrics.get(t, {})]
                 if not found:
                     continue
                 parts = [(r[key], r.get(skey, "N/A")) for r in found]
                 sizes = [int(r.get("sample_len", 0)) for r in found]
-                out[key], out[skey] = pool_leaves(parts, cfg.weight_by_size, sizes)
+                out[key], out[skey] = pool_leaves(parts, by_size, sizes)
         return out
 
     return aggregate
+
+
+def _at_k_order(name: str) -> tuple[int, str]:
+    """@k rows by k, then name: ``pass@2`` … before ``pass@4`` …"""
+    return (int(name.split("@", 1)[1].split("_", 1)[0]), name) if "@" in name else (0, name)
 
 
 def _stderr_for_metric(original: Any) -> Any:

@@ -6,6 +6,7 @@ True
 """
 
 from ..samples.records import DocRecord, Problems, find_sample_files, iter_file, read_file
+from .gate import load_gates
 from .render import analyze_text, compare_text, paper_table, plot
 from .summary import Comparison, Estimate, TaskSummary, analyze, compare, summarize
 
@@ -21,6 +22,7 @@ __all__ = [
     "compare_text",
     "find_sample_files",
     "iter_file",
+    "load_gates",
     "paper_table",
     "plot",
     "read_file",

@@ -31,6 +31,7 @@ from ..metrics.failure_kinds import FailureOptions, LengthUnit, load_tokenizer
 from ..samples.files import order_runs
 from ..samples.parallel import map_files
 from ..samples.records import DocRecord, Problems, check_fmt, find_sample_files, is_probe_file, iter_file, task_and_run
+from .deltas import Delta, paired_deltas
 from .kinds import KindAcc
 from .stats import Estimate, cluster_cis, mcnemar_exact, paired_bootstrap_cis, wilson
 
@@ -238,6 +239,8 @@ class Comparison:
     pipeline: str = "none"
     # the extra rows (report/kinds.py) over the paired documents: (base, fine-tuned), None: N/A
     kinds: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    # every gated row (report/deltas.py): base, fine-tuned, Δ's interval, McNemar p
+    deltas: dict[str, Delta] = field(default_factory=dict)
 
 
 Keyed = dict[tuple[str, str], dict[Any, DocRecord]]
@@ -339,6 +342,7 @@ def compare_records(a: Keyed, b: Keyed, problems: Problems | None = None) -> tup
                 transitions=trans,
                 pipeline=pipeline,
                 kinds={name: (value, ft_kinds.get(name)) for name, value in base_kinds.items()},
+                deltas=paired_deltas(pairs),
             )
         )
     return out, problems

@@ -1,0 +1,114 @@
+"""Paired base → fine-tuned change of every row ``compare`` gates on, with a 95 % interval.
+
+For documents paired by ``doc_id`` (each a base and a fine-tuned :class:`DocRecord`), each
+row is a ratio of sums over documents: the status rates (responses of that status over
+responses), ``pass@1`` (correctness summed over documents) and ``rpass@1`` (correct
+valid-trace responses over valid-trace responses; NaN in the new run when it has no
+valid trace left).  Its Δ is new − base; the interval
+resamples documents (both runs together, the same resamples for every row: 2,000,
+seed 0) and recomputes both ratios; McNemar's exact p where every document has one
+response and the row is 0/1 per document (None otherwise: repeats, rpass@1).
+
+Example:
+    >>> from lm_eval_tracecollapse.samples.records import DocRecord
+    >>> def doc(s, c): return DocRecord("r", "t", 0, None, (s,), 1, 0, c, "exact_match")
+    >>> d = paired_deltas([(doc("valid", 1.0), doc("empty", 1.0)), (doc("valid", 0.0), doc("valid", 0.0))])
+    >>> d["valid_rate"].base, d["valid_rate"].new, d["empty_rate"].delta, d["pass@1"].delta
+    (1.0, 0.5, 0.5, 0.0)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..samples.records import DocRecord
+from .stats import mcnemar_exact
+
+__all__ = ["GATED", "Delta", "paired_deltas"]
+
+#: the rows a gate can name, in table order
+GATED = ("valid_rate", "empty_rate", "missing_rate", "truncated_rate", "pass@1", "rpass@1")
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One row's base and fine-tuned values, their difference and its 95 % interval."""
+
+    metric: str
+    base: float
+    new: float
+    lo: float
+    hi: float
+    mcnemar_p: float | None
+
+    @property
+    def delta(self) -> float:
+        return self.new - self.base
+
+
+def _columns(pairs: list[tuple[DocRecord, DocRecord]]) -> dict[str, tuple[list[float], ...]]:
+    """Per row: (num_base, den_base, num_new, den_new) per document; absent when undefined."""
+    cols: dict[str, tuple[list[float], ...]] = {}
+    for status in ("valid", "empty", "missing", "truncated"):
+        cols[f"{status}_rate"] = (
+            [float(x.statuses.count(status)) for x, _ in pairs], [float(x.k) for x, _ in pairs],
+            [float(y.statuses.count(status)) for _, y in pairs], [float(y.k) for _, y in pairs],
+        )  # fmt: skip
+    if all(x.correct is not None and y.correct is not None for x, y in pairs):
+        ones = [1.0] * len(pairs)
+        base, new = [float(x.correct or 0.0) for x, _ in pairs], [float(y.correct or 0.0) for _, y in pairs]
+        cols["pass@1"] = (base, ones, new, ones)
+    rv = [(x.valid_correct(), y.valid_correct()) for x, y in pairs]
+    known = zip(rv, pairs, strict=True)
+    if all((a is not None or x.valid == 0) and (b is not None or y.valid == 0) for (a, b), (x, y) in known):
+        num_a = [(a or 0.0) * x.valid for (a, _), (x, _) in zip(rv, pairs, strict=True)]
+        num_b = [(b or 0.0) * y.valid for (_, b), (_, y) in zip(rv, pairs, strict=True)]
+        den_a, den_b = [float(x.valid) for x, _ in pairs], [float(y.valid) for _, y in pairs]
+        if sum(den_a) > 0:  # (no valid trace left in the new run: its value is NaN, a gate fails)
+            cols["rpass@1"] = (num_a, den_a, num_b, den_b)
+    return cols
+
+
+def _mcnemar(num_a: list[float], den_a: list[float], num_b: list[float], den_b: list[float]) -> float | None:
+    if any(d != 1.0 for d in (*den_a, *den_b)) or any(v not in (0.0, 1.0) for v in (*num_a, *num_b)):
+        return None
+    b = sum(x > y for x, y in zip(num_a, num_b, strict=True))
+    c = sum(x < y for x, y in zip(num_a, num_b, strict=True))
+    return mcnemar_exact(b, c)
+
+
+def paired_deltas(
+    pairs: list[tuple[DocRecord, DocRecord]], iters: int = 2000, seed: int = 0, chunk_cells: int = 2_000_000
+) -> dict[str, Delta]:
+    """Every :data:`GATED` row defined on ``pairs`` (``rpass@1``: when both runs have a
+    valid trace; ``pass@1``: when every document is scored) as a :class:`Delta`."""
+    import numpy as np
+
+    cols = _columns(pairs)
+    n = len(pairs)
+    if n == 0:
+        return {}
+    names = list(cols)
+    matrix = np.array([c for name in names for c in cols[name]], dtype=float).T  # n x 4·rows
+    rng = np.random.default_rng(seed)
+    draws: list[list[Any]] = [[] for _ in names]
+    step = max(1, chunk_cells // n)
+    for start in range(0, iters, step):
+        rows = min(step, iters - start)
+        idx = rng.integers(0, n, size=(rows, n))
+        counts = np.bincount((idx + np.arange(rows)[:, None] * n).ravel(), minlength=rows * n).reshape(rows, n)
+        sums = counts @ matrix
+        for j, out in enumerate(draws):
+            na, da, nb, db = (sums[:, 4 * j + i] for i in range(4))
+            ok = (da > 0) & (db > 0)
+            out.append(nb[ok] / db[ok] - na[ok] / da[ok])
+    result = {}
+    for j, name in enumerate(names):
+        na, da, nb, db = cols[name]
+        diffs = np.concatenate(draws[j])
+        lo, hi = (float(v) for v in np.quantile(diffs, [0.025, 0.975])) if len(diffs) else (math.nan, math.nan)
+        new = sum(nb) / sum(db) if sum(db) else math.nan
+        result[name] = Delta(name, sum(na) / sum(da), new, lo, hi, _mcnemar(na, da, nb, db))
+    return result
