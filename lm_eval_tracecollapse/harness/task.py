@@ -14,15 +14,18 @@ lm-eval already knows (a stock task, or one of yours on ``--include_path``)::
 or give a full task config with ``class:`` (our paper tasks do).  ``tracecollapse
 wrap`` and ``tracecollapse eval --tasks NAME_tc`` write such YAMLs for any task,
 group or tag (:mod:`.wrap`).  Every filter pipeline of the task keeps its name and
-its steps; ``trace_status`` runs first and feeds them the answer part.  The task's
-own metrics are computed as before (on the answer part) and ours are added per
-pipeline: ``valid_rate``, ``empty_rate``, ``missing_rate``, ``truncated_rate``,
+its steps; ``trace_status`` runs first and feeds them the answer parts (of all of a
+document's responses, as the stock task gets them).  The task's own metrics are
+computed as before (on the answer parts: they equal a stock run's) and ours are added
+per pipeline: ``valid_rate``, ``empty_rate``, ``missing_rate``, ``truncated_rate``,
 ``answer_rate``, ``pass@1`` and ``rpass@1``, where correctness is the task's own
-first metric, applied to each response alone.  Beside them the extra rows of
-:mod:`.failure_kinds` (``pass@1_empty``, ``loop_rate``, ``degenerate_rate``,
-``trace_length_words``…; off with ``tc_extra_metrics: false`` in the YAML or
-``--metadata``), and one warning per task when responses stopped at the generation
-limit inside their trace (:mod:`.budget`).
+first metric that scores a document by a number, applied to each response's own
+value (corpus metrics such as ``bleu`` score none: no ``pass@1`` rows then).  Beside
+them the extra rows of :mod:`.failure_kinds` (``pass@1_empty``, ``loop_rate``,
+``degenerate_rate``, ``trace_length_words``…; off with ``tc_extra_metrics: false`` in
+the YAML or ``--metadata``), one warning per task when responses stopped at the
+generation limit inside their trace (:mod:`.budget`), and one when the run's model
+args make lm-eval cut the trace off (:mod:`.model_args`).
 
 **Stop sequences let the trace run.**  A task's ``until`` strings (``"\\n"``,
 ``"."``, ``"Question:"``…) would end generation inside the reasoning, so they are
