@@ -47,6 +47,8 @@ from lm_eval.api.task import ConfigurableTask
 
 from ..core.carriers import Response, TracedAnswer
 from ..core.formats import get_format, list_formats
+from ..core.parse import TraceStatus
+from ..metrics.at_k import at_k_names, at_k_values, k_values
 from ..metrics.budget import budget_warning
 from ..metrics.failure_kinds import EXTRA_METRICS, OPTION_KEYS, extra_metric_values, extras_enabled, failure_options
 from ..metrics.pooled import pooled_mean
@@ -276,6 +278,11 @@ class TraceTask(ConfigurableTask):
         self._tc_options = failure_options(metadata, implicit_tokenizer=True)
         # (the group hooks: installed by every trace_status filter, which wrap_config builds)
         self._tc_rows: dict[str, bool | None] = {**METRICS, **(EXTRA_METRICS if self._tc_extra else {})}
+        # several samples per document: the @k rows (metadata tc_k, default powers of two up to repeats),
+        # none that the task names itself (humaneval_64's own pass@64 stays its own)
+        self._tc_ks = k_values(int(self.config.repeats or 1), metadata.get("tc_k"))
+        own = set(super().aggregation())
+        self._tc_rows.update({n: hib for n, hib in at_k_names(self._tc_ks).items() if n not in own})
         metric_list = self.config.metric_list or [{"metric": "exact_match"}]
         first = metric_list[0]["metric"]
         self._tc_primary = first if isinstance(first, str) else getattr(first, "__name__", str(first))
@@ -341,6 +348,10 @@ class TraceTask(ConfigurableTask):
             each = [self._correct(doc, a, as_list) for a in answers]
             per_response = None if None in each else [c for c in each if c is not None]
         scores.update(trace_metric_values(results[0], per_response))
+        if self._tc_ks and len(answers) >= 2:
+            valid = [r.trace is not None and r.trace.status is TraceStatus.VALID for r in answers]
+            rows = at_k_values([str(a) for a in answers], valid, per_response, self._tc_ks)
+            scores.update({n: v for n, v in rows.items() if n in self._tc_rows})
         if self._tc_extra:
             scores.update(extra_metric_values(results[0], per_response, self._tc_options))
         return scores
