@@ -174,7 +174,10 @@ _TURN_MARKER = re.compile(r"<\|[^|<>]{1,40}\|>|</?[A-Za-z_][\w.-]{0,30}>|\[/?[A-
 
 
 def _delimiter_text() -> str:
-    return "\n".join(f"{f.open}\n{f.close}" for f in map(get_format, list_formats()))
+    """The delimiters of the families ``fmt=auto`` reads (a by-name family such as
+    ``hyperclovax``, whose trace ends at ``<|im_end|>`` plus a new turn, does not make
+    ChatML's ``<|im_end|>`` stop string part of the answer for every task)."""
+    return "\n".join(f"{f.open}\n{f.close}" for f in map(get_format, list_formats()) if f.auto)
 
 
 def split_until(until: Any) -> tuple[list[str], list[str]]:
