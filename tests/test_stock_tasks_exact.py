@@ -132,17 +132,24 @@ PIPELINES = {
 
 
 # --------------------------------------------------------------------------- the runs
-def _run(
+def _start(
     tasks: list[str], replies: Path, out: Path, env: dict[str, str], root: Path, command: list[str] | None = None
-) -> dict[str, Any]:
-    """``tracecollapse eval`` (or ``command``: the bare ``lm_eval``) of ``tasks`` on ``replies``."""
+) -> tuple[subprocess.Popen[str], Path]:
+    """Start ``tracecollapse eval`` (or ``command``: the bare ``lm_eval``) of ``tasks`` on ``replies``."""
     cmd = command or [sys.executable, "-m", "lm_eval_tracecollapse", "eval"]
     cmd += ["--model", "tc_replay", "--model_args", f"path={replies}", "--tasks", ",".join(tasks)]
     cmd += ["--confirm_run_unsafe_code", "--output_path", str(out), "--log_samples"]
-    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    pipe = subprocess.PIPE
+    return subprocess.Popen(cmd, cwd=root, env=env, stdout=pipe, stderr=pipe, text=True), out
+
+
+def _finish(started: tuple[subprocess.Popen[str], Path]) -> dict[str, Any]:
+    """The results (and stderr) of a run :func:`_start` started, once it exited 0."""
+    proc, out = started
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stdout[-3000:] + stderr[-5000:]
     (results,) = out.glob("*/results_*.json")
-    return {"results": json.loads(results.read_text())["results"], "stderr": proc.stderr}
+    return {"results": json.loads(results.read_text())["results"], "stderr": stderr}
 
 
 def _write_replies(path: Path, suffix: str, stock: bool) -> Path:
@@ -168,10 +175,11 @@ def hub_root(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 def runs(hub_root: tuple[Path, dict[str, str]]) -> dict[str, dict[str, Any]]:
     root, env = hub_root
     tasks = list(DESIGN)
-    stock = _run(tasks, _write_replies(root / "stock.jsonl", "", True), root / "out_stock", env, root)
+    # side by side: separate processes (nothing of ours is built in the stock one)
+    stock = _start(tasks, _write_replies(root / "stock.jsonl", "", True), root / "out_stock", env, root)
     traced_replies = _write_replies(root / "tc.jsonl", "_tc", False)
-    traced = _run([t + "_tc" for t in tasks], traced_replies, root / "out_tc", env, root)
-    return {"stock": stock, "tc": traced}
+    traced = _start([t + "_tc" for t in tasks], traced_replies, root / "out_tc", env, root)
+    return {"stock": _finish(stock), "tc": _finish(traced)}
 
 
 # --------------------------------------------------------------------------- expected, by hand
@@ -327,7 +335,7 @@ def test_the_bare_lm_eval_route_gives_the_same_rows(
     )
     files = [str(wrapped / f"{task}_tc.yaml") for task in DESIGN]
     lm_eval = [str(Path(sys.executable).parent / "lm_eval")]
-    bare = _run(files, root / "tc.jsonl", root / "out_bare", env, root, lm_eval)["results"]
+    bare = _finish(_start(files, root / "tc.jsonl", root / "out_bare", env, root, lm_eval))["results"]
     for task in DESIGN:
         want = runs["tc"]["results"][task + "_tc"]
         got = bare[task + "_tc"]
