@@ -56,7 +56,25 @@ def _lines() -> list[dict]:
         item = easy[i]
         text = shapes[i % len(shapes)].format(q=item["question"], a=item["answer"])
         lines.append({"task": "tc_demo_easy", "doc_id": i, "response": text})
+    # rep_tc (repeats: 4, the @k rows): four responses per document, statuses and answers mixed
+    reps = ["<think>w</think>#### 4", "#### 4", "<think>w</think>#### 5", "#### 5", "<think>w"]
+    for i in range(LIMIT):
+        for j in range(4):
+            lines.append({"task": "rep_tc", "doc_id": i, "response": reps[(i + j * (i % 3 + 1)) % len(reps)]})
     return lines
+
+
+def _rep_task(tmp: Path) -> Path:
+    """A local task with repeats: 4 (its _tc wrapper is built on the fly)."""
+    from testenv import EXACT_MATCH, STRICT_MATCH, json_task_yaml
+
+    data = tmp / "rep.jsonl"
+    data.write_text("".join(json.dumps({"q": f"q{i}", "a": "4"}) + "\n" for i in range(LIMIT)))
+    folder = tmp / "rep_tasks"
+    folder.mkdir()
+    (folder / "rep.yaml").write_text(json_task_yaml("rep", data, filters=STRICT_MATCH, metrics=EXACT_MATCH,
+                                                    extra="repeats: 4\n"))  # fmt: skip
+    return folder
 
 
 def _port() -> int:
@@ -75,7 +93,9 @@ def _run(tmp: Path, name: str, procs: int) -> dict:
         "--model_args",
         f"path={saved}",
         "--tasks",
-        "tc_paper,tc_demo_easy",
+        "tc_paper,tc_demo_easy,rep_tc",
+        "--include_path",
+        str(tmp / "rep_tasks"),
         "--limit",
         str(LIMIT),
         "--metadata",
@@ -112,6 +132,7 @@ def _run(tmp: Path, name: str, procs: int) -> dict:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
     tmp = tmp_path_factory.mktemp("dp")
     (tmp / "gens.jsonl").write_text("".join(json.dumps(line) + "\n" for line in _lines()))
+    _rep_task(tmp)
     return _run(tmp, "one", 1), _run(tmp, "two", 2)
 
 
@@ -123,7 +144,8 @@ def _same(a: object, b: object) -> bool:
 
 def test_every_row_and_stderr_equals_one_process(runs: tuple[dict, dict]) -> None:
     one, two = (r["results"]["results"] for r in runs)
-    assert set(one) == set(two) == {"tc_paper", "tc_gsm8k_256", "tc_chemistry_256", "tc_demo_easy"}
+    assert set(one) == set(two) == {"tc_paper", "tc_gsm8k_256", "tc_chemistry_256", "tc_demo_easy", "rep_tc"}
+    assert {"pass@4,strict-match", "maj@2,strict-match", "rpass@2,strict-match"} <= set(one["rep_tc"])
     for task, row in one.items():
         keys = [k for k in row if "," in k]
         assert any(k.startswith("rpass@1,") for k in keys), (task, keys)
@@ -159,6 +181,7 @@ def test_logged_samples_are_the_same_documents(runs: tuple[dict, dict]) -> None:
         return out
 
     one, two = docs(runs[0]), docs(runs[1])
-    assert one == two and len(one) == 3
-    # padding (rank 1 ran 5 requests for 4 documents) gave no document a second response
-    assert all(len(json.loads(r)[0]) == 1 for rows in one.values() for _, _, r in rows)
+    assert one == two and len(one) == 4
+    # padding (rank 1 ran 5 requests for 4 documents) gave no document another response (rep_tc: its 4)
+    assert all(len(json.loads(r)[0]) == (4 if name == "samples_rep_tc" else 1)
+               for name, rows in one.items() for _, _, r in rows)  # fmt: skip
