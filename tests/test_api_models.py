@@ -31,8 +31,13 @@ CHAT = {
 }
 
 
+#: style -> the reasoning-token count the server reports in usage (styles with a trace)
+SERVED_TOKENS = {"split": 5, "inline": 7, "length": 9, "length_closed": 11, "retry500": 13, "malformed_once": 15}
+
+
 class _Handler(BaseHTTPRequestHandler):
     calls: ClassVar[Counter[str]] = Counter()
+    payloads: ClassVar[list[dict[str, Any]]] = []
 
     def log_message(self, *args: Any) -> None:  # keep test output quiet
         pass
@@ -46,6 +51,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        _Handler.payloads.append(payload)
         if self.path.endswith("/chat/completions"):
             prompt = payload["messages"][-1]["content"]
         else:
@@ -63,12 +69,16 @@ class _Handler(BaseHTTPRequestHandler):
             text, finish = ("<think>2+2=4</think>The answer is 4.", "stop") if style == "inline" else \
                 ("<think>Let me add 2 and", "length")  # fmt: skip
             choice = {"index": 0, "text": text, "finish_reason": finish}
-        return self._send(200, json.dumps({"id": "x", "object": "chat.completion", "choices": [choice]}).encode())
+        reply: dict[str, Any] = {"id": "x", "object": "chat.completion", "choices": [choice]}
+        if style in SERVED_TOKENS:  # as vLLM 0.34 / SGLang / OpenAI report it
+            reply["usage"] = {"completion_tokens_details": {"reasoning_tokens": SERVED_TOKENS[style]}}
+        return self._send(200, json.dumps(reply).encode())
 
 
 @pytest.fixture
 def server() -> Iterator[str]:
     _Handler.calls = Counter()
+    _Handler.payloads = []
     with loopback(_Handler) as root:
         yield f"{root}/v1"
 
@@ -110,6 +120,21 @@ def test_chat_api_keeps_server_side_reasoning(server: str, tmp_path: Path) -> No
     assert res["samples"][0]["resps"][0][0] == "<think>2+2=4</think>The answer is 4."
     assert res["samples"][3]["resps"][0][0] == "<think>Let me add 2 and"  # closed by the server, still truncated
     assert _Handler.calls["retry500"] == 2 and _Handler.calls["malformed_once"] == 2  # lm-eval's retries
+
+
+@pytest.mark.slow
+def test_chat_api_uses_the_servers_reasoning_token_count(server: str, tmp_path: Path) -> None:
+    """usage.completion_tokens_details.reasoning_tokens becomes trace_length_tokens (exact, no
+    tokenizer), and reasoning_effort / thinking_token_budget reach the server and the samples."""
+    res = _eval(
+        tmp_path, "tc_chat_api", f"base_url={server}/chat/completions,model=test,max_retries=3,num_concurrent=1",
+        ["--apply_chat_template", "--gen_kwargs", "reasoning_effort=high,thinking_token_budget=64"],
+    )  # fmt: skip
+    # the six styles with a trace (valid or truncated), each once: their mean count
+    assert res["results"]["trace_length_tokens,answer"] == sum(SERVED_TOKENS.values()) / len(SERVED_TOKENS)
+    assert res["samples"][0]["trace_length_tokens"] == SERVED_TOKENS["split"]
+    assert all(p["reasoning_effort"] == "high" and p["thinking_token_budget"] == 64 for p in _Handler.payloads)
+    assert res["samples"][0]["arguments"]["gen_args_0"]["arg_1"]["reasoning_effort"] == "high"
 
 
 @pytest.mark.slow
@@ -173,6 +198,7 @@ class _TemplateServer(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        _Handler.payloads.append(payload)
         routes = {"vllm": {"/tokenize": {"tokens": [1, 2, 3], "count": 3}, "/detokenize": {"prompt": self.prompt}},
                   "llamacpp": {"/apply-template": {"prompt": self.prompt}}}[self.style]  # fmt: skip
         if self.path not in routes or (self.path == "/tokenize" and not payload.get("add_generation_prompt")):

@@ -21,23 +21,31 @@ __all__ = ["Generation", "Response", "TracedAnswer", "cut_at"]
 
 
 class Response(str):
-    """A raw generation that carries the prompt it answers (and the model's ``finish_reason``).
+    """A raw generation that carries the prompt it answers (and the model's ``finish_reason``,
+    and the server's count of reasoning tokens when it reported one).
 
-    >>> r = Response("4</think>4", prompt="<think>", finish_reason="stop")
-    >>> r, r.prompt, r.finish_reason
-    ('4</think>4', '<think>', 'stop')
+    >>> r = Response("4</think>4", prompt="<think>", finish_reason="stop", reasoning_tokens=1)
+    >>> r, r.prompt, r.finish_reason, r.reasoning_tokens
+    ('4</think>4', '<think>', 'stop', 1)
     """
 
     prompt: str | None
     finish_reason: str | None
+    reasoning_tokens: int | None
 
-    def __new__(cls, text: object = "", prompt: str | None = None, finish_reason: str | None = None) -> Response:
+    def __new__(
+        cls,
+        text: object = "",
+        prompt: str | None = None,
+        finish_reason: str | None = None,
+        reasoning_tokens: int | None = None,
+    ) -> Response:
         obj = super().__new__(cls, text)
-        obj.prompt, obj.finish_reason = prompt, finish_reason
+        obj.prompt, obj.finish_reason, obj.reasoning_tokens = prompt, finish_reason, reasoning_tokens
         return obj
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Response, (str(self), self.prompt, self.finish_reason))
+        return (Response, (str(self), self.prompt, self.finish_reason, self.reasoning_tokens))
 
 
 def cut_at(text: str, until: Sequence[str]) -> str:
@@ -69,6 +77,8 @@ class TracedAnswer(str):
     traces: tuple[Trace, ...]
     #: with several responses: each response's own answer (the pipeline run on it alone)
     responses: tuple[TracedAnswer, ...]
+    #: the server's reasoning-token count of each response (``traces`` order), None where it gave none
+    reasoning_tokens: tuple[int | None, ...]
 
     def __new__(
         cls,
@@ -76,16 +86,19 @@ class TracedAnswer(str):
         traces: Sequence[Trace] = (),
         trace: Trace | None = None,
         responses: Sequence[TracedAnswer] = (),
+        reasoning_tokens: Sequence[int | None] = (),
     ) -> TracedAnswer:
         obj = super().__new__(cls, value)
         obj.traces = tuple(traces)
         obj.trace = trace if trace is not None else (obj.traces[0] if obj.traces else None)
         obj.responses = tuple(responses)
+        obj.reasoning_tokens = tuple(reasoning_tokens)
         return obj
 
     def __reduce__(self) -> tuple[Any, ...]:
         # every field (scores are cached in scoring.memo, not on the answer)
-        return (TracedAnswer, (str(self), self.traces, self.trace, self.responses), dict(self.__dict__))
+        fields = (str(self), self.traces, self.trace, self.responses, self.reasoning_tokens)
+        return (TracedAnswer, fields, dict(self.__dict__))
 
 
 class Generation(str):
@@ -97,11 +110,14 @@ class Generation(str):
     """
 
     finish_reason: str | None
+    reasoning_tokens: int | None  # the server's usage.completion_tokens_details.reasoning_tokens
 
-    def __new__(cls, text: str = "", finish_reason: str | None = None) -> Generation:
+    def __new__(
+        cls, text: str = "", finish_reason: str | None = None, reasoning_tokens: int | None = None
+    ) -> Generation:
         obj = super().__new__(cls, text)
-        obj.finish_reason = finish_reason
+        obj.finish_reason, obj.reasoning_tokens = finish_reason, reasoning_tokens
         return obj
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Generation, (str(self), self.finish_reason))
+        return (Generation, (str(self), self.finish_reason, self.reasoning_tokens))

@@ -190,11 +190,13 @@ class TraceStatusFilter(Filter):
         out: list[Any] = []
         for d, (value, ts) in enumerate(zip(values, traces, strict=True)):
             own = tuple(TracedAnswer(v, (t,)) for v, t in zip(each[d], ts, strict=True)) if each else ()
+            tokens = tuple(getattr(r, "reasoning_tokens", None) for r in resps[d])  # as the server counted
             if isinstance(value, list):
                 # no selection step: one value per response, each with its own trace
-                out.append([TracedAnswer(v, ts, ts[i] if i < len(ts) else None, own) for i, v in enumerate(value)])
+                out.append([TracedAnswer(v, ts, ts[i] if i < len(ts) else None, own, tokens)
+                            for i, v in enumerate(value)])  # fmt: skip
             else:
-                out.append(TracedAnswer(value, ts, responses=own))
+                out.append(TracedAnswer(value, ts, responses=own, reasoning_tokens=tokens))
         self._warn(traces)
         return out
 

@@ -51,7 +51,7 @@ from ..core.parse import TraceStatus
 from ..metrics.at_k import at_k_names, at_k_values, k_values
 from ..metrics.budget import budget_warning
 from ..metrics.failure_kinds import EXTRA_METRICS, OPTION_KEYS, extra_metric_values, extras_enabled, failure_options
-from ..metrics.pooled import pooled_mean
+from ..metrics.pooled import Weighted, pooled_mean
 from ..metrics.trace_rates import METRICS, response_answers, trace_metric_values
 from . import compat
 from .metric_fns import is_score
@@ -307,7 +307,9 @@ class TraceTask(ConfigurableTask):
             # on several ranks lm-eval pads a short rank with copies of its last request,
             # whose answers land on that request: keep the ``repeats`` it asked for
             inst.resps = [
-                r if isinstance(r, Response) else Response(r, prompt, getattr(r, "finish_reason", None))
+                r
+                if isinstance(r, Response)
+                else Response(r, prompt, getattr(r, "finish_reason", None), getattr(r, "reasoning_tokens", None))
                 for r in inst.resps[: inst.repeats or None]
             ]
         out = super().apply_filters()
@@ -357,6 +359,9 @@ class TraceTask(ConfigurableTask):
             scores.update({n: v for n, v in rows.items() if n in self._tc_rows})
         if self._tc_extra:
             scores.update(extra_metric_values(results[0], per_response, self._tc_options))
+            served = served_trace_tokens(results[0])
+            if served is not None:  # the server's own count: exact, no re-tokenizing
+                scores["trace_length_tokens"] = served
         return scores
 
     def _correct_from(self, scores: dict[str, Any]) -> float | None:
@@ -377,6 +382,27 @@ class TraceTask(ConfigurableTask):
                 )  # fmt: skip
             return None
         return float(correct)
+
+
+def served_trace_tokens(pred: Any) -> Any:
+    """The mean reasoning-token count the server reported (``usage.completion_tokens_details.
+    reasoning_tokens``) over a document's responses with a trace, weighted by their number;
+    None unless it reported one for every such response.
+
+    >>> from lm_eval_tracecollapse.core.parse import parse_trace
+    >>> ts = [parse_trace("<think>a b</think>4"), parse_trace("4")]
+    >>> served_trace_tokens(TracedAnswer("4", ts, reasoning_tokens=(7, None)))
+    7.0
+    >>> served_trace_tokens(TracedAnswer("4", ts)) is None
+    True
+    """
+    first = pred[0] if isinstance(pred, list) and pred else pred
+    if not isinstance(first, TracedAnswer) or len(first.reasoning_tokens) != len(first.traces):
+        return None
+    counts = [n for t, n in zip(first.traces, first.reasoning_tokens, strict=True) if t.reasoning is not None]
+    if not counts or any(n is None for n in counts):
+        return None
+    return Weighted(sum(n for n in counts if n is not None) / len(counts), len(counts))
 
 
 def _token_budget(value: object) -> int | None:

@@ -370,7 +370,10 @@ class TraceChatAPI(_CheckedAPI, LocalChatCompletion):
 
     def _generations(self, out: dict[str, Any]) -> list[Generation | None]:
         res: list[Generation | None] = []
-        for choice, finish, where in _choices(out):
+        choices = _choices(out)
+        # usage counts a whole reply: it is one response's only when the reply holds one choice
+        served = _reasoning_tokens(out) if len(choices) == 1 else None
+        for choice, finish, where in choices:
             msg = choice.get("message")
             if msg is None and finish == "content_filter":  # blocked: no answer, no server error
                 msg = {}
@@ -381,8 +384,24 @@ class TraceChatAPI(_CheckedAPI, LocalChatCompletion):
             key = "reasoning_content" if msg.get("reasoning_content") is not None else "reasoning"
             reasoning = _text(msg.get(key), f"{where}: {key!r}")
             content = _text(msg.get("content"), f"{where}: 'content'")
-            res.append(Generation(self._split.read(choice, reasoning, content, finish), finish))
+            res.append(Generation(self._split.read(choice, reasoning, content, finish), finish, served))
         return res
+
+
+def _reasoning_tokens(out: dict[str, Any]) -> int | None:
+    """``usage.completion_tokens_details.reasoning_tokens`` (vLLM, SGLang, OpenAI), None when absent.
+
+    >>> _reasoning_tokens({"usage": {"completion_tokens_details": {"reasoning_tokens": 12}}}), _reasoning_tokens({})
+    (12, None)
+    """
+    usage = out.get("usage")
+    details = usage.get("completion_tokens_details") if isinstance(usage, dict) else None
+    value = details.get("reasoning_tokens") if isinstance(details, dict) else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ServerResponseError(f"usage.completion_tokens_details.reasoning_tokens is {value!r}, not a count")
+    return value
 
 
 class TraceCompletionsAPI(_CheckedAPI):
