@@ -57,3 +57,36 @@ def test_at_k_rows_equal_hand_computed_values(tmp_path: Path) -> None:
     # the stock vote pipeline (majority_vote, ties to the first answer) scores what maj@4 says
     assert row["exact_match,vote"] == pytest.approx(EXPECTED["maj@4"])
     assert "pass@8,strict-match" not in row  # k only up to repeats
+
+
+def test_a_group_pools_at_k_rows_over_documents_of_different_n(tmp_path: Path) -> None:
+    """A group of a repeats-4 task (DOCS above) and a repeats-2 task: pass@2 and valid@2 pool
+    over the documents of both (each weighs 1), rows with k = 4 come from the first only."""
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({"q": f"q{i}", "a": "4"}) + "\n" for i in range(len(DOCS))))
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    for name, repeats in (("rep4", 4), ("rep2", 2)):
+        (tasks / f"{name}.yaml").write_text(
+            json_task_yaml(name, data, filters=PIPELINES, metrics=EXACT_MATCH, extra=f"repeats: {repeats}\n")
+        )
+    (tasks / "repgroup.yaml").write_text(
+        "group: repgroup\ntask: [rep4, rep2]\naggregate_metric_list:\n"
+        "  - {metric: exact_match, aggregation: mean, weight_by_size: true}\n"
+    )
+    two = [[V4, M5], [V5, V5]]  # rep2: doc0 correct 1,0 valid 1,0; doc1 correct 0,0 valid 1,1
+    gens = tmp_path / "gens.jsonl"
+    lines = [{"doc_id": i, "task": "rep4_tc", "response": r} for i, doc in enumerate(DOCS) for r in doc]
+    lines += [{"doc_id": i, "task": "rep2_tc", "response": r} for i, doc in enumerate(two) for r in doc]
+    gens.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    replay_eval(gens, tasks, "repgroup_tc", tmp_path)
+    [results] = (tmp_path / "out").rglob("results_*.json")
+    rows = json.loads(results.read_text())["results"]
+    group = rows["repgroup_tc"]
+    # rep2: pass@2 = 1 - C(1,2)/C(2,2) = 1 for doc0, 0 for doc1; valid@2: 1, 1; all_valid@2: 0, 1
+    assert rows["rep2_tc"]["pass@2,strict-match"] == pytest.approx(0.5)
+    assert group["pass@2,strict-match"] == pytest.approx((1 + 5 / 6 + 1 + 0) / 4)
+    assert group["valid@2,strict-match"] == pytest.approx((1 + 0.5 + 1 + 1) / 4)
+    assert group["all_valid@2,strict-match"] == pytest.approx((0.5 + 0 + 0 + 1) / 4)
+    assert group["pass@4,strict-match"] == pytest.approx(EXPECTED["pass@4"])  # rep4 only
+    assert "pass@2_stderr,strict-match" in group
