@@ -1,12 +1,12 @@
 """The @k rows through lm-eval: a task with ``repeats: 4`` run with ``tc_replay`` through
-``tracecollapse eval --tasks rep_tc``; every row equals its hand-computed value, and maj@4 equals the stock
-``majority_vote`` pipeline's exact_match on the same responses."""
+``tracecollapse eval`` (in a group with a repeats-2 task); every row equals its
+hand-computed value, and maj@4 equals the stock ``majority_vote`` pipeline's exact_match on
+the same responses."""
 
 from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 from testenv import EXACT_MATCH, json_task_yaml, replay_eval
@@ -34,21 +34,37 @@ EXPECTED = {
 }  # fmt: skip
 
 
-def test_at_k_rows_equal_hand_computed_values(tmp_path: Path) -> None:
-    data = tmp_path / "data.jsonl"
+TWO = [[V4, M5], [V5, V5]]  # rep2: doc0 correct 1,0 valid 1,0; doc1 correct 0,0 valid 1,1
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One ``tracecollapse eval --tasks repgroup_tc`` run: a group of rep4 (DOCS, repeats 4)
+    and rep2 (TWO, repeats 2), both with the strict-match and vote pipelines."""
+    tmp = tmp_path_factory.mktemp("at_k")
+    data = tmp / "data.jsonl"
     data.write_text("".join(json.dumps({"q": f"q{i}", "a": "4"}) + "\n" for i in range(len(DOCS))))
-    tasks = tmp_path / "tasks"
+    tasks = tmp / "tasks"
     tasks.mkdir()
-    (tasks / "rep.yaml").write_text(
-        json_task_yaml("rep", data, filters=PIPELINES, metrics=EXACT_MATCH, extra="repeats: 4\n")
+    for name, repeats in (("rep4", 4), ("rep2", 2)):
+        (tasks / f"{name}.yaml").write_text(
+            json_task_yaml(name, data, filters=PIPELINES, metrics=EXACT_MATCH, extra=f"repeats: {repeats}\n")
+        )
+    (tasks / "repgroup.yaml").write_text(
+        "group: repgroup\ntask: [rep4, rep2]\naggregate_metric_list:\n"
+        "  - {metric: exact_match, aggregation: mean, weight_by_size: true}\n"
     )
-    gens = tmp_path / "gens.jsonl"
-    gens.write_text("".join(json.dumps({"doc_id": i, "task": "rep_tc", "response": r}) + "\n"
-                            for i, doc in enumerate(DOCS) for r in doc))  # fmt: skip
-    replay_eval(gens, tasks, "rep_tc", tmp_path)
-    [results] = (tmp_path / "out").rglob("results_*.json")
-    out = json.loads(results.read_text())
-    row = out["results"]["rep_tc"]
+    gens = tmp / "gens.jsonl"
+    lines = [{"doc_id": i, "task": "rep4_tc", "response": r} for i, doc in enumerate(DOCS) for r in doc]
+    lines += [{"doc_id": i, "task": "rep2_tc", "response": r} for i, doc in enumerate(TWO) for r in doc]
+    gens.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    replay_eval(gens, tasks, "repgroup_tc", tmp)
+    [results] = (tmp / "out").rglob("results_*.json")
+    return json.loads(results.read_text())["results"]
+
+
+def test_at_k_rows_equal_hand_computed_values(rows: dict) -> None:
+    row = rows["rep4_tc"]
     for name, value in EXPECTED.items():
         got = row[f"{name},strict-match"]  # N/A in the table is NaN in the JSON, as rpass@1's
         assert math.isnan(got) if value == "N/A" else got == pytest.approx(value), name
@@ -59,29 +75,9 @@ def test_at_k_rows_equal_hand_computed_values(tmp_path: Path) -> None:
     assert "pass@8,strict-match" not in row  # k only up to repeats
 
 
-def test_a_group_pools_at_k_rows_over_documents_of_different_n(tmp_path: Path) -> None:
-    """A group of a repeats-4 task (DOCS above) and a repeats-2 task: pass@2 and valid@2 pool
-    over the documents of both (each weighs 1), rows with k = 4 come from the first only."""
-    data = tmp_path / "data.jsonl"
-    data.write_text("".join(json.dumps({"q": f"q{i}", "a": "4"}) + "\n" for i in range(len(DOCS))))
-    tasks = tmp_path / "tasks"
-    tasks.mkdir()
-    for name, repeats in (("rep4", 4), ("rep2", 2)):
-        (tasks / f"{name}.yaml").write_text(
-            json_task_yaml(name, data, filters=PIPELINES, metrics=EXACT_MATCH, extra=f"repeats: {repeats}\n")
-        )
-    (tasks / "repgroup.yaml").write_text(
-        "group: repgroup\ntask: [rep4, rep2]\naggregate_metric_list:\n"
-        "  - {metric: exact_match, aggregation: mean, weight_by_size: true}\n"
-    )
-    two = [[V4, M5], [V5, V5]]  # rep2: doc0 correct 1,0 valid 1,0; doc1 correct 0,0 valid 1,1
-    gens = tmp_path / "gens.jsonl"
-    lines = [{"doc_id": i, "task": "rep4_tc", "response": r} for i, doc in enumerate(DOCS) for r in doc]
-    lines += [{"doc_id": i, "task": "rep2_tc", "response": r} for i, doc in enumerate(two) for r in doc]
-    gens.write_text("".join(json.dumps(x) + "\n" for x in lines))
-    replay_eval(gens, tasks, "repgroup_tc", tmp_path)
-    [results] = (tmp_path / "out").rglob("results_*.json")
-    rows = json.loads(results.read_text())["results"]
+def test_a_group_pools_at_k_rows_over_documents_of_different_n(rows: dict) -> None:
+    """pass@2 and valid@2 pool over the documents of both tasks (each weighs 1); rows with
+    k = 4 come from rep4 alone."""
     group = rows["repgroup_tc"]
     # rep2: pass@2 = 1 - C(1,2)/C(2,2) = 1 for doc0, 0 for doc1; valid@2: 1, 1; all_valid@2: 0, 1
     assert rows["rep2_tc"]["pass@2,strict-match"] == pytest.approx(0.5)
