@@ -27,6 +27,7 @@ __all__ = [
     "README_BEGIN",
     "README_END",
     "conclusion",
+    "gates",
     "machine",
     "markdown",
     "render",
@@ -123,6 +124,38 @@ def conclusion(table: Table, curves: dict[str, list[dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
+#: the release gate the demo applies to each arm's final checkpoint against the base
+DEMO_GATE = "valid_rate:-0.05, rpass@1:-0.05@ci, pass@1:-0.10"
+_VERDICT = {0: "passes (exit 0)", 1: "**fails (exit 1)**", 2: "missing data (exit 2)"}
+
+
+def gates(runs: dict[str, tuple[Path, Path]]) -> dict[str, dict[str, Any]]:
+    """``tracecollapse compare BASE ARM --gate DEMO_GATE`` of every arm's final run: its exit
+    status and the gates it fails (``task metric``)."""
+    from ..report import compare
+    from ..report.gate import evaluate, load_gates
+
+    spec = load_gates(DEMO_GATE)
+    _, base = next(iter(runs.values()))
+    out = {}
+    for name, (_, folder) in list(runs.items())[1:]:
+        rows, status = evaluate(compare([base], [folder])[0], spec)
+        out[name] = {"status": status, "failing": [f"{r.task.removeprefix('tc_demo_')} {r.gate.metric}"
+                                                   for r in rows if r.result != "PASS"]}  # fmt: skip
+    return out
+
+
+def _gate_lines(results: dict[str, Any]) -> list[str]:
+    if "gates" not in results:
+        return []
+    lines = [f'Release gate, `tracecollapse compare BASE ARM --gate "{DEMO_GATE}"` on each arm\'s final '
+             "checkpoint ([analysis.md](analysis.md#gate-a-release-compare---gate)):", ""]  # fmt: skip
+    for arm, g in results["gates"].items():
+        failing = f": {', '.join(g['failing'])}" if g["failing"] else ""
+        lines.append(f"- {arm}: {_VERDICT[g['status']]}{failing}")
+    return [*lines, ""]
+
+
 def render(results: dict[str, Any]) -> str:
     """The block ``docs/demo_table.md`` holds (and ``docs/demo.md`` includes)."""
     table, curves = results["table"], results["curves"]
@@ -144,6 +177,7 @@ def render(results: dict[str, Any]) -> str:
         "",
         *(f"- {line}" for line in checks),
         "",
+        *_gate_lines(results),
         "Findings (computed from the numbers above):",
         "",
         conclusion(table, curves),
@@ -184,12 +218,13 @@ def summarize(cfg: Any, docs: Path | None = None) -> dict[str, Any]:
 
     out = cfg.out
     tasks = list(cfg.evaluation.tasks)
-    table = {name: {t: _results_row(folder, t) for t in tasks} for name, (_, folder) in final_runs(cfg).items()}
+    runs = final_runs(cfg)
+    table = {name: {t: _results_row(folder, t) for t in tasks} for name, (_, folder) in runs.items()}
     curves = training_curves(cfg)
     settings = {k: v for k, v in cfg.to_dict().items() if k != "output_dir"}
     results = {"config": CONFIG, "eval_items": cfg.evaluation.metadata.get("n"),
                "monitor_items": (cfg.monitor or {}).get("held_out"), "settings": settings, "machine": machine(),
-               "table": table, "curves": curves}  # fmt: skip
+               "table": table, "curves": curves, "gates": gates(runs)}  # fmt: skip
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     block = render(results)
     (out / "summary.md").write_text(block + "\n", encoding="utf-8")
