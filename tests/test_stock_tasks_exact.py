@@ -342,3 +342,30 @@ def test_the_bare_lm_eval_route_gives_the_same_rows(
         assert {k for k in got if "," in k} == {k for k in want if "," in k}, task
         for key in (k for k in want if "," in k):
             assert _close(got[key], want[key]), (task, key, got[key], want[key])
+
+
+def test_self_consistency_at_k_rows(runs: dict[str, dict[str, Any]]) -> None:
+    """Issue 34 on a stock task with repeats (64): the @k rows for k = 2 … 64 by the formulas
+    (c correct, v valid of n = 64 per document), and maj@64 — one subset, the whole vote —
+    equal to the stock maj@64 pipeline's exact_match."""
+    import math
+
+    row = runs["tc"]["results"]["gsm8k_cot_self_consistency_tc"]
+    counts = [(sum(r.correct or 0 for r in rs), sum(r.status == V for r in rs),
+               sum((r.correct or 0) for r in rs if r.status == V)) for rs in GSM]  # fmt: skip
+    n = 64
+    for k in (2, 4, 8, 16, 32, 64):
+        expect = {
+            "pass": [1 - math.comb(n - c, k) / math.comb(n, k) for c, _, _ in counts],
+            "valid": [1 - math.comb(n - v, k) / math.comb(n, k) for _, v, _ in counts],
+            "all_valid": [math.comb(v, k) / math.comb(n, k) for _, v, _ in counts],
+            "rpass": [1 - math.comb(v - cv, k) / math.comb(v, k) for _, v, cv in counts if v >= k],
+        }
+        for name, values in expect.items():
+            key = f"{name}@{k},score-first"
+            if values:
+                assert row[key] == pytest.approx(sum(values) / len(values)), key
+            else:
+                assert math.isnan(row[key]), key  # no document with k valid responses: N/A
+        assert row[f"rpass@{k}_coverage,score-first"] == pytest.approx(sum(v >= k for _, v, _ in counts) / 2)
+    assert row["maj@64,score-first"] == row["exact_match,maj@64"] == 0.5
