@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..samples.records import DocRecord
-from .stats import mcnemar_exact
+from .stats import mcnemar_exact, resampled_sums
 
 __all__ = ["GATED", "Delta", "paired_deltas"]
 
@@ -92,14 +92,8 @@ def paired_deltas(
         return {}
     names = list(cols)
     matrix = np.array([c for name in names for c in cols[name]], dtype=float).T  # n x 4·rows
-    rng = np.random.default_rng(seed)
     draws: list[list[Any]] = [[] for _ in names]
-    step = max(1, chunk_cells // n)
-    for start in range(0, iters, step):
-        rows = min(step, iters - start)
-        idx = rng.integers(0, n, size=(rows, n))
-        counts = np.bincount((idx + np.arange(rows)[:, None] * n).ravel(), minlength=rows * n).reshape(rows, n)
-        sums = counts @ matrix
+    for sums in resampled_sums(matrix, iters, seed, chunk_cells):
         for j, out in enumerate(draws):
             na, da, nb, db = (sums[:, 4 * j + i] for i in range(4))
             ok = (da > 0) & (db > 0)

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,6 +145,28 @@ class Estimate:
     n: int
 
 
+def resampled_sums(columns: Any, iters: int = 2000, seed: int = 0, chunk_cells: int = 2_000_000) -> Iterator[Any]:
+    """The column sums of ``iters`` resamples of the rows (documents) of ``columns`` (n x m),
+    in chunks of resamples (arrays of chunk x m): one draw of documents for every column.
+
+    >>> import numpy as np
+    >>> [s.shape for s in resampled_sums(np.ones((3, 2)), iters=5)], float(next(resampled_sums(np.ones((3, 1))))[0, 0])
+    ([(5, 2)], 3.0)
+    """
+    import numpy as np
+
+    matrix = np.asarray(columns, dtype=float)
+    n = len(matrix)
+    rng = np.random.default_rng(seed)
+    step = max(1, chunk_cells // max(n, 1))
+    for start in range(0, iters, step):
+        rows = min(step, iters - start)
+        idx = rng.integers(0, n, size=(rows, n))
+        # how often each document is drawn in each resample, then every column's sum at once
+        counts = np.bincount((idx + np.arange(rows)[:, None] * n).ravel(), minlength=rows * n).reshape(rows, n)
+        yield counts @ matrix
+
+
 def cluster_cis(
     pairs: list[tuple[Any, Any]], iters: int = 2000, seed: int = 0, chunk_cells: int = 2_000_000
 ) -> list[tuple[float, float]]:
@@ -156,16 +178,9 @@ def cluster_cis(
     n = len(pairs[0][0]) if pairs else 0
     if n == 0:
         return [(math.nan, math.nan)] * len(pairs)
-    rng = np.random.default_rng(seed)
+    columns = np.stack([a for pair in pairs for a in pair], axis=1)  # n x 2·pairs
     draws: list[list[Any]] = [[] for _ in pairs]
-    columns = np.stack([a for pair in pairs for a in pair], axis=1).astype(float)  # n x 2·pairs
-    step = max(1, chunk_cells // n)
-    for start in range(0, iters, step):
-        rows = min(step, iters - start)
-        idx = rng.integers(0, n, size=(rows, n))
-        # how often each document is drawn in each resample; the sums of every pair at once
-        counts = np.bincount((idx + np.arange(rows)[:, None] * n).ravel(), minlength=rows * n).reshape(rows, n)
-        sums = counts @ columns
+    for sums in resampled_sums(columns, iters, seed, chunk_cells):
         for j, out in enumerate(draws):
             d = sums[:, 2 * j + 1]
             ok = d > 0
