@@ -58,8 +58,10 @@ def _eval(argv: list[str]) -> None:
     if getattr(args, "command", None) != "run":
         cli.execute(args)
         return
-    # yours and ours together, yours last so that your task names win (lm-eval's order)
-    roots = [str(task_yamls_dir()), *([args.include_path] if getattr(args, "include_path", None) else [])]
+    # yours and ours together, yours last so that your task names win (lm-eval's order); yours
+    # absolute, so that a relative folder and its absolute path are one index and one wrapper
+    yours = [os.path.abspath(args.include_path)] if getattr(args, "include_path", None) else []
+    roots = [str(task_yamls_dir()), *yours]
     given = getattr(args, "tasks", None) or []
     tasks = [t.strip() for item in ([given] if isinstance(given, str) else given) for t in str(item).split(",")]
     tasks = [t for t in tasks if t]

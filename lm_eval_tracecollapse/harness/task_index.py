@@ -45,7 +45,7 @@ __all__ = [
 
 Kind = Literal["task", "py_task", "group", "tag"]
 _KINDS: dict[str, Kind] = {"TASK": "task", "PY_TASK": "py_task", "GROUP": "group", "TAG": "tag"}
-_FORMAT = 4  # bump when IndexEntry or a field's meaning changes (4: output_type is lm-eval's effective one)
+_FORMAT = 5  # bump when IndexEntry or a field's meaning changes (5: yaml_path is absolute)
 
 
 @dataclass(frozen=True)
@@ -198,8 +198,11 @@ def task_index(include_path: Sequence[str | Path] = (), include_defaults: bool =
 
     Folders are indexed in lm-eval's order (its own tasks first, then
     ``include_path`` in order) and a later folder's name replaces an earlier one's.
+    A relative folder is taken from the working directory and indexed as its absolute
+    path, so every entry's ``yaml_path`` is absolute (a wrapper that names it works from
+    anywhere) and ``mytasks`` and ``$PWD/mytasks`` share one cache file.
     """
-    roots = ([lm_eval_tasks_dir()] if include_defaults else []) + [Path(p) for p in include_path]
+    roots = ([lm_eval_tasks_dir()] if include_defaults else []) + [Path(os.path.abspath(p)) for p in include_path]
     index: dict[str, IndexEntry] = {}
     for root in roots:
         if not root.is_dir():
