@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     wr.add_argument("--out", required=True, help="folder to write the YAMLs into (then: --include_path it)")
     wr.add_argument("--include_path", action="append", default=[], help="your task folder(s), as for lm_eval")
     wr.add_argument("--all", action="store_true", help="every generative task and every group lm-eval knows")
-    sub.add_parser("demo", help="run the CPU demo")
+    sub.add_parser("demo", help="run the CPU demo (its own flags: tracecollapse demo --help)", add_help=False)
     from .study.run import STAGES
 
     stu = sub.add_parser("study", help="fine-tune strategies x seeds, evaluate checkpoints, write the paper's table")
@@ -331,6 +331,11 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "study":
         from .study.run import main as study_main
 
+    if argv and argv[0] == "demo":  # the demo's own flags (--out, --write-docs), parsed by it
+        from .demo import main as demo_main
+
+        demo_main(argv[1:], prog="tracecollapse demo")
+        return
         study_main(args.config, args.stage, args.check)
     elif args.command == "demo":
         from .demo import main as demo_main

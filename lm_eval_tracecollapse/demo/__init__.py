@@ -51,14 +51,16 @@ def _cut(s: str, n: int) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, prog: str = "python -m lm_eval_tracecollapse.demo") -> None:
     """The sample table, then the demo: ``tracecollapse study studies/tiny_cpu.yaml`` (run here
     unless ``--out`` already holds it finished, as after ``make demo``'s first step) and its
     summary (``--write-docs``: copy its table block, results and figures to ``docs/``,
-    which ``docs/demo.md`` shows)."""
+    which ``docs/demo.md`` shows).  ``tracecollapse demo ARGS`` is ``main(ARGS, "tracecollapse demo")``."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m lm_eval_tracecollapse.demo", description=main.__doc__)
+    about = ("The parser's sample table, then the CPU demo: the study of studies/tiny_cpu.yaml (run unless --out "
+             "holds it finished) and its summary.")  # fmt: skip
+    parser = argparse.ArgumentParser(prog=prog, description=about)
     parser.add_argument("--out", default="demo_out", help="the study's output folder (its cache too)")
     parser.add_argument("--write-docs", action="store_true", help="copy the tables and figures to docs/")
     args = parser.parse_args(argv)
