@@ -85,6 +85,7 @@ KINDS = (
     "wrapper-yaml",
     "edited-yaml",
     "python (tokenizer, model: yours)",
+    "python (data, tokenizer, model, args, prompts, golds: yours)",
     "runs",
     "imports",
     "not run: ",

@@ -153,3 +153,29 @@ def test_readme_masking_example_trains(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "trained 1" in run.stdout
+
+
+@pytest.mark.slow
+def test_readme_training_snippet_trains_and_monitors(tmp_path: Path) -> None:
+    """The README's training snippet (masking, TraceMaskTrainer, TraceMonitorCallback) as
+    shown, given its inputs: a tiny local model and tokenizer, three examples, Trainer
+    arguments and two monitor prompts; the monitor logs ``trace/*`` at step 0 and at the end."""
+    [block] = _blocks("python (data, tokenizer, model, args, prompts, golds: yours)")
+    preamble = (
+        "from transformers import TrainingArguments\n"
+        "from lm_eval_tracecollapse.builtin.tiny import build_model, build_tokenizer\n"
+        "tokenizer = build_tokenizer(['What is 12 + 7? 19 3 + 4 = 7 2 + 2? 4 <think> </think>'], vocab_size=300)\n"
+        "model = build_model(tokenizer)\n"
+        "data = [{'prompt': 'What is 12 + 7?', 'response': '19'},\n"
+        "        {'prompt': 'What is 3 + 4?', 'reasoning': '3 + 4 = 7', 'response': '7'}]\n"
+        "args = TrainingArguments('out', per_device_train_batch_size=2, max_steps=1, report_to=[],\n"
+        "                         remove_unused_columns=False)\n"
+        "prompts, golds = ['What is 2 + 2?', 'What is 3 + 5?'], ['4', '8']\n"
+    )
+    after = "\nprint('monitored', sum('trace/valid_rate' in r for r in trainer.state.log_history))\n"
+    script = tmp_path / "snippet.py"
+    script.write_text(preamble + block + after)
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "monitored 2" in run.stdout, run.stdout[-2000:]
