@@ -27,6 +27,9 @@ Two more things the stock tasks fetch at run time are stubbed, and documented as
   ``nltk.data.find("tokenizers/punkt_tab")`` succeeds; an *empty* ``punkt_tab`` folder under
   ``NLTK_DATA`` stops that download.  The rows below only use instructions whose checkers need no
   punkt model (``change_case:capital_word_frequency`` would) and no ``langdetect``.
+
+``write_slr_judge(root)`` stubs a third, on request: the SLR-Bench judge ``slr_bench_*`` loads
+with ``evaluate.load`` (a compact re-implementation that runs the rule with ``swipl``; see there).
 """
 
 from __future__ import annotations
@@ -38,7 +41,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DATASETS", "GOLD", "IFEVAL_COMPLIANT", "TASKS", "TASK_ROWS", "offline_env", "write_offline_hub"]
+__all__ = [
+    "DATASETS",
+    "GOLD",
+    "IFEVAL_COMPLIANT",
+    "SLR_JUDGE",
+    "TASKS",
+    "TASK_ROWS",
+    "offline_env",
+    "slr_judge_score",
+    "write_offline_hub",
+    "write_slr_judge",
+]
 
 Row = dict[str, Any]
 Splits = dict[str, list[Row]]
@@ -412,3 +426,120 @@ def offline_env(root: Path, base: Mapping[str, str] | None = None) -> dict[str, 
         TOKENIZERS_PARALLELISM="false",
     )
     return env
+
+
+# --------------------------------------------------------------------------- the SLR-Bench judge stand-in
+#: the evaluate module lm-eval's slr_bench tasks load (``lm_eval/tasks/slr_bench/lm_eval_slr_bench.py``)
+SLR_JUDGE = "AIML-TUDA/VerifiableRewardsForScalableLogicalReasoning"
+# appended to the validation program, whose examples are renamed tc_pos/tc_neg (POS: the positive predicate)
+_SLR_CHECK = """
+:- dynamic(POS/1).
+tc_example(T) :- tc_pos(T).
+tc_example(T) :- tc_neg(T).
+tc_right(T) :- tc_pos(T), POS(T).
+tc_right(T) :- tc_neg(T), not(POS(T)).
+tc_main :- aggregate_all(count, tc_example(_), N),
+    aggregate_all(count, (tc_example(T), once(tc_right(T))), C),
+    format("tc_result ~w ~w~n", [C, N]).
+"""
+
+
+def _slr_clauses(text: str, positive: str) -> list[str]:
+    """Every clause ``positive(...) :- ... .`` in ``text`` (Prolog comments dropped), in order."""
+    text = re.sub(r"%[^\n]*", "", text)
+    return re.findall(r"\b" + re.escape(positive) + r"\([^()]*\)\s*:-.*?\.(?=\s|$)", text, re.S)
+
+
+def slr_judge_score(prediction: str, reference: Mapping[str, Any], timeout: float) -> tuple[float, bool]:
+    """(share of the examples classified right, all of them right) of one prediction: its clauses
+    for the positive predicate, run by ``swipl`` against the reference's validation program."""
+    import os
+    import subprocess
+    import tempfile
+
+    config = reference.get("evaluation_config") or {}
+    pos = config.get("positive_predicate") or "eastbound"
+    neg = config.get("negative_predicate") or "westbound"
+    rules = _slr_clauses(prediction, pos)
+    if not rules:
+        return 0.0, False
+    program = re.sub(r"\b" + re.escape(pos) + r"\(", "tc_pos(", reference["validation_program"])
+    program = re.sub(r"\b" + re.escape(neg) + r"\(", "tc_neg(", program)
+    source = ":- style_check(-singleton).\n:- style_check(-discontiguous).\n" + program
+    source += _SLR_CHECK.replace("POS", pos) + "\n".join(rules) + "\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "judge.pl")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(source)
+        try:
+            cmd = ["swipl", "-q", "-g", "tc_main", "-t", "halt", path]
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return 0.0, False
+    found = re.search(r"tc_result (\d+) (\d+)", done.stdout)
+    if not found or int(found.group(2)) == 0:
+        return 0.0, False
+    right, total = int(found.group(1)), int(found.group(2))
+    return right / total, right == total
+
+
+_SLR_METRIC = """
+class VerifiableRewardsForScalableLogicalReasoning(evaluate.Metric):
+    def _info(self):
+        config = {"positive_predicate": datasets.Value("string"), "negative_predicate": datasets.Value("string")}
+        return evaluate.MetricInfo(
+            description="offline stand-in for the SLR symbolic judge", citation="", inputs_description="",
+            features=datasets.Features(
+                {
+                    "predictions": datasets.Value("string"),
+                    "references": {"validation_program": datasets.Value("string"), "evaluation_config": config},
+                }
+            ),
+        )
+
+    def _compute(self, predictions, references, timeout=10):
+        scores = [slr_judge_score(p, r, timeout) for p, r in zip(predictions, references)]
+        n = max(len(scores), 1)
+        return {
+            "accuracy": sum(float(ok) for _, ok in scores) / n,
+            "partial_score": sum(share for share, _ in scores) / n,
+        }
+"""
+
+
+def _slr_judge_source() -> str:
+    """The stand-in's module: the two functions above, verbatim, in an ``evaluate.Metric``."""
+    import inspect
+
+    head = (
+        f'"""Offline stand-in for the hub\'s {SLR_JUDGE}\n'
+        "(tests only, written by tests/offline_hub.py).  Same inputs as the hub's symbolic judge\n"
+        '(predictions: text holding a Prolog rule; references: {"validation_program", "evaluation_config":\n'
+        '{"positive_predicate", "negative_predicate"}}) and its "accuracy": the share of predictions whose\n'
+        'rule, run by SWI-Prolog, holds for every positive example and for no negative one."""\n\n'
+        "from __future__ import annotations\n\nimport re\nfrom collections.abc import Mapping\n"
+        "from typing import Any\n\nimport datasets\nimport evaluate\n\n"
+    )
+    body = "\n\n".join(inspect.getsource(f) for f in (_slr_clauses, slr_judge_score))
+    return head + f"_SLR_CHECK = {_SLR_CHECK!r}\n\n\n" + body + "\n" + _SLR_METRIC
+
+
+def write_slr_judge(root: Path) -> Path:
+    """Put the SLR-Bench judge stand-in where ``evaluate.load(SLR_JUDGE)`` finds it offline.
+
+    lm-eval's ``slr_bench_*`` tasks load the hub's judge when their hook module is imported
+    (and fall back to exact match on the ground-truth rule, printing a warning, if that fails).
+    Offline, ``evaluate``'s ``CachedEvaluationModuleFactory`` reads a community module from
+    ``HF_MODULES_CACHE/evaluate_modules/metrics/<org>--<name>/<64-hex>/<name>.py``: a compact
+    re-implementation (:func:`slr_judge_score`: the rule's clauses run by ``swipl`` against the
+    validation program) is written there.  It is *not* the hub's file.  Returns its folder.
+    """
+    source = _slr_judge_source()
+    org, name = SLR_JUDGE.split("/")
+    base = Path(offline_env(root, base={})["HF_MODULES_CACHE"]) / "evaluate_modules"
+    folder = base / "metrics" / f"{org}--{name}" / hashlib.sha256(source.encode()).hexdigest()
+    folder.mkdir(parents=True, exist_ok=True)
+    for init in (base, base / "metrics", folder.parent, folder):
+        (init / "__init__.py").touch()
+    (folder / f"{name}.py").write_text(source, encoding="utf-8")
+    return folder
