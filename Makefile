@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-fast test-compat demo faithfulness lint typecheck bench browser clean
+.PHONY: test test-fast test-compat demo faithfulness lint typecheck bench browser prolog clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,12 +35,21 @@ browser:
 	    apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; \
 	  else echo "make: no chromium (Debian: apt-get install chromium); the HTML report's browser tests are skipped" >&2; fi; }
 
+# lm-eval's slr_bench hook module exits without SWI-Prolog (tests/test_longbench_slr_e2e.py runs it):
+# installed here when missing, as root on Debian; elsewhere the SLR-Bench tests are skipped with a note.
+prolog:
+	@command -v swipl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q swi-prolog-nox || { apt-get update -q && apt-get install -y -q swi-prolog-nox; }; \
+	  else echo "make: no swipl (Debian: apt-get install swi-prolog-nox); the SLR-Bench tests are skipped" >&2; fi; }
+
 # pytest exits 5 when it collected no test: that must fail loudly, never pass.  Then the
 # benchmarks' smoke (benchmarks/smoke.py: ratio floors ~10x beyond today's figures, ~10 s) and
 # the other lm-eval versions (test-compat).
 # engines-vllm, engines-llamacpp-server: the real engines tests/test_engines_live.py serves
 # checkpoints with, each in its own venv (cached; cold about 5 and 9 minutes on 2 cores).
-test: $(STAMP) browser engines-vllm engines-llamacpp-server lint typecheck
+test: $(STAMP) browser prolog engines-vllm engines-llamacpp-server lint typecheck
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED - pytest collected no tests" >&2; exit 1; fi; \
 	test $$rc -eq 0 || exit $$rc
