@@ -264,7 +264,23 @@ def main(argv: list[str] | None = None) -> None:
     stu = sub.add_parser("study", help="fine-tune strategies x seeds, evaluate checkpoints, write the paper's table")
     stu.add_argument("config", help="study YAML (see studies/ and docs/study.md)")
     stu.add_argument("--stage", default="all", choices=STAGES, help="run one stage only (default: all, resumable)")
-    stu.add_argument("--check", action="store_true", help="validate the config and print its plan; run nothing")
+    stu.add_argument(
+        "--check",
+        action="store_true",
+        help="check the config and what it names (data, model, LoRA modules, engine, tasks); run nothing",
+    )
+    stu.add_argument(
+        "--only",
+        metavar="ARM[:SEED]",
+        default=None,
+        help="one job of a job array: train and evaluate this arm (all its seeds without :SEED), "
+        "or 'base': evaluate the base",
+    )
+    stu.add_argument(
+        "--collect",
+        action="store_true",
+        help="write the tables once every --only job is done (refused, naming what is missing, before)",
+    )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--fmt", default="auto", help="reasoning format family (default: auto)")
     common.add_argument("--strict", action="store_true", help="fail at the first broken line instead of skipping it")
@@ -336,7 +352,7 @@ def main(argv: list[str] | None = None) -> None:
 
         demo_main(argv[1:], prog="tracecollapse demo")
         return
-        study_main(args.config, args.stage, args.check)
+        study_main(args.config, args.stage, args.check, only=args.only, collect=args.collect)
     elif args.command == "demo":
         from .demo import main as demo_main
 

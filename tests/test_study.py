@@ -85,7 +85,7 @@ def test_tiny_config_is_the_demo() -> None:
 
 BAD = [
     ("colour: red\n", "unknown key colour; allowed: name, model"),
-    ("training: {lrr: 1}\n", "unknown key training.lrr; allowed: seeds, epochs"),
+    ("training: {lrr: 1}\n", "unknown key training.lrr (did you mean lr?); allowed: seeds, epochs"),
     ("training: {batch_size: two}\n", "training.batch_size: expected an integer, got 'two'"),
     ("training: {precision: fp8}\n", "training.precision: 'fp8' is not allowed; use one of fp32, bf16, fp16"),
     ("training: {save_steps: true}\n", "training.save_steps: expected an integer, got True"),
@@ -296,33 +296,39 @@ def test_data_shapes_per_strategy(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_study_under_two_processes(tmp_path: Path) -> None:
-    """The whole study under ``torch.distributed.run`` with 2 processes (gloo, CPU): every
-    event, marker and output is written once (by rank 0), the Trainer runs DDP over gloo
-    (before the fix each rank saw one process and wrote everything twice), lm-eval runs on
-    the main process (its ``hf`` model splits documents over GPUs only); the base's
-    evaluation equals a one-process run of the same config line for line."""
+    """The whole study under ``accelerate launch --multi_gpu --num_processes 2`` (accelerate's
+    torchrun launch; on this CPU machine DDP over gloo): every event, marker and output is written
+    once (by rank 0), the Trainer runs DDP over gloo (before the fix each rank saw one process and
+    wrote everything twice), lm-eval runs on the main process (its ``hf`` model splits documents
+    over GPUs only); the base's evaluation equals a one-process run of the same config line for
+    line, and the monitor's collapse alarm is said once per arm, as in one process
+    (``accelerate launch --cpu`` starts one process: refused, tests/test_study_check.py)."""
     import subprocess
     import sys
 
     from testenv import offline_env
 
-    monitor = "monitor: {held_out: 2, every_n_steps: 2, max_new_tokens: 8, batch_size: 2, progress: false}"
-    runs = {}
+    monitor = ("monitor: {held_out: 2, every_n_steps: 2, max_new_tokens: 8, batch_size: 2, progress: false, "
+               "baseline_valid_rate: 1.0, alarm_margin: 0.0}")  # fmt: skip
+    runs, alarms = {}, {}
     for procs in (1, 2):
         where = tmp_path / f"p{procs}"
         where.mkdir()
         path = _config(where, "builtin:tiny-arith@toy", "null", "[empty, {kind: partial, weight: 0.1}]", monitor)
-        launch = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"] if procs == 2 else []
-        cmd = [sys.executable, *launch, "-m", "lm_eval_tracecollapse", "study", str(path)]
+        launch = ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--main_process_port",
+                  "0", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]  # fmt: skip
+        cmd = [sys.executable, *(launch if procs == 2 else []), "-m", "lm_eval_tracecollapse", "study", str(path)]
         done = subprocess.run(cmd, env=offline_env(OMP_NUM_THREADS="1"), capture_output=True, text=True,
                               timeout=600, check=False, cwd=where)  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]
         runs[procs] = where / "run"
+        alarms[procs] = [x for x in done.stderr.splitlines() if "trace collapse alarm at step" in x]
     out = runs[2]
     events = _events(out)
     assert events.count("start") == 1 and events.count("train_start") == 2 and events.count("train_done") == 2
     assert events.count("checkpoint") == 4 and events.count("evaluate") == 5 and events.count("report") == 1
     assert json.loads((out / "run_log.jsonl").read_text().splitlines()[0])["processes"] == 2
+    assert len(alarms[2]) == len(alarms[1]) == events.count("alarm") == 2  # once per arm, not once per process
     labels = ["base", *(f"{a}_seed3_step{s}" for a in ("empty", "partial_w0.1") for s in (2, 4))]
     _check_outputs(out, labels)  # the table == recomputation from the gathered samples
     curves = json.loads((out / "training_curves.json").read_text())
@@ -333,3 +339,47 @@ def test_study_under_two_processes(tmp_path: Path) -> None:
         return sorted((x["doc_id"], x["resps"][0][0]) for x in map(json.loads, samples.read_text().splitlines()))
 
     assert lines(out) == lines(runs[1]) and len(lines(out)) == 4  # every document once, the same answers
+
+
+@pytest.mark.slow
+def test_job_array_collect_seed_means_and_changed_data(tmp_path: Path) -> None:
+    """``--only ARM:SEED`` jobs and ``--only base`` in one folder, then ``--collect``: refused
+    (naming the jobs) until every one is done, then the table: one row per strategy, mean ± spread
+    over its seeds; a data file edited in place is refused on the next run, like a changed config."""
+    from lm_eval_tracecollapse.builtin.recipe import sft_examples
+    from lm_eval_tracecollapse.cli import main
+
+    data = tmp_path / "sft.jsonl"
+    data.write_text("".join(json.dumps(x) + "\n" for x in sft_examples("toy")))
+    path = _config(tmp_path, "builtin:tiny-arith@toy", "null", "[mask]")
+    text = path.read_text().replace("builtin:tiny-arith, limit: 24", f"{data}, limit: 24")
+    path.write_text(
+        text.replace("seeds: [3]", "seeds: [3, 4]").replace("batch_size: 8,", "batch_size: 8, checkpoints: final,")
+    )
+    out = tmp_path / "run"
+    run_study(path, only="mask:3")
+    assert (out / "train" / "mask_seed3" / ".done").is_file() and not (out / "train" / "mask_seed4").exists()
+    assert sorted(p.name for p in (out / "eval").iterdir()) == ["mask_seed3_step4"] and not (out / "table.md").exists()
+    with pytest.raises(ValueError, match=r"^--collect: not every job is done: mask_seed4 is not trained "
+                       r"\(--only mask:4\); base is not evaluated \(--only base\)$"):  # fmt: skip
+        run_study(path, collect=True)
+    data.write_text(data.read_text() + data.read_text().splitlines()[0] + "\n")  # edited in place
+    with pytest.raises(ConfigError, match=r"^data.train: .*sft.jsonl changed since this study started in .*run "
+                       r"\(sha256 \w{12} then, \w{12} now; \d+ -> \d+ bytes\); restore the file"):  # fmt: skip
+        run_study(path, only="mask:4")
+    data.write_text("".join(data.read_text().splitlines(keepends=True)[:-1]))  # restored
+    run_study(path, only="mask:4")
+    main(["study", str(path), "--only", "base"])
+    main(["study", str(path), "--collect"])
+    rows = {
+        r.split(" | ")[0].strip("| "): r.strip("| ").split(" | ")[1:]
+        for r in (out / "table.md").read_text().splitlines()[2:]
+    }
+    assert list(rows) == ["base", "mask (2 seeds)"]
+    vr = [_recomputed(out / "eval" / f"mask_seed{s}_step4")[2] for s in (3, 4)]
+    mean, spread = sum(vr) / 2, abs(vr[0] - vr[1]) / 2**0.5
+    assert rows["mask (2 seeds)"][2] == f"{mean:.3f} ± {spread:.3f}"
+    assert rows["base"][2] == f"{_recomputed(out / 'eval' / 'base')[2]:.3f}"
+    assert "mask_seed3_step4" in (out / "table_all.md").read_text()  # every seed still in the full table
+    assert [json.loads(x).get("only") for x in (out / "run_log.jsonl").read_text().splitlines()
+            if json.loads(x)["event"] == "start"] == ["mask:3", "mask:4", "base", None]  # fmt: skip

@@ -23,8 +23,8 @@ from ..training.masking import TraceMaskCollator, split_trace, tokenize_with_mas
 from .data import response, train_items
 from .tiny import build_model, build_tokenizer
 
-__all__ = ["SIZES", "THREADS", "DemoSize", "builtin_path", "builtin_size", "chats", "pin_torch", "sft_examples",
-           "train", "train_base"]  # fmt: skip
+__all__ = ["SIZES", "THREADS", "DemoSize", "base_tokenizer", "builtin_path", "builtin_size", "chats", "pin_torch",
+           "sft_examples", "train", "train_base"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -96,13 +96,26 @@ def pin_torch() -> None:
     torch.set_num_threads(THREADS)
 
 
-def train_base(size: str, path: Path) -> Path:
-    """Build the tokenizer and train the tiny base of ``size`` from scratch; saved at ``path``."""
+def base_tokenizer(size: str | DemoSize, chat_template: str | None = None) -> Any:
+    """The built-in base's tokenizer: trained on its arithmetic, ``<think>`` tags as ordinary
+    added tokens (and Qwen3's ``<tool_call>`` tags too), ChatML unless ``chat_template`` is given."""
+    s = SIZES[size] if isinstance(size, str) else size
+    corpus = ["0123456789+=, The answer is.", *(response(it) for it in train_items(s.base_items, seed=s.seed)[:200])]
+    if chat_template is None:
+        return build_tokenizer(corpus, vocab_size=280)
+    added = ["<think>", "</think>", "<tool_call>", "</tool_call>"]  # as Qwen-style releases add them
+    return build_tokenizer(corpus, vocab_size=280, chat_template=chat_template, added_tokens=added)
+
+
+def train_base(size: str | DemoSize, path: Path, *, chat_template: str | None = None, arch: str = "llama") -> Path:
+    """Build the tokenizer and train the tiny base of ``size`` (a :data:`SIZES` name or a recipe of
+    your own) from scratch; saved at ``path``.  ``chat_template`` (default ChatML) is the template
+    it learns its turns in, e.g. a real model's, with ``arch`` (``llama``, ``qwen3``) its shape."""
     pin_torch()
-    s = SIZES[size]
+    s = SIZES[size] if isinstance(size, str) else size
     data = train_items(s.base_items, seed=s.seed)
-    tok = build_tokenizer(["0123456789+=, The answer is.", *(response(it) for it in data[:200])], vocab_size=280)
-    model = build_model(tok, hidden=s.hidden, layers=s.layers, heads=4, seed=s.seed)
+    tok = base_tokenizer(s, chat_template)
+    model = build_model(tok, hidden=s.hidden, layers=s.layers, heads=4, seed=s.seed, arch=arch)
     rows = tokenize_with_masks(chats(data, "full"), tok, mode="prompt")
     train(model, rows, tok, s.base_steps, s.base_lr, s.batch, "training the built-in base model", seed=s.seed)
     model.save_pretrained(path)

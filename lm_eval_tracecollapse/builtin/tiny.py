@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["CHATML_TEMPLATE", "build_model", "build_tokenizer"]
+__all__ = ["ARCHS", "CHATML_TEMPLATE", "build_model", "build_tokenizer", "model_config"]
 
 #: ChatML, as Qwen-style models use it; the generation prompt opens the assistant turn
 CHATML_TEMPLATE = (
@@ -72,23 +72,35 @@ def build_tokenizer(
     return tok
 
 
-def build_model(tokenizer: Any, hidden: int = 64, layers: int = 2, heads: int = 4, seed: int = 0) -> Any:
-    """A small randomly initialised ``LlamaForCausalLM`` sized for ``tokenizer``."""
+#: the architectures :func:`build_model` builds: the demo's Llama, and Qwen3's (q/k norms, grouped KV heads)
+ARCHS = ("llama", "qwen3")
+
+
+def model_config(tokenizer: Any, hidden: int = 64, layers: int = 2, heads: int = 4, arch: str = "llama") -> Any:
+    """The ``transformers`` config of a small model sized for ``tokenizer`` (``arch``: :data:`ARCHS`).
+
+    >>> tok = build_tokenizer(["2 + 3 = 5"], vocab_size=280)
+    >>> type(model_config(tok, arch="qwen3")).__name__, model_config(tok).num_hidden_layers
+    ('Qwen3Config', 2)
+    """
+    from transformers import LlamaConfig, Qwen3Config
+
+    common = dict(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
+                  num_attention_heads=heads, max_position_embeddings=1024, pad_token_id=tokenizer.pad_token_id,
+                  eos_token_id=tokenizer.eos_token_id, bos_token_id=None, tie_word_embeddings=True)  # fmt: skip
+    if arch == "llama":
+        return LlamaConfig(num_key_value_heads=heads, **common)
+    if arch == "qwen3":
+        return Qwen3Config(num_key_value_heads=max(1, heads // 2), head_dim=hidden // heads, **common)
+    raise ValueError(f"unknown architecture {arch!r}; use one of {', '.join(ARCHS)}")
+
+
+def build_model(tokenizer: Any, hidden: int = 64, layers: int = 2, heads: int = 4, seed: int = 0,
+                arch: str = "llama") -> Any:  # fmt: skip
+    """A small randomly initialised causal LM sized for ``tokenizer`` (``LlamaForCausalLM``, or
+    ``Qwen3ForCausalLM`` with ``arch="qwen3"``)."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        intermediate_size=hidden * 2,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        num_key_value_heads=heads,
-        max_position_embeddings=1024,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=None,
-        tie_word_embeddings=True,
-    )
-    return LlamaForCausalLM(config)
+    return AutoModelForCausalLM.from_config(model_config(tokenizer, hidden, layers, heads, arch))

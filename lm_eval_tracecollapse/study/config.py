@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 import types
 from collections.abc import Mapping
@@ -50,6 +51,7 @@ __all__ = [
     "config_path",
     "load_config",
     "parse_config",
+    "unknown_key",
 ]
 
 #: ``model: builtin:tiny-arith[@toy|small|full]``: the demo's tiny base, built and trained locally
@@ -174,6 +176,18 @@ class TrainingConfig:
     save_steps: int = 200
     logging_steps: int = 10
     gradient_checkpointing: bool = False
+    #: experiment tracking: the Trainer's ``report_to`` (``none``, ``all``, or integrations such as
+    #: ``wandb``, ``tensorboard``, ``mlflow``, ``trackio``), the run name (default ``<name>/<arm>``)
+    #: and project (W&B's and MLflow's project / experiment, Trackio's project)
+    report_to: str | list[str] = "none"
+    run_name: str | None = None
+    project: str | None = None
+
+    @property
+    def integrations(self) -> list[str]:
+        """``report_to`` as a list (``[]``: none)."""
+        names = [self.report_to] if isinstance(self.report_to, str) else list(self.report_to)
+        return [] if names == ["none"] else names
 
 
 @dataclass(frozen=True)
@@ -311,7 +325,7 @@ def _build(cls: type, raw: Any, where: str) -> Any:  # an instance of cls
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = [k for k in raw if k not in fields]
     if unknown:
-        raise ConfigError(f"unknown key {prefix}{unknown[0]}; allowed: {', '.join(fields)}")
+        raise ConfigError(unknown_key(f"{prefix}{unknown[0]}", list(fields)))
     missing = [
         n for n, f in fields.items()
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and n not in raw
@@ -319,6 +333,17 @@ def _build(cls: type, raw: Any, where: str) -> Any:  # an instance of cls
     if missing:
         raise ConfigError(f"{prefix}{missing[0]}: required ({_describe(hints[missing[0]])})")
     return cls(**{k: _convert(hints[k], v, f"{prefix}{k}") for k, v in raw.items()})
+
+
+def unknown_key(where: str, allowed: list[str]) -> str:
+    """The one line refusing an unknown key, with the nearest allowed name when one is close.
+
+    >>> unknown_key("monitor.every_n_step", ["held_out", "every_n_steps", "max_new_tokens"])
+    'unknown key monitor.every_n_step (did you mean every_n_steps?); allowed: held_out, every_n_steps, max_new_tokens'
+    """
+    near = difflib.get_close_matches(where.rsplit(".", 1)[-1], allowed, n=1, cutoff=0.7)
+    hint = f" (did you mean {near[0]}?)" if near else ""
+    return f"unknown key {where}{hint}; allowed: {', '.join(allowed)}"
 
 
 def _check(cfg: StudyConfig) -> None:
@@ -366,6 +391,8 @@ def _check(cfg: StudyConfig) -> None:
         raise ConfigError(f"training.seeds: a non-empty list of distinct integers, got {t.seeds!r}")
     for key in ("epochs", "max_steps", "batch_size", "grad_accum", "lr", "max_length", "save_steps", "logging_steps"):
         positive(f"training.{key}", getattr(t, key))
+    if not t.report_to or ("none" in t.integrations):
+        raise ConfigError(f"training.report_to: none, or integrations (wandb, tensorboard, ...), got {t.report_to!r}")
     positive("training.weight_decay", t.weight_decay, zero_ok=True)
     positive("training.max_grad_norm", t.max_grad_norm, zero_ok=True)
     if not 0.0 <= t.warmup_ratio < 1.0:

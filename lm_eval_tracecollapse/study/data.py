@@ -16,7 +16,10 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,7 @@ from ..samples.jsonl import iter_jsonl
 from ..training.masking import split_trace
 from .config import StrategyKind, StrategySpec, StudyConfig
 
-__all__ = ["builtin_base", "builtin_path", "builtin_size", "for_strategy", "load_examples"]
+__all__ = ["builtin_base", "builtin_path", "builtin_size", "data_fingerprint", "for_strategy", "load_examples"]
 
 
 def load_examples(cfg: StudyConfig) -> list[dict[str, Any]]:
@@ -48,6 +51,27 @@ def load_examples(cfg: StudyConfig) -> list[dict[str, Any]]:
     if not rows:
         raise ValueError(f"data.train: {cfg.data.train} holds no example")
     return rows
+
+
+def data_fingerprint(cfg: StudyConfig) -> dict[str, Any] | None:
+    """``{"path", "sha256", "bytes"}`` of the SFT data file (None: built-in data, or no file to
+    read), which a resumed study compares with the one it recorded when it started.
+
+    >>> import tempfile
+    >>> from lm_eval_tracecollapse.study.config import parse_config
+    >>> path = Path(tempfile.mkdtemp()) / "d.jsonl"
+    >>> _ = path.write_text('{"prompt": "q", "response": "a"}\\n')
+    >>> data_fingerprint(parse_config({"name": "t", "model": "m", "data": {"train": str(path)}}))["sha256"][:12]
+    '5580f549e554'
+    """
+    path = Path(cfg.data.train)
+    if cfg.data.train.startswith("builtin:") or not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return {"path": str(path.resolve()), "sha256": digest.hexdigest(), "bytes": path.stat().st_size}
 
 
 def for_strategy(examples: Sequence[Mapping[str, Any]], spec: StrategySpec, fmt: str = "think") -> list[dict[str, Any]]:
@@ -89,8 +113,16 @@ def builtin_base(model: str, cache: Path) -> Path:
 
     path = builtin_path(model, cache)
     state = process_state()
-    if not is_done(path) and state.is_main_process:
-        train_base(builtin_size(model), path)
-        atomic_json(path / ".done", {"model": model, "pid": os.getpid()})
+    if not is_done(path) and state.is_main_process:  # built aside, then moved: jobs of one study may race
+        path.parent.mkdir(parents=True, exist_ok=True)
+        built = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+        train_base(builtin_size(model), built)
+        atomic_json(built / ".done", {"model": model, "pid": os.getpid()})
+        if path.exists() and not is_done(path):  # a killed build
+            shutil.rmtree(path, ignore_errors=True)
+        try:
+            os.replace(built, path)
+        except OSError:  # another job moved its (identical) base there first
+            shutil.rmtree(built, ignore_errors=True)
     state.wait_for_everyone()
     return path

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from typing import Any
 
 from ._io import DONE, atomic_json, cpu_processes, is_done, log_event, process_state
 from .config import ConfigError, StudyConfig, arms
+from .jobs import Selection
 from .train import checkpoints
 
 __all__ = ["Evaluation", "evaluate_all", "evaluate_logged", "model_args", "plan", "task_manager"]
@@ -157,8 +159,9 @@ def _run(cfg: StudyConfig, ev: Evaluation, base: str, tm: Any, log: Path) -> Non
     state.wait_for_everyone()
 
 
-def evaluate_all(cfg: StudyConfig, base: str, log: Path) -> list[Evaluation]:
-    """Evaluate every planned run not yet marked done; returns the plan."""
+def evaluate_all(cfg: StudyConfig, base: str, log: Path, selection: Selection | None = None) -> list[Evaluation]:
+    """Evaluate every planned run not yet marked done (of ``selection``'s arms and base: ``--only``);
+    returns the plan."""
     from tqdm.auto import tqdm
 
     state = process_state()
@@ -168,15 +171,17 @@ def evaluate_all(cfg: StudyConfig, base: str, log: Path) -> list[Evaluation]:
             "and set tensor_parallel_size/data_parallel_size in evaluation.model_args"
         )
     todo = plan(cfg)
-    pending = [ev for ev in todo if not is_done(cfg.out / "eval" / ev.label)]
+    mine = [ev for ev in todo if selection is None or selection.wants(ev.arm)]
+    pending = [ev for ev in mine if not is_done(cfg.out / "eval" / ev.label)]
     if state.is_main_process:
-        for ev in todo:
+        for ev in mine:
             if ev not in pending:
                 log_event(log, "evaluate_skip", label=ev.label)
     if pending:
         tm = task_manager(cfg)
         for ev in tqdm(pending, desc="evaluating with lm-eval", disable=not state.is_main_process):
             _run(cfg, ev, base, tm, log)
-    if state.is_main_process and (cfg.out / ".staging").is_dir() and not any((cfg.out / ".staging").iterdir()):
-        (cfg.out / ".staging").rmdir()
+    if state.is_main_process:
+        with contextlib.suppress(OSError):  # gone, or another job of the study is staging there
+            (cfg.out / ".staging").rmdir()
     return todo

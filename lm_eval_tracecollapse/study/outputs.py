@@ -2,7 +2,8 @@
 
 - ``table.md`` / ``table.tex`` / ``table.csv``: the base and each arm's final
   checkpoint, rendered by :func:`~lm_eval_tracecollapse.report.paper_table` (what
-  ``tracecollapse table`` prints); ``table_all.md``: every checkpoint;
+  ``tracecollapse table`` prints); with several seeds one row per strategy, its final
+  checkpoints' mean ± spread over the seeds (:mod:`.seeds`); ``table_all.md``: every checkpoint;
 - ``analyze.txt``: ``tracecollapse analyze``'s report of every evaluation;
 - ``compare.txt``: ``tracecollapse compare`` of each arm's final checkpoint vs the base;
 - ``figures/status.png``: the status bars and pass@1 of the base and the final checkpoints;
@@ -38,6 +39,7 @@ from ._io import atomic_json, is_done
 from .config import StudyConfig, arms
 from .curves import training_curves
 from .evaluate import Evaluation
+from .seeds import seed_table
 
 __all__ = ["plot_over_steps", "write_outputs"]
 
@@ -110,6 +112,19 @@ def _mean(values: list[float]) -> float:
     return sum(real) / len(real) if real else math.nan
 
 
+def _seed_groups(cfg: StudyConfig, finals: dict[str, Evaluation]) -> dict[str, list[str]] | None:
+    """Row name -> the final checkpoints it averages (the base; each strategy over its seeds),
+    or None with one seed."""
+    if len(cfg.training.seeds) < 2:
+        return None
+    groups = {"base": ["base"]}
+    for spec in cfg.strategies:
+        labels = [finals[a.name].label for a in arms(cfg) if a.strategy.name == spec.name and a.name in finals]
+        if labels:
+            groups[f"{spec.name} ({len(labels)} seed{'s' if len(labels) > 1 else ''})"] = labels
+    return groups
+
+
 def write_outputs(cfg: StudyConfig, evaluations: list[Evaluation], workers: int | None = None) -> dict[str, Any]:
     """Write the tables, reports and figures under ``<out>``; returns
     ``{"summaries", "markdown", "files", "curves"}``.  Main process only."""
@@ -129,11 +144,15 @@ def write_outputs(cfg: StudyConfig, evaluations: list[Evaluation], workers: int 
     headline = {"base", *(ev.label for ev in finals.values())}
     head = [s for s in summaries if s.run in headline]
     files: dict[str, Path] = {}
-    markdown = report.paper_table(head, "markdown")
+    groups = _seed_groups(cfg, finals)
+    if groups is None:  # one seed: each final checkpoint a row
+        markdown, latex, csv = (report.paper_table(head, fmt) for fmt in ("markdown", "latex", "csv"))
+    else:  # several: each strategy a row, mean ± spread over its seeds
+        markdown, latex, csv = (seed_table(head, groups, fmt) for fmt in ("markdown", "latex", "csv"))
     for name, text in (
         ("table.md", markdown),
-        ("table.tex", report.paper_table(head, "latex")),
-        ("table.csv", report.paper_table(head, "csv")),
+        ("table.tex", latex),
+        ("table.csv", csv),
         ("table_all.md", report.paper_table(summaries, "markdown")),
         ("analyze.txt", report.analyze_text(summaries)),
     ):

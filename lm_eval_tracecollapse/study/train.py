@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -32,7 +33,7 @@ from ._io import DONE, atomic_json, cpu_processes, is_done, log_event, process_s
 from .config import Arm, ConfigError, StudyConfig, arms
 from .curves import write_arm_curve
 
-__all__ = ["Arm", "arms", "checkpoints", "load_base", "train_arm"]
+__all__ = ["Arm", "arms", "checkpoints", "load_base", "tracking_environment", "train_arm"]
 
 _CKPT = re.compile(r"checkpoint-(\d+)")
 
@@ -139,9 +140,30 @@ def _arguments(cfg: StudyConfig, arm: Arm, folder: Path) -> Any:
         remove_unused_columns=False,  # keep loss_weights
         dataloader_pin_memory=torch.cuda.is_available(),  # (pinning warns on a CPU-only machine)
         use_cpu=cpu_processes(),  # several processes without a GPU: DDP over gloo
-        report_to="none",
+        report_to=t.integrations or "none",  # the loss and the monitor's trace/* rows go there
+        run_name=f"{t.run_name or cfg.name}/{arm.name}",
+        **({"project": t.project} if t.project else {}),
         disable_tqdm=False,
     )
+
+
+#: the environment variable each integration reads its project from (the Trainer passes only Trackio's)
+_PROJECT_ENV = {"wandb": "WANDB_PROJECT", "mlflow": "MLFLOW_EXPERIMENT_NAME", "comet_ml": "COMET_PROJECT_NAME"}
+
+
+def tracking_environment(cfg: StudyConfig) -> dict[str, str]:
+    """The project variables ``training.project`` sets for the integrations of ``report_to``
+    (an export of your own wins: only unset ones are set).
+
+    >>> from lm_eval_tracecollapse.study.config import parse_config
+    >>> cfg = parse_config({"name": "t", "model": "m", "data": {"train": "d.jsonl"},
+    ...                     "training": {"report_to": ["wandb", "tensorboard"], "project": "collapse"}})
+    >>> tracking_environment(cfg)
+    {'WANDB_PROJECT': 'collapse'}
+    """
+    t = cfg.training
+    names = t.integrations if "all" not in t.integrations else list(_PROJECT_ENV)
+    return {_PROJECT_ENV[n]: t.project for n in names if t.project and n in _PROJECT_ENV}
 
 
 def train_arm(cfg: StudyConfig, arm: Arm, base: Path | str, examples: list[dict[str, Any]], log: Path) -> Path:
@@ -163,6 +185,8 @@ def train_arm(cfg: StudyConfig, arm: Arm, base: Path | str, examples: list[dict[
             if _CKPT.fullmatch(p.name) and not is_done(p):
                 shutil.rmtree(p)
     state.wait_for_everyone()
+    for name, value in tracking_environment(cfg).items():
+        os.environ.setdefault(name, value)  # read by the integration when the Trainer starts it
     set_seed(arm.seed)  # before the LoRA weights are initialised
     model, tok = load_base(cfg, base)
     monitor, examples = _monitor(cfg, tok, examples, folder)
@@ -184,6 +208,8 @@ def train_arm(cfg: StudyConfig, arm: Arm, base: Path | str, examples: list[dict[
         log_event(log, "train_start", arm=arm.name, seed=arm.seed, resume_from=resume)
     trainer.train(resume_from_checkpoint=resume)
     if trainer.is_world_process_zero():
+        if monitor is not None and monitor.alarm_step is not None:  # said once on the console, once here
+            log_event(log, "alarm", arm=arm.name, step=monitor.alarm_step)
         write_arm_curve(folder, trainer.state.log_history)  # the monitor's points (none without monitor:)
         atomic_json(folder / DONE, {"arm": arm.name, "steps": trainer.state.global_step})
         log_event(log, "train_done", arm=arm.name, steps=trainer.state.global_step)

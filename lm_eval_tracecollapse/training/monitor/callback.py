@@ -34,8 +34,8 @@ alarms.
 main process generates, on the unwrapped model, with the same batches as a single
 process; the others wait and receive its numbers (``torch.distributed`` broadcast), so
 every process logs the same numbers and stops at the same step whatever the process
-count.  Sharded parameters (FSDP, DeepSpeed ZeRO-3) are not supported: generation on one
-process would wait for the others forever.
+count; the alarm is said once, by the main process.  Sharded parameters (FSDP, DeepSpeed
+ZeRO-3) are not supported: generation on one process would wait for the others forever.
 
 Example:
     >>> cb = TraceMonitorCallback(["3+4"], ["7"], every_n_steps=50)
@@ -242,7 +242,7 @@ class TraceMonitorCallback(TrainerCallback):
             print(f"trace monitor, step {step}: {_summary(metrics)} ({metrics['trace/eval_seconds']:.2f} s, "
                   f"{len(self.prompts)} prompts)", flush=True)  # fmt: skip
         self._log(dict(metrics), control)
-        self._check_alarm(step, metrics, control)
+        self._check_alarm(step, metrics, control, warn=is_main)
         return control
 
     def _log(self, metrics: dict[str, float], control: Any) -> None:
@@ -271,7 +271,9 @@ class TraceMonitorCallback(TrainerCallback):
         if getattr(self.trainer, "control", control) is not control:  # a callback returned another control
             self.trainer.control.should_log = should_log
 
-    def _check_alarm(self, step: int, metrics: dict[str, float], control: Any) -> None:
+    def _check_alarm(self, step: int, metrics: dict[str, float], control: Any, warn: bool = True) -> None:
+        """Fire the alarm once per run; every process decides (the same numbers, so the same step
+        and the same stop), only the world main one (``warn``) says so."""
         vr = metrics["trace/valid_rate"]
         if self.baseline is None:
             self.baseline = vr
@@ -280,11 +282,12 @@ class TraceMonitorCallback(TrainerCallback):
             return
         self.alarm_step = step
         action = "stopping training (stop_on_alarm=True)" if self.stop_on_alarm else "training goes on"
-        logger.warning(
-            "trace collapse alarm at step %d: valid-trace rate %.2f is %.2f below its baseline %.2f "
-            "(alarm_margin %.2f); %s; %s",
-            step, vr, self.baseline - vr, self.baseline, self.alarm_margin, _summary(metrics), action,
-        )  # fmt: skip
+        if warn:
+            logger.warning(
+                "trace collapse alarm at step %d: valid-trace rate %.2f is %.2f below its baseline %.2f "
+                "(alarm_margin %.2f); %s; %s",
+                step, vr, self.baseline - vr, self.baseline, self.alarm_margin, _summary(metrics), action,
+            )  # fmt: skip
         if self.stop_on_alarm:
             control.should_training_stop = True
 
