@@ -33,18 +33,16 @@ import math
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import offline_hub as hub  # registered by conftest.py
 import pytest
-from testenv import NA, pooled_row, sample_status
+from testenv import NA, E, M, Reply, T, V, pooled_row, sample_status
 
 pytestmark = pytest.mark.slow
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "stock_tasks"
-V, E, M, T = "valid", "empty", "missing", "truncated"
 
 #: task -> (hub repo, config, fixture file) of its data (each evaluates its ``test`` split)
 DATA = {
@@ -62,32 +60,6 @@ def _missing(task: str) -> str | None:
     elif shutil.which("swipl") is None:  # lm-eval's slr_bench hook module exits the process without it
         return "slr_bench needs SWI-Prolog: apt-get install -y swi-prolog-nox"
     return None
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One response.  ``answer`` is what a model that did not reason generates (the stock run
-    replays it); ``tail`` follows it from the task's stop string on (the traced run must cut it
-    off); ``trace`` holds decoys that would change the score if they leaked into the answer part.
-    ``score`` is the task's own per-document score of ``answer``, worked out by hand."""
-
-    status: str
-    answer: str
-    score: float
-    tail: str = ""
-    trace: str = "Let me think it over."
-    sep: str = "\n\n"  # between the closing tag and the answer
-
-    @property
-    def traced(self) -> str:
-        if self.status == T:
-            return f"<think>{self.trace}"
-        head = {V: f"<think>{self.trace}</think>{self.sep}", E: f"<think>\n</think>{self.sep}", M: ""}
-        return head[self.status] + self.answer + self.tail
-
-    @property
-    def stock(self) -> str:
-        return "" if self.status == T else self.answer
 
 
 # --------------------------------------------------------------------------- the designs
@@ -241,9 +213,9 @@ def our_docs(task: str, row: str) -> list[tuple[float, float]]:
         elif row == "answer_rate":
             hits = [float(bool(whole.strip()))]
         elif row == "pass@1":
-            hits = [r.score]
+            hits = [r.correct]
         elif row in STATUS_PASS:
-            hits = [r.score] if r.status == STATUS_PASS[row] else []
+            hits = [r.correct] if r.status == STATUS_PASS[row] else []
         elif row in ("loop_rate", "truncated_loop_rate", "degenerate_rate"):
             hits = [0.0]  # short traces with content never loop, none is filler
         elif row == "truncated_progress_rate":
@@ -258,7 +230,7 @@ def our_docs(task: str, row: str) -> list[tuple[float, float]]:
 
 def own_value(task: str) -> tuple[float, float]:
     """The task's own row (each of them: the mean per-document score) and its stderr, by hand."""
-    scores = [r.score for r in DESIGN[task]]
+    scores = [r.correct for r in DESIGN[task]]
     n = len(scores)
     mean = sum(scores) / n
     return mean, math.sqrt(sum((s - mean) ** 2 for s in scores) / (n - 1) / n)
@@ -305,8 +277,8 @@ def test_each_document_is_scored_and_classified_as_designed(runs: dict[str, Any]
     assert [s["doc_id"] for s in traced] == list(range(len(DESIGN[task]))) == [s["doc_id"] for s in stock]
     for r, s, t in zip(DESIGN[task], stock, traced, strict=True):
         for metric in OWN[task]:
-            assert _close(s[metric], r.score), (task, s["doc_id"], metric, s[metric], r.score)
-            assert _close(t[metric], r.score), (task, t["doc_id"], metric, t[metric], r.score)
+            assert _close(s[metric], r.correct), (task, s["doc_id"], metric, s[metric], r.correct)
+            assert _close(t[metric], r.correct), (task, t["doc_id"], metric, t[metric], r.correct)
         assert sample_status(t) == r.status, (task, t["doc_id"])
 
 

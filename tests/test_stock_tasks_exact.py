@@ -28,18 +28,16 @@ import math
 import subprocess
 import sys
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import offline_hub as hub  # registered by conftest.py
 import pytest
-from testenv import NA, pooled_row
+from testenv import NA, E, M, Reply, T, V, pooled_row
 
 pytestmark = pytest.mark.slow
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "stock_tasks"
-V, E, M, T = "valid", "empty", "missing", "truncated"
 
 #: task -> (hub repo, config, fixture file, the split it evaluates) of its data
 DATA = {
@@ -48,31 +46,6 @@ DATA = {
     "gsm8k_cot_self_consistency": ("openai/gsm8k", "main", "gsm8k_main.json", "test"),
     "humaneval_instruct": ("openai/openai_humaneval", "openai_humaneval", "openai_humaneval.json", "test"),
 }
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One response.  ``answer`` is what a model that did not reason generates (the stock
-    run replays it); ``tail`` follows it from one of the task's stop strings on (the traced
-    run must cut it off); ``trace`` holds decoys that would flip the score if they leaked."""
-
-    status: str
-    answer: str
-    correct: int | None  # by the task's own scorer; None: its metrics give no document score
-    tail: str = ""
-    trace: str = "Let me think it over."
-    sep: str = "\n\n"  # between the closing tag and the answer
-
-    @property
-    def traced(self) -> str:
-        if self.status == T:
-            return f"<think>{self.trace}"
-        head = {V: f"<think>{self.trace}</think>{self.sep}", E: f"<think>\n</think>{self.sep}", M: ""}
-        return head[self.status] + self.answer + self.tail
-
-    @property
-    def stock(self) -> str:
-        return "" if self.status == T else self.answer
 
 
 # --------------------------------------------------------------------------- the designs

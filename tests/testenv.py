@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -139,3 +140,36 @@ def sample_status(sample: dict[str, Any]) -> str:
     """The trace status of one lm-eval sample line of a traced task (its one rate at 1.0)."""
     (status,) = [k for k in ("valid", "empty", "missing", "truncated") if sample[f"{k}_rate"] == 1.0]
     return status
+
+
+#: the four statuses as the designs of the stock-task tests spell them
+V, E, M, T = "valid", "empty", "missing", "truncated"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One designed response of a stock-task test.  ``answer`` is what a model that did not
+    reason generates (the stock run replays it); ``tail`` follows it from one of the task's
+    stop strings on (the traced run must cut it off); ``trace`` holds decoys that would
+    change the score if they leaked into the answer part.  ``correct``: the task's own
+    per-document score of ``answer``, worked out by hand (None: its metrics give none)."""
+
+    status: str
+    answer: str
+    correct: float | None
+    tail: str = ""
+    trace: str = "Let me think it over."
+    sep: str = "\n\n"  # between the closing tag and the answer
+
+    @property
+    def traced(self) -> str:
+        """The replayed response of the traced run."""
+        if self.status == T:
+            return f"<think>{self.trace}"
+        head = {V: f"<think>{self.trace}</think>{self.sep}", E: f"<think>\n</think>{self.sep}", M: ""}
+        return head[self.status] + self.answer + self.tail
+
+    @property
+    def stock(self) -> str:
+        """The replayed response of the stock run: the answer part (nothing for a truncated trace)."""
+        return "" if self.status == T else self.answer
