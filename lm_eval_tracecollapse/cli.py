@@ -146,8 +146,32 @@ def _skipped(problems: object) -> str:
     return f"skipped {skipped} unreadable line(s); first: " + "; ".join(examples) if skipped else ""
 
 
+def _found(command: str, runs: list[Any]) -> None:
+    """Say on stderr which runs a report found (and how a re-run task is read); ``compare``:
+    its base and fine-tuned run."""
+    from .samples.runs import describe_pair, describe_runs, run_notes
+
+    found = describe_pair(*runs) if command == "compare" else describe_runs(runs)
+    print(f"tracecollapse {command}: {found}", file=sys.stderr)
+    for note in run_notes(runs):
+        print(f"tracecollapse {command}: warning: {note}", file=sys.stderr)
+
+
+def _find_runs(command: str, paths: list[str]) -> list[Any]:
+    """The runs under ``paths`` (probe-only folders give none: ``analyze`` scores those alone)."""
+    from .samples.runs import find_runs
+
+    try:
+        return find_runs(paths)
+    except FileNotFoundError:
+        if command == "analyze":
+            return []
+        raise
+
+
 def _report(args: argparse.Namespace) -> None:
     from . import probes, report
+    from .samples.runs import one_run
 
     with _clear_input_errors(args.command):
         if args.command == "compare":
@@ -158,7 +182,10 @@ def _report(args: argparse.Namespace) -> None:
                 except ValueError as exc:  # a bad SPEC: 2, as missing data (1 is a failed gate)
                     print(f"tracecollapse compare: {exc}", file=sys.stderr)
                     raise SystemExit(2) from None
-            comparisons, problems = report.compare([args.base], [args.finetuned], args.fmt, args.strict)
+            base, new = one_run([args.base], "base"), one_run([args.finetuned], "fine-tuned")
+            comparisons, problems = report.compare_runs(base, new, args.fmt, args.strict)
+            if base.sets and new.sets:  # (said after reading: a bad input stays one line)
+                _found("compare", [base, new])
             if gates is not None:
                 _gate(args, comparisons, gates, problems)
             faith = probes.compare_probes([args.base], [args.finetuned], args.probe_reference)
@@ -167,8 +194,10 @@ def _report(args: argparse.Namespace) -> None:
         else:
             workers = getattr(args, "workers", None)
             tokenizer = getattr(args, "tokenizer", None)
-            summaries, problems = report.analyze(
-                args.paths,
+            report.check_fmt(args.fmt)
+            runs = _find_runs(args.command, args.paths)
+            summaries, problems = report.analyze_runs(
+                runs,
                 args.fmt,
                 args.strict,
                 workers,
@@ -181,10 +210,12 @@ def _report(args: argparse.Namespace) -> None:
                 raise ValueError(
                     f"no usable sample line in {where}" + (f" ({_skipped(problems)})" if problems.skipped else "")
                 )
+            if runs:
+                _found(args.command, runs)
             if args.command == "analyze":
                 print("\n".join(b for b in (report.analyze_text(summaries), probes.probe_text(scores)) if b))
                 if getattr(args, "html", None):
-                    _html(args, summaries)
+                    _html(args, summaries, runs)
             elif args.command == "table":
                 print(report.paper_table(summaries, args.table_format))
             else:
@@ -210,16 +241,20 @@ def _gate(args: argparse.Namespace, comparisons: list[Any], gates: dict[str, Any
     raise SystemExit(status)
 
 
-def _html(args: argparse.Namespace, summaries: list[Any] | None = None) -> None:
-    """``report`` (and ``analyze --html``): write the one-file HTML report."""
+def _html(args: argparse.Namespace, summaries: list[Any] | None = None, runs: list[Any] | None = None) -> None:
+    """``report`` (and ``analyze --html``, with the summaries and runs it has): write the
+    one-file HTML report."""
     from .report.html import write_report
 
     with _clear_input_errors(args.command):
         base, budget = getattr(args, "base", None), getattr(args, "max_text_mb", 32.0)
         workers = getattr(args, "workers", None)
+        found = _find_runs(args.command, args.paths) if runs is None else runs
         out, problems = write_report(
-            args.paths, args.html, args.fmt, args.strict, base, budget, summaries, workers, progress=True
+            args.paths, args.html, args.fmt, args.strict, base, budget, summaries, workers, progress=True, runs=found
         )
+        if runs is None:  # (analyze --html has said which runs it read)
+            _found(args.command, found)
     print(f"wrote {out}")
     if problems.skipped and args.command == "report":  # analyze has said so already
         print(_skipped(problems), file=sys.stderr)
@@ -331,6 +366,11 @@ def main(argv: list[str] | None = None) -> None:
     if argv and argv[0] == "eval":
         _eval(argv[1:])
         return
+    if argv and argv[0] == "demo":  # the demo's own flags (--out, --write-docs), parsed by it
+        from .demo import main as demo_main
+
+        demo_main(argv[1:], prog="tracecollapse demo")
+        return
     args = parser.parse_args(argv)
     if args.command == "probe":
         _probe(args)
@@ -347,11 +387,6 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "study":
         from .study.run import main as study_main
 
-    if argv and argv[0] == "demo":  # the demo's own flags (--out, --write-docs), parsed by it
-        from .demo import main as demo_main
-
-        demo_main(argv[1:], prog="tracecollapse demo")
-        return
         study_main(args.config, args.stage, args.check, only=args.only, collect=args.collect)
     elif args.command == "demo":
         from .demo import main as demo_main

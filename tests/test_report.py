@@ -164,9 +164,9 @@ def test_runs_named_by_step_are_in_numeric_order(tmp_path: Path, capsys: pytest.
     main(["table", str(tmp_path)])
     rows = [line.split("|")[1].strip() for line in capsys.readouterr().out.splitlines() if line.startswith("| step-")]
     assert rows == want
-    # a run without a number keeps the order given: no guess where "base" belongs
+    # a run without a number (the base) comes before the numbered ones, whatever order they were given in
     _run(tmp_path / "base", FT_ROWS)
-    assert runs(analyze([tmp_path / "step-20", tmp_path / "base"], workers=1, progress=False)[0]) == ["step-20", "base"]
+    assert runs(analyze([tmp_path / "step-20", tmp_path / "base"], workers=1, progress=False)[0]) == ["base", "step-20"]
 
 
 def test_stats() -> None:

@@ -30,14 +30,15 @@ from typing import Any
 from ..metrics.failure_kinds import FailureOptions, LengthUnit, load_tokenizer
 from ..samples.files import order_runs
 from ..samples.parallel import map_files
-from ..samples.records import DocRecord, Problems, check_fmt, find_sample_files, is_probe_file, iter_file, task_and_run
+from ..samples.records import DocRecord, Problems, check_fmt, iter_set
+from ..samples.runs import Run, SampleSet, find_runs, one_run
 from .deltas import Delta, paired_deltas
 from .kinds import KindAcc
 from .stats import Estimate, cluster_cis, mcnemar_exact, paired_bootstrap_cis, wilson
 
 __all__ = [
-    "Comparison", "Estimate", "Keyed", "TaskSummary", "analyze", "compare", "compare_records", "in_run_order",
-    "keyed_records", "read_keyed", "summarize",
+    "Comparison", "Estimate", "Keyed", "TaskSummary", "analyze", "analyze_runs", "compare", "compare_records",
+    "compare_runs", "in_run_order", "keyed_records", "read_keyed", "read_run", "summarize",
 ]  # fmt: skip
 
 STATUSES = ("valid", "empty", "missing", "truncated")
@@ -168,16 +169,15 @@ def summarize(records: Iterable[DocRecord]) -> list[TaskSummary]:
     return [_summary(run, task, pipe, acc) for (run, task, pipe), acc in accs.items()]
 
 
-def _file_acc(job: tuple[Path, str, bool, str | None, bool]) -> tuple[str, str, dict[str, _Acc], Problems]:
-    path, fmt, strict, tokenizer_name, recompute = job
+def _set_acc(job: tuple[SampleSet, str, bool, str | None, bool]) -> tuple[str, str, dict[str, _Acc], Problems]:
+    sample_set, fmt, strict, tokenizer_name, recompute = job
     problems = Problems()
     accs: dict[str, _Acc] = {}
     tok = load_tokenizer(tokenizer_name) if tokenizer_name else None
     options = FailureOptions(tokenizer=tok, stored=not recompute)
-    for d in iter_file(path, problems, fmt, strict, options=options):
+    for d, _, _ in iter_set(sample_set, problems, fmt, strict, options=options):
         accs.setdefault(d.pipeline, _Acc()).add(d, tok)
-    task, run = task_and_run(path)  # the same names iter_file gives every record
-    return run, task, accs, problems
+    return sample_set.run, sample_set.task, accs, problems
 
 
 def analyze(
@@ -194,15 +194,30 @@ def analyze(
     processes, default: CPU count) and streamed line by line.  With ``tokenizer`` (a
     local path or hub name), mean trace length is also in tokens.  The failure-kind rows a
     run stored on its lines are read, not recomputed, where the options match (``recompute``
-    recomputes every one)."""
+    recomputes every one).  Every folder holding samples files is a run
+    (:func:`~..samples.runs.find_runs`)."""
     check_fmt(fmt)
-    files = [f for f in find_sample_files(paths) if not is_probe_file(f)]
+    return analyze_runs(find_runs(paths), fmt, strict, workers, progress, tokenizer, recompute)
+
+
+def analyze_runs(
+    runs: list[Run],
+    fmt: str = "auto",
+    strict: bool = False,
+    workers: int | None = None,
+    progress: bool = True,
+    tokenizer: str | None = None,
+    recompute: bool = False,
+) -> tuple[list[TaskSummary], Problems]:
+    """:func:`analyze` of runs already found (``tracecollapse analyze`` lists them first);
+    a task's several files in one run are read by document, newest first."""
+    check_fmt(fmt)
     if tokenizer:
         load_tokenizer(tokenizer)  # a bad name fails here, once, not in every worker
-    jobs = [(f, fmt, strict, tokenizer, recompute) for f in files]
+    jobs = [(s, fmt, strict, tokenizer, recompute) for r in runs for s in r.sets]
     accs: dict[tuple[str, str, str], _Acc] = {}
     problems = Problems()
-    results = map_files(_file_acc, jobs, workers, progress)
+    results = map_files(_set_acc, jobs, workers, progress)
     for run, task, by_pipe, probs in results:
         for pipe, acc in by_pipe.items():
             accs.setdefault((run, task, pipe), _Acc()).merge(acc)
@@ -255,12 +270,16 @@ def keyed_records(records: Iterable[DocRecord]) -> Keyed:
     return out
 
 
+def read_run(run: Run, fmt: str = "auto", strict: bool = False, problems: Problems | None = None) -> Keyed:
+    """:func:`keyed_records` of one run (a task's several files read by document, newest first)."""
+    problems = problems if problems is not None else Problems()
+    return keyed_records(d for s in run.sets for d, _, _ in iter_set(s, problems, fmt, strict))
+
+
 def read_keyed(paths: list[str | Path], fmt: str = "auto", strict: bool = False,
                problems: Problems | None = None) -> Keyed:  # fmt: skip
-    """:func:`keyed_records` of every (non-probe) samples line under ``paths``."""
-    problems = problems if problems is not None else Problems()
-    files = [f for f in find_sample_files(paths) if not is_probe_file(f)]
-    return keyed_records(d for f in files for d in iter_file(f, problems, fmt, strict))
+    """:func:`read_run` of the one run under ``paths`` (ValueError naming them when there are several)."""
+    return read_run(one_run(paths, "given"), fmt, strict, problems)
 
 
 def _task_key(task: str) -> str:
@@ -275,10 +294,19 @@ def compare(
     base: list[str | Path], finetuned: list[str | Path], fmt: str = "auto", strict: bool = False
 ) -> tuple[list[Comparison], Problems]:
     """Pair documents of the same task and filter pipeline by ``doc_id`` (checked
-    against the prompt hash): :func:`compare_records` of the two runs' files."""
+    against the prompt hash): :func:`compare_records` of the two runs' files.  Each side must
+    be one run (a folder holding several is refused with their list: :func:`~..samples.runs.one_run`)."""
+    check_fmt(fmt)
+    return compare_runs(one_run(base, "base"), one_run(finetuned, "fine-tuned"), fmt, strict)
+
+
+def compare_runs(
+    base: Run, finetuned: Run, fmt: str = "auto", strict: bool = False
+) -> tuple[list[Comparison], Problems]:
+    """:func:`compare` of two runs already found."""
     check_fmt(fmt)
     problems = Problems()
-    a, b = read_keyed(base, fmt, strict, problems), read_keyed(finetuned, fmt, strict, problems)
+    a, b = read_run(base, fmt, strict, problems), read_run(finetuned, fmt, strict, problems)
     return compare_records(a, b, problems)
 
 

@@ -3,14 +3,15 @@ from the file name, prompt, raw responses): shared by the reports, ``tc_replay``
 probes and the training monitor, so it sits below all of them.
 
 Runs whose names carry numbers (the trace monitor's ``step-<N>``, the Trainer's
-``checkpoint-<N>``) are listed in natural order, numbers compared as numbers, wherever
-runs are listed (:func:`natural_key`, :func:`order_runs`).
+``checkpoint-<N>``) are listed in natural order, numbers compared as numbers, after the runs
+whose names carry none (``base``), wherever runs are listed (:func:`natural_key`,
+:func:`order_runs`).
 
 Example:
     >>> sample_task(Path("out/m/samples_gsm8k_2026-01-01T00-00-00.jsonl"))
     'gsm8k'
-    >>> order_runs(["step-0", "step-10", "step-100", "step-20"])
-    ['step-0', 'step-10', 'step-20', 'step-100']
+    >>> order_runs(["base", "checkpoint-1000", "checkpoint-1500", "checkpoint-2000", "checkpoint-500"])
+    ['base', 'checkpoint-500', 'checkpoint-1000', 'checkpoint-1500', 'checkpoint-2000']
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "is_probe_file",
     "natural_key",
     "order_runs",
+    "sample_date",
     "sample_fields",
     "sample_prompt",
     "sample_responses",
@@ -54,20 +56,20 @@ def natural_key(text: str) -> tuple[tuple[str | int, ...], str]:
 
 
 def order_runs(runs: Iterable[str]) -> list[str]:
-    """Run names, each once: in natural order (:func:`natural_key`) when every name carries
-    a number (``step-0`` ... ``step-100``, ``checkpoint-500``, ``seed1``), else in the order
-    first seen (a ``base`` run stays where it was given).  What ``analyze``, ``table``,
-    ``plot`` and the HTML report list runs by.
+    """Run names, each once: those without a number first, in the order first seen (a
+    ``base`` run stays where it was given), then those with one in natural order
+    (:func:`natural_key`: ``step-0`` ... ``step-100``, ``checkpoint-500`` before
+    ``checkpoint-1000``), whatever order the shell or the file system gave.  What
+    ``analyze``, ``table``, ``plot`` and the HTML report list runs by.
 
     >>> order_runs(["checkpoint-1000", "checkpoint-200", "checkpoint-50", "checkpoint-200"])
     ['checkpoint-50', 'checkpoint-200', 'checkpoint-1000']
-    >>> order_runs(["sft", "base"])
-    ['sft', 'base']
+    >>> order_runs(["sft", "base"]), order_runs(["sft_step400", "base", "mask_step200", "sft_step200"])
+    (['sft', 'base'], ['base', 'mask_step200', 'sft_step200', 'sft_step400'])
     """
     names = list(dict.fromkeys(runs))
-    if len(names) > 1 and all(_DIGITS.search(name) for name in names):
-        return sorted(names, key=natural_key)
-    return names
+    numbered = sorted((n for n in names if _DIGITS.search(n)), key=natural_key)
+    return [n for n in names if not _DIGITS.search(n)] + numbered
 
 
 def find_sample_files(paths: list[str | Path]) -> list[Path]:
@@ -103,6 +105,17 @@ def sample_task(path: Path) -> str | None:
     """
     m = _NAME.match(path.stem)
     return m.group("task") if m else None
+
+
+def sample_date(path: Path) -> str:
+    """The timestamp lm-eval puts in a samples file's name (``""`` without one): ISO-like,
+    so newer sorts later.
+
+    >>> sample_date(Path("samples_gsm8k_2026-01-02T09-00-00.123456.jsonl")), sample_date(Path("x.jsonl"))
+    ('2026-01-02T09-00-00.123456', '')
+    """
+    m = _NAME.match(path.stem)
+    return m.group("date") if m else ""
 
 
 def task_and_run(path: Path) -> tuple[str, str]:

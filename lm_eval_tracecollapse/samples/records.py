@@ -47,6 +47,7 @@ from .files import (
     task_and_run,
 )
 from .jsonl import loads_line
+from .runs import SampleSet
 
 __all__ = [
     "PROBE_TASK",
@@ -56,6 +57,7 @@ __all__ = [
     "find_sample_files",
     "is_probe_file",
     "iter_file",
+    "iter_set",
     "loads_line",
     "read_file",
     "sample_prompt",
@@ -310,11 +312,15 @@ Parsed = tuple[DocRecord, dict[str, Any], list[Trace]]
 
 
 def iter_parsed(path: Path, problems: Problems, fmt: str = "auto", strict: bool = False, keep_reasoning: bool = False,
-                options: FailureOptions | None = None) -> Iterator[Parsed]:  # fmt: skip
+                options: FailureOptions | None = None, *, run: str | None = None,
+                seen: set[tuple[int, str]] | None = None) -> Iterator[Parsed]:  # fmt: skip
     """:func:`iter_file` with each record's JSON line and its parsed responses (what the
-    HTML report shows), so nothing is read or parsed twice."""
-    task, run = task_and_run(path)
-    seen: set[tuple[int, str]] = set()
+    HTML report shows), so nothing is read or parsed twice.  ``run``: the run's name (default
+    the file's folder name); ``seen``: (doc_id, pipeline) pairs already read (a newer file of
+    the same task, :func:`iter_set`), whose lines are skipped."""
+    task, folder = task_and_run(path)
+    run = folder if run is None else run
+    seen = set() if seen is None else seen
     memo: KindsMemo = {}
     try:
         fh = path.open("rb")
@@ -340,3 +346,18 @@ def iter_parsed(path: Path, problems: Problems, fmt: str = "auto", strict: bool 
                 continue
             seen.add((doc.doc_id, doc.pipeline))
             yield doc, rec, traces
+
+
+def iter_set(
+    sample_set: SampleSet,
+    problems: Problems,
+    fmt: str = "auto",
+    strict: bool = False,
+    keep_reasoning: bool = False,
+    options: FailureOptions | None = None,
+) -> Iterator[Parsed]:
+    """:func:`iter_parsed` over a task's files in one run, newest first: each (document,
+    pipeline) from the newest file that has it (lm-eval run again into one folder)."""
+    seen: set[tuple[int, str]] = set()
+    for path in sample_set.files:
+        yield from iter_parsed(path, problems, fmt, strict, keep_reasoning, options, run=sample_set.run, seen=seen)

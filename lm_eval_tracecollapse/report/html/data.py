@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...samples.files import find_sample_files, is_probe_file, order_runs, sample_prompt
+from ...samples.files import order_runs, sample_prompt
 from ...samples.parallel import map_files
-from ...samples.records import DocRecord, Problems, iter_parsed
+from ...samples.records import DocRecord, Problems, iter_set
+from ...samples.runs import Run, SampleSet, find_runs
 from ..summary import STATUSES, _task_key
 
 __all__ = ["BrowserData", "TextCaps", "count_lines", "default_base", "order_runs", "read_browser_data", "shorten",
@@ -128,14 +129,14 @@ def count_lines(files: list[Path]) -> int:
 Texts = tuple[str, list[tuple[str | None, str]]]
 
 
-def _read_file(job: tuple[Path, str, bool, TextCaps]) -> tuple[list[DocRecord], list[Texts], Problems]:
-    """One file's records and their texts, shortened to the page's caps as they are read (so
-    memory holds the page's text budget, not the file's)."""
-    path, fmt, strict, caps = job
+def _read_set(job: tuple[SampleSet, str, bool, TextCaps]) -> tuple[list[DocRecord], list[Texts], Problems]:
+    """One task's records in one run and their texts, shortened to the page's caps as they are
+    read (so memory holds the page's text budget, not the file's)."""
+    sample_set, fmt, strict, caps = job
     problems = Problems()
     docs: list[DocRecord] = []
     texts: list[Texts] = []
-    for doc, rec, parsed in iter_parsed(path, problems, fmt, strict):
+    for doc, rec, parsed in iter_set(sample_set, problems, fmt, strict):
         docs.append(doc)
         parts = [(None if t.reasoning is None else shorten(t.reasoning, caps.trace), shorten(t.answer, caps.answer))
                  for t in parsed]  # fmt: skip
@@ -151,31 +152,33 @@ def read_browser_data(
     budget_mb: float = 32.0,
     workers: int | None = 1,
     progress: bool = False,
+    runs: list[Run] | None = None,
 ) -> tuple[BrowserData, Problems]:
     """Every response under ``paths`` as browser rows (probe runs left out, as in
     ``analyze``); ``base`` names the transition filter's base run (default:
     :func:`default_base` of :func:`order_runs`); files read in ``workers`` processes
-    (None: the CPU count), with a progress bar on stderr with ``progress``.
+    (None: the CPU count), with a progress bar on stderr with ``progress``; ``runs``: those
+    :func:`~...samples.runs.find_runs` found under ``paths``, when already found.
 
     Raises:
         ValueError: ``base`` is not one of the runs, or a bad line with ``strict``.
     """
-    files = [f for f in find_sample_files(paths) if not is_probe_file(f)]
-    caps = TextCaps.for_budget(count_lines(files), budget_mb)
+    runs = find_runs(paths) if runs is None else runs
+    caps = TextCaps.for_budget(count_lines([f for r in runs for f in r.files]), budget_mb)
     problems = Problems()
     docs: list[DocRecord] = []
     texts: list[Texts] = []
-    for file_docs, file_texts, file_problems in map_files(_read_file, [(f, fmt, strict, caps) for f in files],
-                                                          workers, progress):  # fmt: skip
+    jobs = [(s, fmt, strict, caps) for r in runs for s in r.sets]
+    for file_docs, file_texts, file_problems in map_files(_read_set, jobs, workers, progress):
         docs += file_docs
         texts += file_texts
         problems.merge(file_problems)
-    runs = order_runs(d.run for d in docs)
-    if base is not None and base not in runs:
-        raise ValueError(f"base run {base!r} is not one of the runs: {', '.join(runs) or 'none'}")
-    base_run = base if base is not None else default_base(runs)
+    names = order_runs(d.run for d in docs)
+    if base is not None and base not in names:
+        raise ValueError(f"base run {base!r} is not one of the runs: {', '.join(names) or 'none'}")
+    base_run = base if base is not None else default_base(names)
     groups = list(dict.fromkeys((d.task, d.pipeline) for d in docs))
-    data = BrowserData(runs, groups, runs.index(base_run) if base_run else None, caps=caps)
+    data = BrowserData(names, groups, names.index(base_run) if base_run else None, caps=caps)
     _fill(data, docs, texts, base_run)
     return data, problems
 

@@ -27,6 +27,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from ...samples.records import DocRecord, Problems
+from ...samples.runs import Run
 from ..render import analyze_text, compare_text, plot
 from ..summary import Comparison, TaskSummary, compare_records, keyed_records, summarize
 from .data import BrowserData, read_browser_data, to_json
@@ -126,17 +127,19 @@ def write_report(
     summaries: list[TaskSummary] | None = None,
     workers: int | None = 1,
     progress: bool = False,
+    runs: list[Run] | None = None,
 ) -> tuple[Path, Problems]:
     """Read the samples under ``paths`` and write the report to ``out`` (``.html`` added
     when it has no suffix); returns the path written and the lines skipped.  ``summaries``: ``analyze``'s,
     when already computed (else they are computed from the same records).  Files are read
-    in ``workers`` processes (None: the CPU count), with a progress bar with ``progress``.
+    in ``workers`` processes (None: the CPU count), with a progress bar with ``progress``;
+    ``runs``: the runs under ``paths``, when already found.
 
     Raises:
         ValueError: ``out``'s folder does not exist, ``base`` is not a run, nothing usable.
     """
     out = _target(out)
-    data, problems = read_browser_data(paths, fmt, strict, base, budget_mb, workers, progress)
+    data, problems = read_browser_data(paths, fmt, strict, base, budget_mb, workers, progress, runs)
     return write_page(data, out, summaries)[0], problems
 
 
