@@ -8,6 +8,7 @@ sentences; only the template and the token boundaries at the markers matter for 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -124,3 +125,32 @@ def real_tokenizer(name: str) -> Any:
     spec = REAL_TEMPLATES[name]
     return build_tokenizer(_CORPUS * 3, vocab_size=400, chat_template=spec.source, special_tokens=spec.special,
                            added_tokens=spec.added, bos_token=spec.bos, eos_token=spec.eos, pad_token=None)  # fmt: skip
+
+
+#: chat-template variables that switch thinking on for a fixture whose default is off
+THINKING_ON: dict[str, dict[str, Any]] = {
+    "exaone-4.0-1.2b.jinja": {"enable_thinking": True},
+    "hy3-preview.jinja": {"reasoning_effort": "high"},
+    "deepseek-v3.1.jinja": {"thinking": True},
+    "deepseek-v3.2.jinja": {"thinking": True},
+    "gemma-4-31b-it.jinja": {"enable_thinking": True},
+}
+_MARKERS = re.compile(
+    r"<\|[A-Za-z0-9_:./\- ]{1,40}\|>|<｜[^｜]{1,40}｜>|\[gMASK\]|<sop>|<SPECIAL_\d+>|<\|[a-z_]+>|<[a-z_]+\|>"
+    r"|\[/?[A-Z_]{2,20}\]|\[\|[a-z_]+\|\]|</?seed:[a-z_]+>"
+)
+
+
+@cache
+def fixture_tokenizer(file: str) -> Any:
+    """A fast tokenizer for any template of tests/fixtures/chat_templates: ``REAL_TEMPLATES``'
+    own where it has one, else the template's markers (``<|…|>``, ``<｜…｜>``, ``[INST]``…) as
+    special tokens and ``<think>``/``</think>`` as ordinary added ones."""
+    spec = next((t for t in REAL_TEMPLATES.values() if t.file == file), None)
+    if spec is not None:
+        return real_tokenizer(spec.name)
+    source = (TEMPLATES / file).read_text()
+    markers = sorted(set(_MARKERS.findall(source)) - set(_THINK)) or ["<|im_end|>"]
+    eos = next((m for m in ("<|im_end|>", "<|endoftext|>", "<|eos|>") if m in markers), markers[0])
+    return build_tokenizer(_CORPUS * 3, vocab_size=400, chat_template=source, special_tokens=markers, eos_token=eos,
+                           pad_token=None)  # fmt: skip

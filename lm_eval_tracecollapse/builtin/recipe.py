@@ -39,6 +39,7 @@ class DemoSize:
     batch: int = 64
     base_lr: float = 3e-3
     sft_hard_share: float = 0.0  # share of 2-digit items in the trace-free SFT data
+    base_hard_share: float = 0.5  # share of 2-digit items in the base's training data
     seed: int = 0  # model init, data order and the SFT data draw
 
 
@@ -100,7 +101,8 @@ def base_tokenizer(size: str | DemoSize, chat_template: str | None = None) -> An
     """The built-in base's tokenizer: trained on its arithmetic, ``<think>`` tags as ordinary
     added tokens (and Qwen3's ``<tool_call>`` tags too), ChatML unless ``chat_template`` is given."""
     s = SIZES[size] if isinstance(size, str) else size
-    corpus = ["0123456789+=, The answer is.", *(response(it) for it in train_items(s.base_items, seed=s.seed)[:200])]
+    items = train_items(s.base_items, seed=s.seed, hard_share=s.base_hard_share)
+    corpus = ["0123456789+=, The answer is.", *(response(it) for it in items[:200])]
     if chat_template is None:
         return build_tokenizer(corpus, vocab_size=280)
     added = ["<think>", "</think>", "<tool_call>", "</tool_call>"]  # as Qwen-style releases add them
@@ -113,7 +115,7 @@ def train_base(size: str | DemoSize, path: Path, *, chat_template: str | None = 
     it learns its turns in, e.g. a real model's, with ``arch`` (``llama``, ``qwen3``) its shape."""
     pin_torch()
     s = SIZES[size] if isinstance(size, str) else size
-    data = train_items(s.base_items, seed=s.seed)
+    data = train_items(s.base_items, seed=s.seed, hard_share=s.base_hard_share)
     tok = base_tokenizer(s, chat_template)
     model = build_model(tok, hidden=s.hidden, layers=s.layers, heads=4, seed=s.seed, arch=arch)
     rows = tokenize_with_masks(chats(data, "full"), tok, mode="prompt")

@@ -177,7 +177,9 @@ def _skip_blank(text: str, at: int) -> int:
 
 def _prefill(prompt: str, fmt: ReasoningFormat) -> tuple[int, bool] | None:
     """(where the block starts, closed?) when the generation prompt ends inside a trace
-    block it opened (``<think>\\n``) or with an empty one it closed (thinking off)."""
+    block it opened (``<think>\\n``), with an empty one it closed (thinking off: Qwen3's
+    ``<think>\\n\\n</think>\\n\\n``), or with a bare closing tag (thinking off: DeepSeek-V3.1's
+    ``<｜Assistant｜></think>``; the block is that tag: a target's own block after it would be a second)."""
     tail = prompt.rstrip()
     if tail.endswith(fmt.open):
         return len(tail) - len(fmt.open), False
@@ -186,6 +188,8 @@ def _prefill(prompt: str, fmt: ReasoningFormat) -> tuple[int, bool] | None:
         open_at = tail.rfind(fmt.open, 0, close_at)
         if open_at >= 0 and not tail[open_at + len(fmt.open) : close_at].strip():
             return open_at, True
+        if not any(c.isspace() for c in fmt.close):  # a tag, not a turn marker that ends a trace
+            return close_at, True
     return None
 
 
@@ -203,12 +207,16 @@ def _locate(
     """(trace span, answer start) in the template's rendering ``full`` (which starts with
     ``prompt``; ``prefill``: its :func:`_prefill`), or None when the target's trace is not
     rendered there as one block."""
+    answer = target.answer.strip()
+    if prefill is not None and prefill[1]:  # the whole block is in the prompt: the answer follows it
+        close_end = len(prompt.rstrip())
+        answer_at = _skip_blank(full, close_end)
+        return ((prefill[0], close_end), answer_at) if full.find(answer, answer_at) >= 0 else None
     if prefill is not None:
         open_at = prefill[0]
     else:
         at = _skip_blank(full, len(prompt))
         open_at = at if full.startswith(fmt.open, at) else -1
-    answer = target.answer.strip()
     if open_at < 0:  # no block: right only for a target without a trace
         at = _skip_blank(full, len(prompt))
         return (None, at) if target.reasoning is None and full.find(answer, at) >= 0 else None
