@@ -4,7 +4,8 @@ model path or hub name that does not resolve, a LoRA target module the model lac
 installed, a misspelt monitor key or a bad value, an integration that is not installed, an
 unknown task, a template that closes the trace; a good config prints its plan and its jobs.
 Also: accelerate's one-process launch of several processes is refused naming the launches
-that work; ``report_to``, the run name and the project reach the Trainer's arguments."""
+that work; ``report_to``, the run name, the project and the adapter push reach the Trainer's
+arguments."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from lm_eval_tracecollapse.study import load_config
 
 GOOD = '{"prompt": "1+1", "response": "The answer is 2."}\n' * 20
 TRACED = '{"prompt": "1+1", "reasoning": "1+1=2", "response": "2"}\n' * 4
-TASKS = "evaluation: {tasks: [tc_demo_easy], include_defaults: false}\n"
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +85,8 @@ REFUSED = [
      "monitor.held_out: 20 held-out examples leave none of the 20 to train on"),
     ("report_to", "training: {report_to: [tensorboard]}", GOOD,
      "training.report_to: tensorboard is not installed (pip install tensorboard), or drop it from report_to"),
+    ("hub push offline", "training: {hub_model_id: me/collapse}", GOOD,
+     "training.hub_model_id: pushing needs the hub, and HF_HUB_OFFLINE is set; unset it or drop the key"),
     ("report_to name", "training: {report_to: tensorbord}", GOOD,
      "training.report_to: 'tensorbord' is not an integration (did you mean tensorboard?)"),
     ("task", "evaluation: {tasks: [tc_demo_eazy], include_defaults: false}", GOOD,
@@ -101,7 +103,7 @@ def test_check_refuses_each_problem_in_one_line(
 ) -> None:  # fmt: skip
     from importlib.util import find_spec
 
-    if (what, find_spec("vllm")) == ("vllm", not None) or (what == "report_to" and find_spec("tensorboard")):
+    if (what == "vllm" and find_spec("vllm")) or (what == "report_to" and find_spec("tensorboard")):
         pytest.skip(f"{what}: installed here")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     path = _config(tmp_path, model_dir, extra.replace("{tmp}", str(tmp_path)), data)
@@ -165,13 +167,17 @@ def test_report_to_run_name_and_project_reach_the_trainer(tmp_path: Path) -> Non
     from lm_eval_tracecollapse.study.train import _arguments, tracking_environment
 
     path = tmp_path / "s.yaml"
-    tracking = "report_to: [tensorboard, wandb], run_name: sweep3, project: collapse, precision: fp32"
+    tracking = (
+        "report_to: [tensorboard, wandb], run_name: sweep3, project: collapse, precision: fp32, hub_model_id: me/c"
+    )
     path.write_text(f"name: t\nmodel: m\ndata: {{train: d.jsonl}}\nstrategies: [mask]\ntraining: {{{tracking}}}\n")
     cfg = load_config(path)
     args = _arguments(cfg, arms(cfg)[0], tmp_path / "arm")
     assert (args.report_to, args.run_name, args.project) == (["tensorboard", "wandb"], "sweep3/mask_seed42", "collapse")
     assert tracking_environment(cfg) == {"WANDB_PROJECT": "collapse"}
+    assert (args.push_to_hub, args.hub_model_id, args.hub_private_repo) == (True, "me/c-mask_seed42", True)
     path.write_text("name: t\nmodel: m\ndata: {train: d.jsonl}\ntraining: {precision: fp32}\n")
     cfg = load_config(path)
     args = _arguments(cfg, arms(cfg)[0], tmp_path / "arm")
     assert (args.report_to, args.run_name) == ([], "t/default_seed42") and tracking_environment(cfg) == {}
+    assert not args.push_to_hub

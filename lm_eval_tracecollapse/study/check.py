@@ -5,8 +5,9 @@ looks at what the config points to, without loading weights or training anything
 
 - ``monitor:``: every key one of the trace monitor's (a typo is named with its nearest key)
   and every value one it takes;
-- the evaluation engine (``lm-eval``; ``vllm`` for ``backend: vllm``), ``peft`` for LoRA, and
-  each ``training.report_to`` integration: a known one, installed;
+- the evaluation engine (``lm-eval``; ``vllm`` for ``backend: vllm``), ``peft`` for LoRA,
+  each ``training.report_to`` integration (a known one, installed), and for
+  ``training.hub_model_id`` the hub (not offline) and a token;
 - ``model``: a local model folder or a hub name that resolves (offline: in the local cache),
   its config and tokenizer loading, the tokenizer with a chat template;
 - ``lora.target_modules``: modules of that model, read off the model built from its config on
@@ -77,6 +78,13 @@ def engine_problems(cfg: StudyConfig) -> list[str]:
         out.append("evaluation.backend: vllm is not installed (pip install vllm), or evaluate with backend: hf")
     if cfg.lora is not None and find_spec("peft") is None:
         out.append("lora: needs peft (pip install 'lm-eval-tracecollapse[peft]'), or set lora: null")
+    if cfg.training.hub_model_id and _offline():
+        out.append("training.hub_model_id: pushing needs the hub, and HF_HUB_OFFLINE is set; unset it or drop the key")
+    elif cfg.training.hub_model_id:
+        from huggingface_hub import get_token
+
+        if get_token() is None:
+            out.append("training.hub_model_id: pushing needs a Hugging Face token (hf auth login, or HF_TOKEN)")
     if cfg.training.integrations and cfg.training.integrations != ["all"]:
         from transformers.integrations import get_available_reporting_integrations
         from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK

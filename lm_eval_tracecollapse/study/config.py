@@ -182,6 +182,9 @@ class TrainingConfig:
     report_to: str | list[str] = "none"
     run_name: str | None = None
     project: str | None = None
+    #: push each arm's checkpoints (its LoRA adapter, or the model) to the private hub repository
+    #: ``<hub_model_id>-<arm>`` as they are saved (None: no push)
+    hub_model_id: str | None = None
 
     @property
     def integrations(self) -> list[str]:

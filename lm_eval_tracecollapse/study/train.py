@@ -143,8 +143,16 @@ def _arguments(cfg: StudyConfig, arm: Arm, folder: Path) -> Any:
         report_to=t.integrations or "none",  # the loss and the monitor's trace/* rows go there
         run_name=f"{t.run_name or cfg.name}/{arm.name}",
         **({"project": t.project} if t.project else {}),
+        **_push(cfg, arm),
         disable_tqdm=False,
     )
+
+
+def _push(cfg: StudyConfig, arm: Arm) -> dict[str, Any]:
+    """The Trainer's hub arguments: each arm's checkpoints pushed, as saved, to the private
+    repository ``<training.hub_model_id>-<arm>`` (no push without ``hub_model_id``)."""
+    prefix = cfg.training.hub_model_id
+    return {"push_to_hub": True, "hub_model_id": f"{prefix}-{arm.name}", "hub_private_repo": True} if prefix else {}
 
 
 #: the environment variable each integration reads its project from (the Trainer passes only Trackio's)
