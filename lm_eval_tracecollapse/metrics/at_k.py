@@ -57,13 +57,22 @@ EXACT_SUBSETS = 2000
 RESAMPLES = 1000
 
 
-def k_values(repeats: int, chosen: Sequence[int] | None) -> list[int]:
+def k_values(repeats: int, chosen: Sequence[int] | int | None) -> list[int]:
     """The k's of the @k rows for ``repeats`` responses per document: ``chosen`` (metadata
-    ``tc_k``) up to ``repeats``, default the powers of two up to it; none below 2 repeats."""
+    ``tc_k``: a list, or one k) up to ``repeats``, default the powers of two up to it; none
+    below 2 repeats.
+
+    >>> k_values(8, 4), k_values(1, [1, 2])
+    ([4], [])
+    """
     if repeats < 2:
         return []
     if chosen is None:
         return [2**i for i in range(repeats.bit_length()) if 2**i <= repeats]
+    if isinstance(chosen, int) and not isinstance(chosen, bool):
+        chosen = [chosen]
+    if isinstance(chosen, (str, bytes)) or not isinstance(chosen, Sequence):
+        raise ValueError(f"tc_k must be a list of integers >= 1, got {chosen!r}")
     bad = [k for k in chosen if isinstance(k, bool) or not isinstance(k, int) or k < 1]
     if bad:
         raise ValueError(f"tc_k must be a list of integers >= 1, got {list(chosen)!r}")
