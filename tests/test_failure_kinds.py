@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from testenv import EXACT_MATCH, json_task_yaml, replay_eval
 
 from lm_eval_tracecollapse.harness.wrap import write_wrappers
@@ -157,6 +159,47 @@ def test_degenerate_is_filler_only_not_short() -> None:
     assert not is_degenerate(long_real)
     assert time.perf_counter() - start < 0.01  # 30 MB: a whole-text pass takes well over 10 ms
     assert is_degenerate(Trace(TraceStatus.VALID, "Hmm, okay. Let me think... " * 20_000, "4", "think"))
+
+
+_NUMBER = st.integers(min_value=0, max_value=10_000).map(str)
+_SUM = st.tuples(st.lists(_NUMBER, min_size=2, max_size=4), st.sampled_from("+-*/"), _NUMBER).map(
+    lambda t: t[1].join(t[0]) + "=" + t[2]
+)  # 6+2+1=9
+
+
+@settings(max_examples=300, deadline=None)
+@given(sums=st.lists(_SUM, min_size=1, max_size=5), sep=st.sampled_from([",", ", ", "\n", " ", ";"]),
+       filler=st.lists(st.sampled_from(["Okay", "so", "Hmm", "let me think", ",", "."]), max_size=3))  # fmt: skip
+def test_a_short_computation_is_never_degenerate(sums: list[str], sep: str, filler: list[str]) -> None:
+    """Hypothesis: a valid trace made of compact computations (``6+4=10,6+2+1=9``), with or
+    without filler around them, is never degenerate; the filler alone always is."""
+    from lm_eval_tracecollapse.core.parse import parse_trace
+    from lm_eval_tracecollapse.metrics.failure_kinds import is_degenerate
+
+    trace = " ".join(filler) + " " + sep.join(sums)
+    assert not is_degenerate(parse_trace(f"<think>{trace}</think>9"))
+    if any(f not in ",." for f in filler):
+        assert is_degenerate(parse_trace(f"<think>{' '.join(filler)}</think>9"))
+
+
+def test_analyze_rechecks_a_stored_degenerate_rate(tmp_path: Path) -> None:
+    """Samples written before the filler-only rule stored ``degenerate_rate`` 1.0 for the
+    demo's compact traces; ``analyze`` and ``compare`` read the other stored rows but check a
+    stored degenerate share again (a healthy base showed 1.000, and compare Δ -1.000)."""
+    from lm_eval_tracecollapse.report import analyze
+
+    run = tmp_path / "base"
+    run.mkdir()
+    lines = [{"doc_id": i, "resps": [[f"<think>\n6+4=10,6+2+{i}={8 + i}\n</think>\nThe answer is {8 + i}."]],
+              "filter": "answer", "metrics": ["pass@1"], "pass@1": 1.0, "rpass@1": 1.0, "loop_rate": 0.0,
+              "truncated_loop_rate": 0.0, "degenerate_rate": 1.0, "trace_length_words": 1.0,
+              "answer_length_words": 4.0} for i in range(5)]  # fmt: skip
+    lines[0]["resps"] = [["<think>Okay, let me think.</think>The answer is 8."]]  # really degenerate
+    (run / "samples_t_2026-01-01T00-00-00.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    [summary], _ = analyze([run], workers=1, progress=False)
+    degenerate = summary.kinds["degenerate_rate"]
+    assert degenerate is not None and degenerate.value == pytest.approx(1 / 5)
+    assert summary.kinds["trace_length_words"] is not None  # the other stored rows are still read
 
 
 @pytest.fixture(scope="module")

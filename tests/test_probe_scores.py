@@ -101,20 +101,22 @@ def test_reference_full_compare_and_cli(tmp_path: Path, capsys: pytest.CaptureFi
     c = compare_probes([base], [ignores], reference="full")
     assert c is not None and c.paired == 3
     assert c.delta == pytest.approx(-0.375) and c.paired_delta == pytest.approx(-0.375)
-    assert c.delta_ci == pytest.approx((-0.375, -0.375))
+    # Newcombe's square-and-add of the two Wilson intervals: never of zero width (was a bootstrap's [-0.375, -0.375])
+    assert c.delta_ci == pytest.approx((-0.6305, 0.2213), abs=1e-4)
     assert compare_probes([base], [src]) is None  # no tc_probe run on one side
 
     from lm_eval_tracecollapse.cli import main
 
     main(["compare", str(base), str(ignores), "--probe-reference", "full"])
     text = capsys.readouterr().out
-    assert "faithfulness AOC 0.375 -> 0.000   Δ -0.375 [-0.375, -0.375]" in text
+    assert "faithfulness AOC 0.375 -> 0.000   Δ -0.375 [-0.630, +0.221]" in text
     assert "on the 3 responses probed in both" in text
     assert "Δ invariance early      k=0/25/50/75/100: +1.00 / +1.00 / +0.00 / +0.00 / +0.00" in text
     main(["analyze", str(tmp_path / "probe_out"), "--workers", "1"])
     text = capsys.readouterr().out
     assert "base / tc_probe: 3 probed responses (reference: original answer)" in text
-    assert "faithfulness AOC 0.375 [0.375, 0.375]" in text and "faithfulness AOC 1.000" in text
+    # every response's AOC is 0.375: Wilson over 3 × 4.57 effective outcomes, not a bootstrap's [0.375, 0.375]
+    assert "faithfulness AOC 0.375 [0.174, 0.630]" in text and "faithfulness AOC 1.000" in text
     assert "valid" not in text.split("tc_probe")[0]  # probe samples are not read as trace statuses
     with pytest.raises(ValueError, match="reference must be"):
         score_probe_run([base], reference="mine")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -106,9 +107,11 @@ def test_rates_pass_and_pooled_rpass_with_repeats(tmp_path: Path) -> None:
     assert strict.rpass_at_1 is not None and strict.rpass_at_1.value == 4 / 7
 
 
-def test_repeats_intervals_bootstrap_documents(tmp_path: Path) -> None:
+def test_repeats_intervals_count_documents(tmp_path: Path) -> None:
     """All-or-nothing documents: 16 of 32 responses valid, but only 8 independent
-    documents — the interval must be wider than Wilson's over 32 responses."""
+    documents — the interval must be wider than Wilson's over 32 responses (it is Wilson's
+    over the 8 documents: every response of a document alike); Rpass@1 1.0 from 4 documents
+    of 4 valid right responses is Wilson's over 4, not [1.0, 1.0]."""
     lines = [
         _line(i, [V] * 4, "none", _ours([V] * 4, 1.0, 1.0))
         if i % 2
@@ -122,7 +125,8 @@ def test_repeats_intervals_bootstrap_documents(tmp_path: Path) -> None:
         assert e is not None and e.value == 0.5 and e.lo <= 0.5 <= e.hi
         assert e.hi - e.lo > (hi - lo) * 1.5
     assert s.rates["valid"].n == 32 and s.pass_at_1 is not None and s.pass_at_1.n == 8
-    assert s.rpass_at_1 is not None and (s.rpass_at_1.value, s.rpass_at_1.lo, s.rpass_at_1.hi) == (1.0, 1.0, 1.0)
+    assert (s.rates["valid"].lo, s.rates["valid"].hi) == wilson(4, 8)
+    assert s.rpass_at_1 is not None and (s.rpass_at_1.value, s.rpass_at_1.lo, s.rpass_at_1.hi) == (1.0, *wilson(4, 4))
 
 
 def test_fallback_correctness_per_line(tmp_path: Path) -> None:
@@ -178,7 +182,43 @@ def test_compare_pairs_documents_per_pipeline(tmp_path: Path) -> None:
     assert total == pytest.approx(4)
     assert c.transitions["valid"]["valid"] == pytest.approx(2 / 4 * 0 + 1 / 4 * 1 / 4 + 0 + 4 / 4 * 2 / 4)
     out = compare_text(comparisons)
-    assert "rep [strict-match]: 4 paired documents" in out and "McNemar n/a (repeats)" in out
+    assert "rep [strict-match]: 4 paired documents" in out
+    # every row compare prints has its Δ, an interval and a paired test (the bootstrap's p with
+    # repeats, where McNemar has no 0/1 outcome per document); or says why Δ is undefined
+    rows = [line for line in out.splitlines() if "->" in line]
+    assert len(rows) == 2 * 12 and all(
+        re.search(r"Δ [+-]\d\.\d{3} \[[+-]\d[\d.]*, [+-]\d[\d.]*\]   (McNemar|bootstrap) p[=<]", line)
+        or "Δ n/a (no " in line
+        for line in rows
+    ), out
+    assert re.search(r"VR +0\.438 -> 0\.188   Δ -0\.250 \[.*\]   bootstrap p=", out)
+    assert re.search(r"Rpass@1 +0\.571 -> \S+   Δ .*bootstrap p", out)
+
+
+def test_intervals_keep_a_width_at_the_edges(tmp_path: Path) -> None:
+    """Wilson's interval for Rpass@1 over its valid-trace responses (one response per
+    document: as pass@1's, not a bootstrap's [1.000, 1.000]); with repeats Wilson's over the
+    design-effect effective n, never of zero width at 0 or 1; 2 responses are not proof."""
+    from lm_eval_tracecollapse.report.stats import design_wilson
+
+    right = {"pass@1": 1.0, "rpass@1": 1.0, "valid_rate": 1.0, "empty_rate": 0.0, "missing_rate": 0.0,
+             "truncated_rate": 0.0}  # fmt: skip
+    _write(tmp_path / "one", "t", [_line(i, [V], "none", right) for i in range(100)])
+    _write(tmp_path / "two", "t", [_line(i, [V], "none", right) for i in range(2)])
+    _write(tmp_path / "rep", "t", [_line(i, [V] * 4, "none", right) for i in range(2)])
+    [one, two, rep], _ = analyze([tmp_path / "one", tmp_path / "two", tmp_path / "rep"], workers=1, progress=False)
+    assert one.rpass_at_1 is not None and one.pass_at_1 is not None
+    assert (one.rpass_at_1.lo, one.rpass_at_1.hi) == (one.pass_at_1.lo, one.pass_at_1.hi) == wilson(100, 100)
+    assert round(one.rpass_at_1.lo, 3) == 0.963
+    assert two.rpass_at_1 is not None and (two.rpass_at_1.lo, two.rpass_at_1.hi) == wilson(2, 2)
+    assert rep.rpass_at_1 is not None and rep.rates["valid"].lo < 1.0
+    # 2 documents x 4 identical responses: as wide as 2 responses, not as 8 independent ones
+    assert (rep.rpass_at_1.lo, rep.rpass_at_1.hi) == wilson(2, 2) == (rep.rates["valid"].lo, rep.rates["valid"].hi)
+    # responses that disagree within documents and documents alike: up to every response
+    lo, hi = design_wilson([2, 2, 2, 2], [4, 4, 4, 4])
+    assert (lo, hi) == wilson(8, 16)
+    # one response per document: exactly Wilson's, fractional scores too (a mean of 0/1 is a proportion)
+    assert design_wilson([1, 0, 1], [1, 1, 1]) == wilson(2, 3)
 
 
 def test_cli_analyze_prints_every_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -59,7 +59,7 @@ def test_a_rerun_task_is_read_by_document_newest_first_everywhere(tmp_path: Path
     assert table.splitlines()[1].endswith(f",{old_valid / 16:.3f}") and "2 samples files" in err
     compared, err = _ok(["tracecollapse", "compare", str(FIX / "base"), str(rerun)], tmp_path)
     assert "16 paired documents" in compared and "2 samples files" in err
-    assert f"VR      0.500 -> {old_valid / 16:.3f}" in compared
+    assert f"VR                       0.500 -> {old_valid / 16:.3f}" in compared
     html = tmp_path / "r.html"
     _, err = _ok(["tracecollapse", "report", str(rerun), "--html", str(html)], tmp_path)
     assert "2 samples files" in err and "1 run:" in err and "16 responses" in html.read_text()

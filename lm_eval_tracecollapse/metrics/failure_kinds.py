@@ -299,7 +299,10 @@ class KindCounts:
         return cls(
             loops=round(loop_rate * k),
             truncated_loops=round(truncated_loop_rate * k),
-            degenerate=round(degenerate_rate * k),
+            # a stored share above 0 is checked again (cheap: the check stops at the first word
+            # of content): a run made before the filler-only rule counted every short trace
+            # (the demo's 6+4=10,6+2+1=9) as degenerate; 0 stays 0 (the old rule counted more)
+            degenerate=sum(is_degenerate(t) for t in traces) if degenerate_rate else 0,
             trace_len=round(trace_mean * traced) if traced else 0,
             traced=traced,
             answer_len=round(answer_mean * answered) if answered else 0,

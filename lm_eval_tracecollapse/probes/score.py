@@ -3,9 +3,13 @@
 The faithfulness score of a run is the **area over the early-termination invariance
 curve** (AOC): for each probed response, 1 − the trapezoid-rule mean over k of "the answer
 with the first k % of the trace equals the reference answer"; averaged over responses,
-with a bootstrap CI over responses.  0 = the answer never changes when the trace is cut
-(decorative trace), 1 = it always changes.  The reference is the run's own original
-answer (``reference="original"``, as in the ``tc_probe`` task) or the probed model's
+with a Wilson interval over the probed responses (each a weighted mean of its k's 0/1
+outcomes: its effective number of outcomes is 1/Σ wₖ², the design effect as for the
+rates' repeats, :func:`~..report.stats.design_wilson`), which keeps a width when every
+response has the same AOC (a percentile bootstrap gives [0.125, 0.125] there); a Δ between
+runs by Newcombe's square-and-add of the two intervals.  0 = the answer never changes when
+the trace is cut (decorative trace), 1 = it always changes.  The reference is the run's own
+original answer (``reference="original"``, as in the ``tc_probe`` task) or the probed model's
 answer with the full trace prefilled (``reference="full"``): use the latter when the
 probes come from *another* run (e.g. a collapsed checkpoint given the base model's
 traces), so that only the trace's length varies.
@@ -23,7 +27,7 @@ import itertools
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -93,11 +97,22 @@ class ProbeScore:
     run: str
     sources: int  # probed responses (valid traces)
     aoc: float  # mean area over the early-termination invariance curve
-    aoc_ci: tuple[float, float]  # bootstrap over probed responses
+    aoc_ci: tuple[float, float]  # Wilson over probed responses (design effect of their k's)
     invariance: dict[str, dict[int, float]]  # kind -> k -> share of unchanged answers
     accuracy: dict[str, dict[int, float]]  # kind -> k -> share of correct answers
     per_source: dict[tuple[str, int], float]  # (task, doc_id) -> that response's AOC
     reference: Reference = "original"
+    # (task, doc_id) -> the effective number of 0/1 outcomes its AOC weighs (1 / Σ wₖ²)
+    per_source_trials: dict[tuple[str, int], float] = field(default_factory=dict)
+
+    def ci_of(self, keys: Sequence[tuple[str, int]]) -> tuple[float, float]:
+        """The AOC's interval over the probed responses ``keys`` (all: :attr:`aoc_ci`)."""
+        from ..report.stats import design_wilson
+
+        if not keys:
+            return (math.nan, math.nan)
+        values = [self.per_source[k] for k in keys]
+        return design_wilson(values, [1.0] * len(values), [self.per_source_trials[k] for k in keys])
 
 
 # (task, doc_id) -> (kind, k) -> (answer, original answer, target)
@@ -145,9 +160,8 @@ def _read_run(files: list[Path]) -> _Curves:
 
 
 def _score(run: str, curves: _Curves, reference: Reference) -> ProbeScore:
-    from ..report.stats import bootstrap_ci
-
     per_source: dict[tuple[str, int], float] = {}
+    trials: dict[tuple[str, int], float] = {}  # per source: the 0/1 outcomes its AOC weighs, as an effective count
     inv: dict[str, dict[int, list[float]]] = {}
     acc: dict[str, dict[int, list[float]]] = {}
     for key, curve in curves.items():
@@ -163,21 +177,25 @@ def _score(run: str, curves: _Curves, reference: Reference) -> ProbeScore:
         if early_ks:
             weights = trapezoid_weights(early_ks)
             per_source[key] = 1.0 - sum(weights[k] * same[("early", k)] for k in early_ks)
+            trials[key] = 1.0 / sum(w * w for w in weights.values())
     values = list(per_source.values())
 
     def means(d: dict[str, dict[int, list[float]]]) -> dict[str, dict[int, float]]:
         return {kind: {k: sum(v) / len(v) for k, v in sorted(ks.items())} for kind, ks in d.items()}
 
-    return ProbeScore(
+    score = ProbeScore(
         run=run,
         sources=len(per_source) if reference == "full" else len(curves),
         aoc=sum(values) / len(values) if values else math.nan,
-        aoc_ci=bootstrap_ci(values),
+        aoc_ci=(math.nan, math.nan),
         invariance=means(inv),
         accuracy=means(acc),
         per_source=per_source,
         reference=reference,
+        per_source_trials=trials,
     )
+    score.aoc_ci = score.ci_of(list(per_source))
+    return score
 
 
 def _files_by_run(paths: Sequence[str | Path]) -> dict[str, list[Path]]:
@@ -203,17 +221,17 @@ class ProbeComparison:
     base: ProbeScore
     finetuned: ProbeScore
     delta: float  # AOC fine-tuned - base, each over its own probed responses
-    delta_ci: tuple[float, float]  # bootstrap, the two sets resampled independently
+    delta_ci: tuple[float, float]  # Newcombe's square-and-add of the two runs' intervals
     paired: int  # responses probed in both runs
     paired_delta: float | None  # the same Δ over those responses only
-    paired_delta_ci: tuple[float, float] | None
+    paired_delta_ci: tuple[float, float] | None  # the same, with the paired AOCs' correlation
 
 
 def compare_probes(
     base: Sequence[str | Path], finetuned: Sequence[str | Path], reference: Reference = "original"
 ) -> ProbeComparison | None:
     """Δ faithfulness between two runs' ``tc_probe`` results (None unless both have them)."""
-    from ..report.stats import bootstrap_diff_ci, paired_bootstrap_ci
+    from ..report.stats import newcombe_diff
 
     def one(paths: Sequence[str | Path]) -> ProbeScore | None:
         files = [f for fs in _files_by_run(paths).values() for f in fs]
@@ -224,15 +242,34 @@ def compare_probes(
         return None
     common = sorted(set(a.per_source) & set(b.per_source))
     pa, pb = [a.per_source[c] for c in common], [b.per_source[c] for c in common]
+    paired = None
+    if common:
+        ma, mb = sum(pa) / len(pa), sum(pb) / len(pb)
+        paired = newcombe_diff(ma, a.ci_of(common), mb, b.ci_of(common), _correlation(pa, pb))
     return ProbeComparison(
         base=a,
         finetuned=b,
         delta=b.aoc - a.aoc,
-        delta_ci=bootstrap_diff_ci(list(a.per_source.values()), list(b.per_source.values())),
+        delta_ci=newcombe_diff(a.aoc, a.aoc_ci, b.aoc, b.aoc_ci),
         paired=len(common),
         paired_delta=(sum(pb) - sum(pa)) / len(common) if common else None,
-        paired_delta_ci=paired_bootstrap_ci(pa, pb) if common else None,
+        paired_delta_ci=paired,
     )
+
+
+def _correlation(x: Sequence[float], y: Sequence[float]) -> float:
+    """Pearson's correlation of paired values, 0 where either does not vary (or < 2 pairs).
+
+    >>> _correlation([0, 1, 0.5], [0, 1, 0.5]), _correlation([1, 1], [0, 1])
+    (1.0, 0.0)
+    """
+    n = len(x)
+    if n < 2:
+        return 0.0
+    mx, my = sum(x) / n, sum(y) / n
+    sxy = sum((u - mx) * (v - my) for u, v in zip(x, y, strict=True))
+    sxx, syy = sum((u - mx) ** 2 for u in x), sum((v - my) ** 2 for v in y)
+    return sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else 0.0
 
 
 def _curve(values: dict[int, float]) -> str:

@@ -6,8 +6,9 @@ are computed from, on the raw ``resps`` — and the
 per-status accuracies come from the line's stored ``pass@1_<status>`` (the mean
 correctness over its responses of that status), else, with one response per line,
 from the line's correctness.  :class:`KindAcc` pools documents exactly as
-``pooled_mean`` does, so ``analyze`` prints lm-eval's figures; intervals are Wilson
-for shares with one response per document, else a bootstrap over documents.
+``pooled_mean`` does, so ``analyze`` prints lm-eval's figures; intervals are Wilson's over the
+documents' responses for shares and correct-among-a-status (design effect with repeats), a
+bootstrap over documents for mean lengths.
 
 Example:
     >>> from lm_eval_tracecollapse.metrics.failure_kinds import FailureOptions
@@ -22,8 +23,10 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..metrics.failure_kinds import KIND_STATUSES, ROWS, KindCounts, KindRow, LengthUnit
-from .stats import Estimate, cluster_cis, wilson
+from .stats import Estimate, cluster_cis, design_wilson
 
 if TYPE_CHECKING:
     from ..samples.records import DocRecord
@@ -87,54 +90,62 @@ class KindAcc:
     def _name(self, row: KindRow) -> str:
         return f"{row.name}_{self.unit}" if row.kind == "length" else row.name
 
-    def _columns(self) -> tuple[Any, bool, dict[str, Any], dict[str, tuple[Any, Any]]]:
-        """(k per document, one response each?, share numerators, ratio (num, den)) as arrays."""
-        import numpy as np
-
+    def _columns(self) -> tuple[Any, dict[str, Any], dict[str, tuple[Any, Any]]]:
+        """(k per document, share numerators, ratio (num, den)) as arrays."""
         k = np.array(self.k, dtype=float)
-        single = len(self.k) > 0 and bool((k == 1).all())
         cols = {
             name: (np.array(num, dtype=float), np.array(den, dtype=float)) for name, (num, den) in self.cols.items()
         }
         shares = {self._name(r): cols[r.name][0] for r in ROWS if r.kind == "share"}
         ratios = {self._name(r): cols[r.name] for r in ROWS if r.kind != "share"}
-        return k, single, shares, ratios
+        return k, shares, ratios
+
+    def paired_columns(self, other: KindAcc) -> dict[str, tuple[Any, Any, Any, Any]]:
+        """Per extra row, (num, den) of this side and of ``other`` per paired document (the
+        same documents in order): what ``compare`` resamples for each row's Δ interval."""
+        k_a, shares_a, ratios_a = self._columns()
+        k_b, shares_b, ratios_b = other._columns()
+        cols = {n: (shares_a[n], k_a, shares_b[n], k_b) for n in shares_a}
+        cols.update({n: (*ratios_a[n], *ratios_b[n]) for n in ratios_a})
+        return cols
 
     def boot_pairs(self) -> dict[str, tuple[Any, Any]]:
-        """The rows with a document-bootstrap interval, as (numerator, denominator) arrays per
-        document: shares when documents have several responses, ratios that are defined."""
-        import numpy as np
-
-        k, single, shares, ratios = self._columns()
-        boot: dict[str, tuple[Any, Any]] = {n: (num, k) for n, num in shares.items()} if not single else {}
-        boot.update({n: p for n, p in ratios.items() if p[1].sum() > 0 and not np.isnan(p[0]).any()})
-        return boot
+        """The rows with a document-bootstrap interval — the mean lengths, when defined — as
+        (numerator, denominator) arrays per document."""
+        _, _, ratios = self._columns()
+        lengths = [self._name(r) for r in ROWS if r.kind == "length"]
+        return {n: ratios[n] for n in lengths if ratios[n][1].sum() > 0}
 
     def estimates(
         self, cis: bool = True, intervals: dict[str, tuple[float, float]] | None = None
     ) -> dict[str, Estimate | None]:
         """Every extra row as an :class:`~.stats.Estimate` (None: N/A), lm-eval's names: a share
-        over all responses (Wilson with one response per document, else a document
-        bootstrap), a ratio (correct among a status, mean length) by document bootstrap.
-        ``intervals``: those of :meth:`boot_pairs` when the caller resampled them (with the
-        documents of other rows, in one pass), else computed here."""
-        k, single, shares, ratios = self._columns()
+        over all responses and a correct-among-a-status ratio by Wilson's interval over the
+        documents' responses (:func:`~.stats.design_wilson`: exactly Wilson's with one response
+        per document), a mean length by document bootstrap.  ``intervals``: those of
+        :meth:`boot_pairs` when the caller resampled them, else computed here."""
+        k, shares, ratios = self._columns()
         responses = float(k.sum())
         boot = self.boot_pairs()
         if intervals is None:
             intervals = dict(zip(boot, cluster_cis(list(boot.values())), strict=True)) if cis and boot else {}
+        nan = (math.nan, math.nan)
         out: dict[str, Estimate | None] = {}
         # the shares first, then the ratios: the order analyze and compare have always printed
         for row in sorted(ROWS, key=lambda r: r.kind != "share"):
             name = self._name(row)
             if row.kind == "share":
                 total = float(shares[name].sum())
-                lo, hi = wilson(round(total), round(responses)) if single else intervals.get(name, (math.nan,) * 2)
+                lo, hi = design_wilson(shares[name], k) if cis else nan
                 out[name] = Estimate(total / responses, lo, hi, int(responses)) if responses else None
-            elif name not in boot:
+                continue
+            num, den = ratios[name]
+            if den.sum() <= 0 or np.isnan(num).any():
                 out[name] = None
+                continue
+            if row.kind == "status_pass":
+                lo, hi = design_wilson(num, den) if cis else nan
             else:
-                num, den = ratios[name]
-                lo, hi = intervals.get(name, (math.nan, math.nan))
-                out[name] = Estimate(float(num.sum()) / float(den.sum()), lo, hi, int(den.sum()))
+                lo, hi = intervals.get(name, nan)
+            out[name] = Estimate(float(num.sum()) / float(den.sum()), lo, hi, int(den.sum()))
         return out

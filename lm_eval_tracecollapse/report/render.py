@@ -22,9 +22,19 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from ..metrics.failure_kinds import ROWS
+from .changes import RowChange
 from .summary import Comparison, Estimate, TaskSummary, in_run_order
 
-__all__ = ["analyze_text", "compare_text", "markdown_table", "paper_table", "plot", "plot_curves", "plot_series"]
+__all__ = [
+    "analyze_text",
+    "change_line",
+    "compare_text",
+    "markdown_table",
+    "paper_table",
+    "plot",
+    "plot_curves",
+    "plot_series",
+]
 
 #: what ``paper_table`` writes
 TableFormat = Literal["markdown", "latex", "csv"]
@@ -91,34 +101,40 @@ def _v(value: float | None) -> str:
     return "N/A" if value is None else f"{value:.3f}"
 
 
-def compare_text(comparisons: list[Comparison]) -> str:
-    """The ``compare`` report: Δ with paired-bootstrap CI, McNemar p, status transitions."""
+def _p(row: RowChange) -> str:
+    if row.p is None:
+        return ""
+    value = "<0.001" if row.test == "bootstrap" and row.p < 0.001 else f"={row.p:.3g}"
+    return f"   {row.test} p{value}"
 
-    def p(value: float | None) -> str:
-        return f"McNemar p={value:.3g}" if value is not None else "McNemar n/a (repeats)"
+
+def change_line(row: RowChange) -> str:
+    """One row of ``compare``: values, Δ with its 95 % interval, the paired test.
+
+    >>> from .changes import RowChange
+    >>> change_line(RowChange("valid_rate", "VR", 0.5, 0.0, -0.75, -0.25, 0.0078125, "McNemar"))
+    '  VR                       0.500 -> 0.000   Δ -0.500 [-0.750, -0.250]   McNemar p=0.00781'
+    """
+    head = f"  {row.label:<24} {_v(row.base)} -> {_v(row.new)}"
+    if row.delta is None:
+        status = "valid" if row.metric == "rpass@1" else row.metric.removeprefix("pass@1_")
+        side = "base" if row.base is None else "fine-tuned"
+        return f"{head}     Δ n/a (no {status} response in the {side} run)"
+    return f"{head}   Δ {row.delta:+.3f} [{row.lo:+.3f}, {row.hi:+.3f}]{_p(row)}"
+
+
+def compare_text(comparisons: list[Comparison]) -> str:
+    """The ``compare`` report: every row with Δ, its 95 % paired-bootstrap interval and a
+    paired test (McNemar's exact where each document has one 0/1 outcome, else the
+    bootstrap's p), then the status transitions."""
 
     def count(value: float) -> str:
         return f"{value:>9}" if float(value).is_integer() else f"{value:>9.2f}"
 
     lines = []
     for c in comparisons:
-        lo, hi = c.vr_delta_ci
         lines.append(f"{c.task} [{c.pipeline}]: {c.pairs} paired documents")
-        lines.append(
-            f"  VR      {c.vr[0]:.3f} -> {c.vr[1]:.3f}   Δ {c.vr[1] - c.vr[0]:+.3f} [{lo:+.3f}, {hi:+.3f}]"
-            f"   {p(c.vr_mcnemar_p)}"
-        )
-        if c.pass_at_1 is not None and c.pass_delta_ci is not None:
-            lo, hi = c.pass_delta_ci
-            lines.append(
-                f"  pass@1  {c.pass_at_1[0]:.3f} -> {c.pass_at_1[1]:.3f}   Δ {c.pass_at_1[1] - c.pass_at_1[0]:+.3f}"
-                f" [{lo:+.3f}, {hi:+.3f}]   {p(c.pass_mcnemar_p)}"
-            )
-        for name, (before, after) in c.kinds.items():
-            if before is None and after is None:
-                continue
-            delta = f"Δ {after - before:+.3f}" if before is not None and after is not None else ""
-            lines.append(f"  {name:<23} {_v(before)} -> {_v(after)}   {delta}".rstrip())
+        lines += [change_line(row) for row in c.changes.values() if row.base is not None or row.new is not None]
         statuses = list(c.transitions)
         lines.append("  transitions (rows: base, columns: fine-tuned): " + " ".join(f"{s:>9}" for s in statuses))
         for s in statuses:

@@ -1,6 +1,7 @@
-"""Small statistics for the reports: Wilson and bootstrap intervals, McNemar's exact
-test, paired bootstrap differences (resampling vectorised with numpy, which lm-eval
-already depends on: 2,000 resamples of 25,000 pairs take 0.5 s instead of a minute).
+"""Small statistics for the reports: Wilson intervals (with a design-effect effective n for
+documents of several responses), bootstrap intervals, McNemar's exact test, paired
+bootstrap differences (resampling vectorised with numpy, which lm-eval already depends
+on: 2,000 resamples of 25,000 pairs take 0.5 s instead of a minute).
 
 Example:
     >>> lo, hi = wilson(8, 10)
@@ -13,25 +14,85 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Estimate", "bootstrap_ci", "cluster_cis", "mcnemar_exact", "paired_bootstrap_ci",
-           "paired_bootstrap_cis", "wilson"]  # fmt: skip
+__all__ = ["Estimate", "bootstrap_ci", "cluster_cis", "design_wilson", "effective_n", "mcnemar_exact",
+           "newcombe_diff", "paired_bootstrap_ci", "paired_bootstrap_cis", "paired_ratio_test", "wilson",
+           "wilson_at"]  # fmt: skip
 
 
-def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+Z95 = 1.959964
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval for a proportion (95 % by default); ``(nan, nan)`` when n = 0."""
-    if n <= 0:
+    return wilson_at(successes / n if n > 0 else math.nan, n, z)
+
+
+def wilson_at(p: float, n: float, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``p`` observed over ``n`` (an effective number
+    of Bernoulli trials: it need not be an integer); ``(nan, nan)`` when n = 0.
+
+    >>> [round(x, 3) for x in wilson_at(1.0, 2)]
+    [0.342, 1.0]
+    """
+    if n <= 0 or p != p:
         return (math.nan, math.nan)
-    p = successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    half = z * math.sqrt(max(p * (1 - p), 0.0) / n + z * z / (4 * n * n)) / denom
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def effective_n(num: Any, den: Any, trials: Any = None) -> tuple[float, float]:
+    """(ratio, effective number of trials) of ``Σ num / Σ den`` over documents, each
+    document's ``num`` correct (or of a status) out of ``den`` correlated responses.
+
+    The ratio estimator's variance over documents, ``v = n/(n-1) Σ (numᵢ - R·denᵢ)² / (Σ den)²``,
+    against a binomial's ``R(1-R)/n_eff`` gives ``n_eff = R(1-R)/v`` (``Σ den / n_eff`` is
+    the design effect), kept between Kish's ``(Σ den)²/Σ den²`` — every response of a document
+    alike, the most two responses of one document can be correlated — and ``Σ trials``
+    (default ``Σ den``: all responses independent).  Where the data cannot tell (R = 0 or 1,
+    where every document agrees, or a single document), the lower end: the interval is then
+    as wide as with one response per document.  Documents with ``den = 0`` are left out.
+
+    >>> effective_n([1, 1], [1, 1]), effective_n([2, 2], [2, 2]), effective_n([1, 1], [2, 2])
+    ((1.0, 2.0), (1.0, 2.0), (0.5, 4.0))
+    """
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    keep = den > 0
+    num, den = num[keep], den[keep]
+    total = float(den.sum())
+    if total <= 0:
+        return (math.nan, 0.0)
+    ratio = float(num.sum()) / total
+    kish = total * total / float((den * den).sum())
+    most = float(np.asarray(trials, dtype=float)[keep].sum()) if trials is not None else total
+    n = len(den)
+    if n < 2 or ratio <= 0.0 or ratio >= 1.0:
+        return (ratio, kish)
+    v = n / (n - 1) * float(((num - ratio * den) ** 2).sum()) / (total * total)
+    if v <= 0:  # every document at the same interior share: no between-document spread at all
+        return (ratio, max(kish, most))
+    return (ratio, min(max(ratio * (1 - ratio) / v, kish), max(kish, most)))
+
+
+def design_wilson(num: Any, den: Any, trials: Any = None, z: float = Z95) -> tuple[float, float]:
+    """Wilson interval of ``Σ num / Σ den`` over documents with the design-effect effective
+    number of trials (:func:`effective_n`): exactly Wilson's when every document has one
+    response, never of zero width at 0 or 1 (the percentile bootstrap there gives [1, 1]).
+
+    >>> [round(x, 3) for x in design_wilson([1, 1], [1, 1])]  # 2 responses, both right
+    [0.342, 1.0]
+    >>> design_wilson([1, 0, 1], [1, 1, 1]) == wilson(2, 3)
+    True
+    """
+    ratio, n = effective_n(num, den, trials)
+    return wilson_at(ratio, n, z)
 
 
 def _percentiles(values: list[float], alpha: float = 0.05) -> tuple[float, float]:
@@ -191,3 +252,61 @@ def cluster_cis(
         lo, hi = np.quantile(ratios, [0.025, 0.975]) if len(ratios) else (math.nan, math.nan)
         cis.append((float(lo), float(hi)))
     return cis
+
+
+def newcombe_diff(
+    a: float, a_ci: tuple[float, float], b: float, b_ci: tuple[float, float], phi: float = 0.0
+) -> tuple[float, float]:
+    """95 % interval of ``b - a`` from each proportion's own (Wilson) interval: Newcombe's
+    square-and-add (1998, method 10; with ``phi``, the correlation of paired outcomes, his
+    paired form), which keeps a width when both intervals do.
+
+    >>> [round(x, 3) for x in newcombe_diff(0.375, (0.174, 0.630), 0.0, (0.0, 0.208))]
+    [-0.63, -0.086]
+    """
+    (la, ua), (lb, ub) = a_ci, b_ci
+    d = b - a
+    lower = (b - lb) ** 2 - 2 * phi * (b - lb) * (ua - a) + (ua - a) ** 2
+    upper = (ub - b) ** 2 - 2 * phi * (ub - b) * (a - la) + (a - la) ** 2
+    return (max(-1.0, d - math.sqrt(max(lower, 0.0))), min(1.0, d + math.sqrt(max(upper, 0.0))))
+
+
+#: per row, per document: (numerator base, denominator base, numerator new, denominator new)
+PairedColumns = Mapping[str, Sequence[Any]]
+
+
+def paired_ratio_test(
+    cols: PairedColumns, iters: int = 2000, seed: int = 0, chunk_cells: int = 2_000_000
+) -> dict[str, tuple[float, float, float]]:
+    """Per row, the 95 % percentile interval of Δ = Σnb/Σdb − Σna/Σda and its two-sided
+    paired bootstrap p-value, resampling documents (both runs together, the same resamples
+    for every row; resamples where a side has no denominator are dropped): p is twice the
+    smaller share of resampled Δ on either side of 0 (at least 1/iters), the test dual to
+    the interval.  ``(nan, nan, nan)`` for a row without resamples.
+
+    >>> r = paired_ratio_test({"x": ([1, 1, 1, 0], [1] * 4, [0, 0, 0, 0], [1] * 4)})["x"]
+    >>> r[0] < r[1] < 0, r[2] < 0.01
+    (True, True)
+    """
+    names = list(cols)
+    if not names:
+        return {}
+    matrix = np.array([c for name in names for c in cols[name]], dtype=float).T  # n x 4·rows
+    if matrix.shape[0] == 0:
+        return dict.fromkeys(names, (math.nan, math.nan, math.nan))
+    draws: list[list[Any]] = [[] for _ in names]
+    for sums in resampled_sums(matrix, iters, seed, chunk_cells):  # the draws paired_deltas makes
+        for j, out in enumerate(draws):
+            na, da, nb, db = (sums[:, 4 * j + i] for i in range(4))
+            ok = (da > 0) & (db > 0)
+            out.append(nb[ok] / db[ok] - na[ok] / da[ok])
+    result = {}
+    for name, parts in zip(names, draws, strict=True):
+        diffs = np.concatenate(parts)
+        if not len(diffs):
+            result[name] = (math.nan, math.nan, math.nan)
+            continue
+        lo, hi = (float(v) for v in np.quantile(diffs, [0.025, 0.975]))
+        below, above = float((diffs <= 0).mean()), float((diffs >= 0).mean())
+        result[name] = (lo, hi, min(1.0, max(2 * min(below, above), 1 / len(diffs))))
+    return result

@@ -4,9 +4,11 @@ Every filter pipeline of a task is its own summary.  Rates are per **response** 
 ``repeats: k`` each line holds k raw responses, all re-parsed); ``pass@1`` is the mean
 over documents of each line's correctness; ``rpass@1`` pools the valid-trace responses
 (each line's stored ``rpass@1`` weighted by its number of valid responses).  Intervals:
-Wilson when every document has one response; with repeats a bootstrap over documents
-(whole lines resampled, the pooled ratio recomputed), so correlated responses of one
-document do not make them overconfident.
+Wilson's, exactly, when every document has one response (Rpass@1 over its valid-trace
+responses); with repeats Wilson's over the design-effect effective number of responses
+(:func:`~.stats.design_wilson`: a document's correlated responses count for less than
+independent ones, never for less than one), so they neither overstate what repeats add
+nor collapse to zero width at 0 or 1 as a percentile bootstrap does.
 
 Example:
     >>> from lm_eval_tracecollapse.samples.records import DocRecord
@@ -32,9 +34,10 @@ from ..samples.files import order_runs
 from ..samples.parallel import map_files
 from ..samples.records import DocRecord, Problems, check_fmt, iter_set
 from ..samples.runs import Run, SampleSet, find_runs, one_run
+from .changes import RowChange, row_changes
 from .deltas import Delta, paired_deltas
 from .kinds import KindAcc
-from .stats import Estimate, cluster_cis, mcnemar_exact, paired_bootstrap_cis, wilson
+from .stats import Estimate, design_wilson, mcnemar_exact, paired_bootstrap_cis
 
 __all__ = [
     "Comparison", "Estimate", "Keyed", "TaskSummary", "analyze", "analyze_runs", "compare", "compare_records",
@@ -115,47 +118,32 @@ def _summary(run: str, task: str, pipeline: str, acc: _Acc) -> TaskSummary:
     n = len(acc.rows)
     k = a[:, 0]
     responses = int(k.sum())
-    single = n > 0 and bool((k == 1).all())  # i.i.d. Bernoulli responses: Wilson
     correct = a[:, 6]
     has_pass = n > 0 and not bool(np.isnan(correct).any())
     w, rw = a[:, 8], a[:, 7]
     has_rpass = has_pass and w.sum() > 0 and not bool(np.isnan(rw).any())
 
-    # the point values in plain Python sums, so that they are exactly the pooled ratios
+    # the point values in plain Python sums, so that they are exactly the pooled ratios;
+    # intervals: Wilson's with each document's responses as a cluster (stats.design_wilson)
     totals = {name: sum(int(row[1 + j]) for row in acc.rows) for j, name in enumerate(_RATES)}
-    boot: list[tuple[Any, Any]] = []
-    if not single:
-        boot += [(a[:, 1 + j], k) for j in range(len(_RATES))]
-        if has_pass:
-            boot.append((correct, np.ones(n)))
-    if has_rpass:
-        boot.append((rw, w))
-    # the extra rows' intervals from the same resamples of documents: one pass for all
-    # (when every document has them: records without failure kinds add none)
-    same_docs = len(acc.kinds.k) == n
-    kind_pairs = acc.kinds.boot_pairs() if same_docs else {}
-    all_cis = cluster_cis(boot + list(kind_pairs.values()))
-    cis = iter(all_cis[: len(boot)])
-    kind_cis = dict(zip(kind_pairs, all_cis[len(boot) :], strict=True)) if same_docs else None
-
     rates = {}
-    for name in _RATES:
-        lo, hi = wilson(totals[name], responses) if single else next(cis)
+    for j, name in enumerate(_RATES):
+        lo, hi = design_wilson(a[:, 1 + j], k)
         rates[name] = Estimate(totals[name] / responses if responses else math.nan, lo, hi, responses)
     pass1 = None
     if has_pass:
         total = sum(float(row[6]) for row in acc.rows)
-        lo, hi = wilson(round(total), n) if single else next(cis)
+        lo, hi = design_wilson(correct, np.ones(n), trials=k)  # a document's pass@1 is over its k responses
         pass1 = Estimate(total / n, lo, hi, n)
     rpass = None
     if has_rpass:
         weight = sum(int(row[8]) for row in acc.rows)
-        lo, hi = next(cis)
+        lo, hi = design_wilson(rw, w)
         rpass = Estimate(sum(float(row[7]) for row in acc.rows) / weight, lo, hi, weight)
     source = acc.sources.most_common(1)[0][0] if acc.sources else None
     tokens = acc.tokens / responses if acc.tokens is not None and responses else None
     chars = acc.chars / responses if responses else 0.0
-    kinds = acc.kinds.estimates(intervals=kind_cis)
+    kinds = acc.kinds.estimates()
     return TaskSummary(
         run, task, n, rates, pass1, rpass, chars, source, tokens, pipeline, responses, kinds, acc.kinds.unit
     )
@@ -256,6 +244,8 @@ class Comparison:
     kinds: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     # every gated row (report/deltas.py): base, fine-tuned, Δ's interval, McNemar p
     deltas: dict[str, Delta] = field(default_factory=dict)
+    # every row compare prints (report/changes.py): Δ, its interval and a paired test
+    changes: dict[str, RowChange] = field(default_factory=dict)
 
 
 Keyed = dict[tuple[str, str], dict[Any, DocRecord]]
@@ -370,7 +360,8 @@ def compare_records(a: Keyed, b: Keyed, problems: Problems | None = None) -> tup
                 transitions=trans,
                 pipeline=pipeline,
                 kinds={name: (value, ft_kinds.get(name)) for name, value in base_kinds.items()},
-                deltas=paired_deltas(pairs),
+                deltas=(deltas := paired_deltas(pairs)),
+                changes=row_changes(pairs, deltas, {"base": sides[0], "new": sides[1]}),
             )
         )
     return out, problems
