@@ -103,10 +103,22 @@ def _wrap(args: argparse.Namespace) -> None:
             raise ValueError("name at least one task, group or tag (or --all)")
         result = write_wrappers(names, args.out, include, index=index)
     print(f"wrapped {len(result.written)} of {len(result.written) + len(result.refused)} into {result.out}")
-    if result.refused:
-        print(f"cannot wrap {len(result.refused)}:", file=sys.stderr)
-        for reason in result.refused.values():
+    named = set(args.names)
+    # --all: every name lm-eval lists, so one that cannot be wrapped is listed, not an error;
+    # a name you gave that cannot be wrapped is one (exit 1)
+    failed = {n: r for n, r in result.refused.items() if n in named or n + "_tc" in named}
+    skipped = {n: r for n, r in result.refused.items() if n not in failed}
+    if skipped:
+        print(f"not wrappable ({len(skipped)} of --all's names, nothing to trace in them):", file=sys.stderr)
+        for reason in skipped.values():
             print(f"  {reason}", file=sys.stderr)
+    if failed:
+        print(f"cannot wrap {len(failed)}:", file=sys.stderr)
+        for reason in failed.values():
+            print(f"  {reason}", file=sys.stderr)
+        raise SystemExit(1)
+    if not result.written:
+        print("tracecollapse wrap: nothing was wrapped", file=sys.stderr)
         raise SystemExit(1)
     print(f"run them with: lm_eval --include_path {result.out} --tasks {result.written[0]} ...")
     print(
@@ -278,6 +290,19 @@ def _probe(args: argparse.Namespace) -> None:
     print(f"  tracecollapse eval --tasks tc_probe --metadata '{meta}' --model ... --log_samples --output_path ...")
 
 
+def _version() -> str:
+    """``tracecollapse X (lm-eval Y)``: the installed versions, from their metadata."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(dist: str) -> str:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"tracecollapse {of('lm-eval-tracecollapse')} (lm-eval {of('lm_eval')})"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``tracecollapse`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -285,6 +310,7 @@ def main(argv: list[str] | None = None) -> None:
         prog="tracecollapse",
         description="Reasoning-trace collapse metrics for lm-evaluation-harness.",
     )
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("eval", help="run lm-eval with our tasks, filter, metrics and models (takes lm_eval run flags)")
     sub.add_parser("paths", help="print the task_yamls folder (for lm_eval --include_path)")
@@ -388,10 +414,6 @@ def main(argv: list[str] | None = None) -> None:
         from .study.run import main as study_main
 
         study_main(args.config, args.stage, args.check, only=args.only, collect=args.collect)
-    elif args.command == "demo":
-        from .demo import main as demo_main
-
-        demo_main()
     else:
         parser.print_help()
         raise SystemExit(2)

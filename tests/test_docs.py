@@ -192,10 +192,11 @@ def test_not_run_command_parses_and_resolves(command: str, cache: Path, monkeypa
         assert argv[1] == "serve"  # a server: counted, not run
     elif head == "pip":
         extras = metadata("lm-eval-tracecollapse").get_all("Provides-Extra") or []
-        for spec in argv[2:]:
-            m = re.fullmatch(r"lm-eval-tracecollapse\[([\w,-]+)\]", spec)
+        for spec in [a for a in argv[2:] if a != "-e"]:
+            # from a checkout (".", ".[extra]": the package is on no index), or by name with an extra
+            m = re.fullmatch(r"\.(?:\[([\w,-]+)\])?|lm-eval-tracecollapse\[([\w,-]+)\]", spec)
             assert m, spec
-            for extra in m[1].split(","):
+            for extra in filter(None, (m[1] or m[2] or "").split(",")):
                 assert extra in extras, f"no extra {extra!r}"
     elif head == "make":
         makefile = (REPO / "Makefile").read_text()

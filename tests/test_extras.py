@@ -16,7 +16,12 @@ import tomllib
 from lm_eval.tasks._yaml_loader import load_yaml
 from packaging.requirements import Requirement as PipRequirement
 
-from lm_eval_tracecollapse.harness.extras import MODULE_REQUIREMENTS, missing_module, missing_package_message
+from lm_eval_tracecollapse.harness.extras import (
+    MODULE_REQUIREMENTS,
+    extra_packages,
+    missing_module,
+    missing_package_message,
+)
 from lm_eval_tracecollapse.scoring.math_grade import grade_math
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +54,11 @@ def test_message_names_our_extra(module: str, extra: str) -> None:
     msg = missing_package_message(ModuleNotFoundError(f"No module named '{module}'", name=module), "some_tc")
     assert "\n" not in msg
     assert "some_tc" in msg and f"module {module} " in msg
-    assert msg.endswith(f'pip install "lm-eval-tracecollapse[{extra}]"'), msg
+    # lm-eval-tracecollapse is on no index: the extra's packages by name, and the extra from a checkout
+    assert msg.endswith(f'(our [{extra}] extra; from a checkout: pip install -e ".[{extra}]")'), msg
+    packages = " ".join(f'"{p}"' for p in extra_packages(extra))
+    assert packages and f": pip install {packages} (our" in msg
+    assert f"lm-eval-tracecollapse[{extra}]" not in msg
 
 
 def test_message_lm_eval_extra_and_plain_package() -> None:
@@ -83,7 +92,8 @@ def test_message_sees_through_lm_evals_reraise() -> None:
 def test_message_wrong_antlr4_version() -> None:
     exc = AssertionError("`sympy`, `math_verify` and `antlr4-python3-runtime==4.11` are required for ...")
     msg = missing_package_message(exc, "minerva_math500_tc")
-    assert "antlr4-python3-runtime==4.11.0" in msg and msg.endswith('pip install "lm-eval-tracecollapse[math]"')
+    assert "antlr4-python3-runtime==4.11.0" in msg and msg.endswith('pip install -e ".[math]")')
+    assert 'pip install "sympy>=1.12" "antlr4-python3-runtime==4.11.0"' in msg
 
 
 def test_message_without_module_is_one_line() -> None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-__all__ = ["MODULE_REQUIREMENTS", "MissingExtraError", "Requirement", "missing_module", "missing_package_message"]
+__all__ = ["MODULE_REQUIREMENTS", "MissingExtraError", "Requirement", "extra_install", "extra_packages",
+           "missing_module", "missing_package_message"]  # fmt: skip
 
 
 class MissingExtraError(ImportError):
@@ -131,10 +132,15 @@ def missing_package_message(exc: BaseException, task: str) -> str:
     is recognised too.  Modules without a known extra get a plain ``pip install``.
     (The examples wrap the line in two; the message itself has no newline.)
 
+    lm-eval-tracecollapse is on no package index, so an extra of ours is named by its
+    packages (:func:`extra_install`), which ``pip install`` finds however this package was
+    installed, with the extra itself for a checkout.
+
     >>> exc = ModuleNotFoundError("No module named 'langdetect'", name="langdetect")
     >>> print(missing_package_message(exc, "ifeval_tc"))
     task ifeval_tc needs the Python package langdetect (module langdetect is not installed):
-    pip install "lm-eval-tracecollapse[ifeval]"
+    pip install "langdetect" "immutabledict" "nltk>=3.9.1" (our [ifeval] extra; from a checkout:
+    pip install -e ".[ifeval]")
     >>> print(missing_package_message(ImportError("No module named 'emoji'"), "ja_leaderboard_tc"))
     task ja_leaderboard_tc needs the Python package emoji (module emoji is not installed):
     pip install "lm-eval[japanese_leaderboard]"
@@ -156,5 +162,41 @@ def missing_package_message(exc: BaseException, task: str) -> str:
     elif req.lm_eval_extra:
         cmd = f'pip install "lm-eval[{req.extra}]"'
     else:
-        cmd = f'pip install "{DIST}[{req.extra}]"'
+        cmd = extra_install(req.extra, req.package)
     return f"task {task} needs the Python package {what}: {cmd}"
+
+
+def extra_packages(extra: str) -> list[str]:
+    """The requirements our extra ``extra`` installs, from this package's metadata ([] when
+    the metadata is not there: run from a source tree that was never installed).
+
+    >>> extra_packages("ifeval")
+    ['langdetect', 'immutabledict', 'nltk>=3.9.1']
+    """
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import Requirement as PipRequirement
+
+    try:
+        listed = requires(DIST) or []
+    except PackageNotFoundError:
+        return []
+    found = []
+    for line in listed:
+        req = PipRequirement(line)
+        if req.marker is not None and req.marker.evaluate({"extra": extra}) and not req.marker.evaluate({"extra": ""}):
+            req.marker = None
+            found.append(str(req))
+    return found
+
+
+def extra_install(extra: str, package: str) -> str:
+    """The install line of our extra ``extra`` (``package``: the one a task misses, when the
+    metadata cannot list the extra's).
+
+    >>> extra_install("ruler", "wonderwords")
+    'pip install "nltk" "wonderwords" "scipy" (our [ruler] extra; from a checkout: pip install -e ".[ruler]")'
+    """
+    packages = extra_packages(extra) or [package]
+    listed = " ".join(f'"{p}"' for p in packages)
+    return f'pip install {listed} (our [{extra}] extra; from a checkout: pip install -e ".[{extra}]")'

@@ -205,7 +205,8 @@ def analyze_runs(
     jobs = [(s, fmt, strict, tokenizer, recompute) for r in runs for s in r.sets]
     accs: dict[tuple[str, str, str], _Acc] = {}
     problems = Problems()
-    results = map_files(_set_acc, jobs, workers, progress)
+    size = sum(f.stat().st_size for r in runs for f in r.files)
+    results = map_files(_set_acc, jobs, workers, progress, total_bytes=size)
     for run, task, by_pipe, probs in results:
         for pipe, acc in by_pipe.items():
             accs.setdefault((run, task, pipe), _Acc()).merge(acc)

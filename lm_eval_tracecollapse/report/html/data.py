@@ -169,7 +169,8 @@ def read_browser_data(
     docs: list[DocRecord] = []
     texts: list[Texts] = []
     jobs = [(s, fmt, strict, caps) for r in runs for s in r.sets]
-    for file_docs, file_texts, file_problems in map_files(_read_set, jobs, workers, progress):
+    size = sum(f.stat().st_size for r in runs for f in r.files)
+    for file_docs, file_texts, file_problems in map_files(_read_set, jobs, workers, progress, total_bytes=size):
         docs += file_docs
         texts += file_texts
         problems.merge(file_problems)

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from html import escape
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from ...samples.records import DocRecord, Problems
 from ...samples.runs import Run
@@ -49,8 +50,9 @@ def figure_svg(summaries: list[TaskSummary]) -> str:
     return re.sub(r"<metadata>.*?</metadata>", "", svg[start:], flags=re.DOTALL)
 
 
-def _comparisons(data: BrowserData) -> list[tuple[str, str, list[Comparison]]]:
-    """``compare`` of the base run with every other run, on the records already read."""
+def _comparisons(data: BrowserData, bar: Any = None) -> list[tuple[str, str, list[Comparison]]]:
+    """``compare`` of the base run with every other run, on the records already read (``bar``:
+    a progress bar ticked once per run compared)."""
     if data.base is None:
         return []
     by_run: dict[str, list[DocRecord]] = defaultdict(list)
@@ -58,8 +60,13 @@ def _comparisons(data: BrowserData) -> list[tuple[str, str, list[Comparison]]]:
         by_run[d.run].append(d)
     base = data.runs[data.base]
     base_records = keyed_records(by_run[base])
-    return [(base, run, compare_records(base_records, keyed_records(by_run[run]))[0])
-            for run in data.runs if run != base]  # fmt: skip
+    out = []
+    for run in data.runs:
+        if run != base:
+            out.append((base, run, compare_records(base_records, keyed_records(by_run[run]))[0]))
+            if bar is not None:
+                bar.update()
+    return out
 
 
 def build_page(
@@ -140,23 +147,35 @@ def write_report(
     """
     out = _target(out)
     data, problems = read_browser_data(paths, fmt, strict, base, budget_mb, workers, progress, runs)
-    return write_page(data, out, summaries)[0], problems
+    return write_page(data, out, summaries, progress=progress)[0], problems
 
 
 def write_page(
-    data: BrowserData, out: str | Path, summaries: list[TaskSummary] | None = None
+    data: BrowserData, out: str | Path, summaries: list[TaskSummary] | None = None, progress: bool = False
 ) -> tuple[Path, list[tuple[str, str, list[Comparison]]]]:
     """:func:`write_report` on samples already read (:func:`read_browser_data`); returns the
     path written and the comparisons it shows (``(base run, run, compare's results)`` for
-    every other run), so a caller needing them does not compute them again."""
+    every other run), so a caller needing them does not compute them again.  With
+    ``progress``, a bar on stderr over the steps: summaries, each comparison, the page, writing it."""
+    from tqdm.auto import tqdm
+
     out = _target(out)
-    summaries = summaries if summaries is not None else summarize(data.docs)
-    order = {r: i for i, r in enumerate(data.runs)}  # checkpoints by step, as in the browser
-    summaries = sorted(summaries, key=lambda s: order.get(s.run, len(order)))
-    comparisons = _comparisons(data)
-    cmp_text = "\n".join(f"{b} → {r}\n{compare_text(c)}" for b, r, c in comparisons if c)
-    page = build_page(data, summaries, comparisons, (analyze_text(summaries), cmp_text))
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    others = len(data.runs) - 1 if data.base is not None else 0
+    with tqdm(total=3 + others, desc="building the page", unit="step", disable=not progress) as bar:
+        bar.set_postfix_str("summaries")
+        summaries = summaries if summaries is not None else summarize(data.docs)
+        order = {r: i for i, r in enumerate(data.runs)}  # checkpoints by step, as in the browser
+        summaries = sorted(summaries, key=lambda s: order.get(s.run, len(order)))
+        bar.update()
+        bar.set_postfix_str("comparisons")
+        comparisons = _comparisons(data, bar)
+        cmp_text = "\n".join(f"{b} → {r}\n{compare_text(c)}" for b, r, c in comparisons if c)
+        bar.set_postfix_str("figure, tables, data")
+        page = build_page(data, summaries, comparisons, (analyze_text(summaries), cmp_text))
+        bar.update()
+        bar.set_postfix_str(f"writing {out.name} ({len(page) / 1e6:.1f} MB)")
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(out)
+        bar.update()
     return out, comparisons
