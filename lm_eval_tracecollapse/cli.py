@@ -183,6 +183,7 @@ def _find_runs(command: str, paths: list[str]) -> list[Any]:
 
 def _report(args: argparse.Namespace) -> None:
     from . import probes, report
+    from .report.export import comparisons_json, runs_json, summaries_json, write_json
     from .samples.runs import one_run
 
     with _clear_input_errors(args.command):
@@ -198,8 +199,12 @@ def _report(args: argparse.Namespace) -> None:
             comparisons, problems = report.compare_runs(base, new, args.fmt, args.strict)
             if base.sets and new.sets:  # (said after reading: a bad input stays one line)
                 _found("compare", [base, new])
+            data = {"base": runs_json([base])[0], "new": runs_json([new])[0],
+                    "comparisons": comparisons_json(comparisons)}  # fmt: skip
             if gates is not None:
-                _gate(args, comparisons, gates, problems)
+                _gate(args, comparisons, gates, problems, data)
+            if args.json:
+                write_json(args.json, data)
             faith = probes.compare_probes([args.base], [args.finetuned], args.probe_reference)
             blocks = [report.compare_text(comparisons), probes.probe_compare_text(faith) if faith else ""]
             print("\n".join(b for b in blocks if b) or "no task with paired documents in both runs")
@@ -226,6 +231,10 @@ def _report(args: argparse.Namespace) -> None:
                 _found(args.command, runs)
             if args.command == "analyze":
                 print("\n".join(b for b in (report.analyze_text(summaries), probes.probe_text(scores)) if b))
+                if args.json:
+                    aoc = [{"run": p.run, "probed": p.sources, "aoc": p.aoc, "ci": list(p.aoc_ci)} for p in scores]
+                    write_json(args.json, {"runs": runs_json(runs), "summaries": summaries_json(summaries),
+                                           "faithfulness": aoc})  # fmt: skip
                 if getattr(args, "html", None):
                     _html(args, summaries, runs)
             elif args.command == "table":
@@ -236,16 +245,18 @@ def _report(args: argparse.Namespace) -> None:
         print(_skipped(problems), file=sys.stderr)
 
 
-def _gate(args: argparse.Namespace, comparisons: list[Any], gates: dict[str, Any], problems: Any) -> None:
-    """``compare --gate``: the gate table (and ``--json``), then exit 0 pass, 1 fail, 2 missing data."""
-    from pathlib import Path
-
+def _gate(
+    args: argparse.Namespace, comparisons: list[Any], gates: dict[str, Any], problems: Any, data: dict[str, Any]
+) -> None:
+    """``compare --gate``: the gate table (and ``--json``: the gate table, then ``compare``'s
+    ``data``), then exit 0 pass, 1 fail, 2 missing data."""
+    from .report.export import write_json
     from .report.gate import evaluate, gate_json, gate_text
 
     rows, status = evaluate(comparisons, gates)
     print(gate_text(rows) if rows else "no gated task with paired documents in both runs")
     if args.json:
-        Path(args.json).write_text(json.dumps(gate_json(rows, status), indent=2) + "\n", encoding="utf-8")
+        write_json(args.json, {**gate_json(rows, status), **data})
     if problems.skipped:
         print(_skipped(problems), file=sys.stderr)
     verdict = {0: "passed", 1: "FAILED", 2: "missing data (a gated task or metric is absent from a run)"}[status]
@@ -353,6 +364,7 @@ def main(argv: list[str] | None = None) -> None:
         "--recompute", action="store_true", help="recompute the failure-kind rows a run stored on its lines"
     )
     an.add_argument("--html", default=None, metavar="OUT.html", help="also write the HTML report (as `report`)")
+    an.add_argument("--json", default=None, metavar="OUT.json", help="also write the summaries (and runs) as JSON")
     rep = sub.add_parser("report", parents=[common], help="one self-contained HTML page: tables, figure, samples")
     rep.add_argument("paths", nargs="+", help="lm-eval output folders or samples_*.jsonl files (one run per folder)")
     rep.add_argument("--html", default="report.html", metavar="OUT.html", help="output file (default report.html)")
@@ -365,7 +377,9 @@ def main(argv: list[str] | None = None) -> None:
     cmp.add_argument("--gate", default=None, metavar="SPEC", help="limits on the change, e.g. "
                      "'valid_rate:-0.05, rpass@1:-0.02@ci' or a YAML file of them per task (docs/report.md); "
                      "exit 1 when one fails, 2 on missing data")  # fmt: skip
-    cmp.add_argument("--json", default=None, metavar="OUT.json", help="with --gate: also write the gate table as JSON")
+    cmp.add_argument(
+        "--json", default=None, metavar="OUT.json", help="also write every row (and the gate table) as JSON"
+    )
     tab = sub.add_parser("table", parents=[common], help="the paper's table: runs x (pass@1, Rpass@1, VR) per task")
     tab.add_argument("paths", nargs="+")
     tab.add_argument("--format", dest="table_format", default="markdown", choices=["markdown", "latex", "csv"])

@@ -86,3 +86,33 @@ def test_reading_and_building_the_page_show_progress(tmp_path: Path) -> None:
         for bar in bars[1:]:
             steps = _progress_states(done.stderr, bar)
             assert steps and steps[-1] == "3/3", steps  # summaries, the page, writing it (one run: no comparison)
+
+
+def test_analyze_and_compare_write_json(tmp_path: Path) -> None:
+    """``--json OUT``: the numbers the text shows, N/A as null, with the runs read."""
+    import json
+    import re
+
+    fix = REPO / "tests" / "fixtures" / "lm_eval_run"
+    out = tmp_path / "a.json"
+    run = run_tracecollapse(["tracecollapse", "analyze", str(fix), "--json", str(out)], tmp_path)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(out.read_text())
+    assert [r["name"] for r in data["runs"]] == ["base", "finetuned"]
+    base, ft = data["summaries"]
+    vr = base["rates"]["valid_rate"]
+    assert f"VR {vr['value']:.3f} [{vr['ci'][0]:.3f}, {vr['ci'][1]:.3f}]" in run.stdout
+    assert ft["rpass@1"] is None and ft["pass@1"]["n"] == 16  # N/A: no valid trace left
+    out = tmp_path / "c.json"
+    run = run_tracecollapse(["tracecollapse", "compare", str(fix / "base"), str(fix / "finetuned"), "--json", str(out)],
+                            tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    data = json.loads(out.read_text())
+    assert (data["base"]["name"], data["new"]["name"]) == ("base", "finetuned")
+    [block] = data["comparisons"]
+    rows = {r["metric"]: r for r in block["rows"]}
+    vr_row = rows["valid_rate"]
+    assert re.search(rf"VR +0.500 -> 0.000   Δ -0.500 \[{vr_row['ci'][0]:+.3f}, {vr_row['ci'][1]:+.3f}\]   McNemar "
+                     rf"p={vr_row['p']:.3g}", run.stdout)  # fmt: skip
+    assert rows["rpass@1"]["new"] is None and rows["rpass@1"]["delta"] is None
+    assert block["transitions"]["valid"]["missing"] == 5
