@@ -92,13 +92,14 @@ def browser() -> Iterator[Any]:
 class Page:
     """A report opened from disk, with its console errors and uncaught exceptions."""
 
-    def __init__(self, browser: Any, path: Path) -> None:
+    def __init__(self, browser: Any, path: Path | str, width: int = 1400) -> None:
         self.errors: list[str] = []
-        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        self.page = browser.new_page(viewport={"width": width, "height": 1000}, accept_downloads=True)
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("request", lambda r: None if r.url.startswith(("file:", "data:")) else self.errors.append(r.url))
-        self.page.goto(path.resolve().as_uri())
+        local = ("file:", "data:", "blob:")
+        self.page.on("request", lambda r: None if r.url.startswith(local) else self.errors.append(r.url))
+        self.page.goto(path if isinstance(path, str) else path.resolve().as_uri())
         self.page.wait_for_selector("body[data-ready='1']")
 
     def cell(self, table: str, key: str, col: str) -> str:
@@ -202,11 +203,12 @@ def test_a_sample_shows_prompt_trace_and_answer_apart(browser: Any, report: Path
     page.count(run="base (base)", status="valid")
     page.page.locator("#tc-rows .tc-row").first.click()
     detail = page.page.locator("#tc-detail")
-    assert detail.locator("h3").all_text_contents() == ["Prompt", "Trace", "Answer"]
+    assert detail.locator("h3").all_text_contents() == ["Prompt", "Gold answer", "Trace", "Answer",
+                                                         "This document, side by side"]  # fmt: skip
     pre = detail.locator("pre").all_text_contents()
     first = json.loads(next(BASE.glob("samples_*.jsonl")).open().readline())
     trace = parse_trace(first["resps"][0][0], sample_prompt(first))
-    assert pre == [sample_prompt(first), trace.reasoning, trace.answer]
+    assert pre[:4] == [sample_prompt(first), first["target"], trace.reasoning, trace.answer]
     assert "grader: correct (score 1)" in str(detail.text_content()) and "valid" in str(detail.text_content())
     assert page.errors == []
 
@@ -247,7 +249,83 @@ def test_long_texts_and_hostile_markup(browser: Any, tmp_path: Path) -> None:
     button = page.page.locator("#tc-detail button")
     assert button.count() == 1 and f"{len(shorten(trace, 4000)):,} characters kept" in str(button.text_content())
     button.click()
-    kept = page.page.locator("#tc-detail pre").nth(1).text_content()
+    kept = page.page.locator("#tc-detail pre").nth(2).text_content()  # prompt, gold answer, trace
     assert kept == shorten(trace, 4000) and "characters cut" in str(kept)
     assert page.page.locator("#tc-detail pre").first.text_content() == "Q <b>bold</b>?"
     assert page.errors == []
+
+
+def test_the_page_leads_with_the_finding(browser: Any, report: Path) -> None:
+    """The first section is the finding: per task each run's VR and pass@1 against the base,
+    compare's Δ and interval, coloured by the change; the summary and comparison tables start
+    with VR, pass@1, Rpass@1, in view at 900 px."""
+    [c], _ = compare([BASE], [FT])
+    vr, p1 = c.changes["valid_rate"], c.changes["pass@1"]
+    page = Page(browser, report, width=900)
+    assert page.page.locator("main > section").first.get_attribute("id") == "tc-headline"
+    sentence = str(page.page.locator("#tc-headline .tc-sentence").first.text_content())
+    assert sentence.startswith("tc_gsm8k_256 [answer], against base: VR fell in 1 of 1 run, rose in none; pass@1 fell")
+
+    def cell(table: str, key: str, col: str) -> Any:
+        return page.page.locator(f'#{table} tr[data-key="{key}"] td[data-col="{col}"]')
+
+    delta = cell("tc-head-0", "finetuned", "Δ VR")
+    assert delta.text_content() == f"{vr.delta:+.3f} [{vr.lo:+.3f}, {vr.hi:+.3f}]" and vr.hi < 0
+    assert delta.get_attribute("class") == "tc-worse"  # VR fell beyond its interval
+    assert cell("tc-head-0", "finetuned", "Δ pass@1").get_attribute("class") == "tc-same"  # [0, 0] holds 0
+    assert p1.lo <= 0 <= p1.hi
+    heads = page.page.locator("#tc-summary thead th").all_text_contents()
+    assert heads[:5] == ["run", "task", "VR", "pass@1", "Rpass@1"]
+    assert cell("tc-summary", "finetuned|tc_gsm8k_256|answer", "VR").get_attribute("class") == "tc-worse"
+    for table in ("tc-summary", "tc-head-0"):  # the finding's columns are on screen at 900 px
+        for col in ("VR", "pass@1", "Rpass@1"):
+            box = page.page.locator(f"#{table} thead th", has_text=col).first.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= 900, (table, col)
+    rows = page.page.locator("#tc-delta-0 tbody tr").evaluate_all("rs => rs.map(r => r.dataset.key)")
+    assert rows[:3] == ["VR", "pass@1", "Rpass@1"]
+    assert cell("tc-delta-0", "VR", "Δ").get_attribute("class") == "tc-worse"
+    assert page.errors == []
+
+
+def test_gold_side_by_side_keys_url_and_export(browser: Any, report: Path) -> None:
+    """A fine-tuned row shows its gold answer and the base run's response to the same
+    document beside its own; ↓ moves the selection; the filters and the selection are in the
+    address (reopened from it, the page shows them again); export gives the filtered rows as JSONL."""
+    page = Page(browser, report)
+    n = page.count(run="finetuned", status="missing")
+    page.page.locator("#tc-rows .tc-row").first.click()
+    ft = [json.loads(x) for x in next(FT.glob("samples_*.jsonl")).open()]
+    base = {r["doc_id"]: r for r in (json.loads(x) for x in next(BASE.glob("samples_*.jsonl")).open())}
+    missing = [r for r in ft if parse_trace(r["resps"][0][0], sample_prompt(r)).status == "missing"]
+    assert n == len(missing) > 1
+    first = missing[0]
+    detail = page.page.locator("#tc-detail")
+    pre = detail.locator("pre").all_text_contents()
+    assert pre[1] == first["target"]  # the gold answer
+    mine = parse_trace(first["resps"][0][0], sample_prompt(first))
+    theirs = parse_trace(base[first["doc_id"]]["resps"][0][0], sample_prompt(base[first["doc_id"]]))
+    pair = detail.locator(".tc-pair > div")
+    assert (
+        pair.nth(0).locator("h4").text_content() == "base: base"
+        and pair.nth(1).locator("h4").text_content() == "finetuned"
+    )
+    assert pair.nth(0).locator("pre").all_text_contents() == [theirs.reasoning or "(empty)", theirs.answer]
+    assert pair.nth(1).locator("pre").all_text_contents() == ["(no trace: status missing)", mine.answer]
+    page.page.keyboard.press("ArrowDown")  # the list has the focus after the click
+    assert page.page.locator("#tc-rows .tc-row.sel .meta").text_content().endswith(f"#{missing[1]['doc_id']}")
+    url = page.page.url
+    assert "run=1" in url and "status=2" in url and "sel=" in url
+    again = Page(browser, url)
+    assert again.page.input_value("#f-run") == "1" and again.page.input_value("#f-status") == "2"
+    assert int(str(again.page.get_attribute("#tc-count", "data-count"))) == n
+    assert str(again.page.locator("#tc-detail p").first.text_content()).endswith(
+        f"doc_id {missing[1]['doc_id']} · response 1 of 1 · base status "
+        f"{parse_trace(base[missing[1]['doc_id']]['resps'][0][0]).status.value}"
+    )
+    with again.page.expect_download() as download:
+        again.page.click("#tc-export")
+    lines = [json.loads(x) for x in Path(download.value.path()).read_text().splitlines()]
+    assert [(x["run"], x["status"], x["doc_id"], x["answer"], x["gold"]) for x in lines] == [
+        ("finetuned", "missing", r["doc_id"], parse_trace(r["resps"][0][0]).answer, r["target"]) for r in missing
+    ]
+    assert page.errors == [] and again.errors == []

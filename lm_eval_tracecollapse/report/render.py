@@ -239,8 +239,10 @@ def plot(summaries: list[TaskSummary], path: str | Path) -> Path:
             ax2.set_xlabel("training step")
             ax2.set_ylim(0, 1)
             ax2.legend()
-    axes[0][0].legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
+    # the legend below the panels, not over the bars
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False, fontsize=8)
+    fig.tight_layout(rect=(0, 0.07 if not by_steps else 0.035, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

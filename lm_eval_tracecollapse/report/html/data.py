@@ -95,6 +95,7 @@ class BrowserData:
     cols: dict[str, list[Any]] = field(default_factory=dict)
     docs: list[DocRecord] = field(default_factory=list)  # every line, for summarize()
     caps: TextCaps = field(default_factory=TextCaps)
+    golds: list[str | None] = field(default_factory=list)  # the gold answer (lm-eval's target), per prompt
 
     @property
     def size(self) -> int:
@@ -125,8 +126,22 @@ def count_lines(files: list[Path]) -> int:
     return total
 
 
-#: a line's texts, shortened: (prompt, [(trace or None, answer) per response])
-Texts = tuple[str, list[tuple[str | None, str]]]
+#: a line's texts, shortened: (prompt, gold answer or None, [(trace or None, answer) per response])
+Texts = tuple[str, str | None, list[tuple[str | None, str]]]
+
+
+def gold_text(target: Any) -> str | None:
+    """lm-eval's ``target`` of a samples line as text (a list of answers joined by `` | ``);
+    None when the line has none.
+
+    >>> gold_text("42"), gold_text(7), gold_text(["a", "b"]), gold_text(None)
+    ('42', '7', 'a | b', None)
+    """
+    if target is None:
+        return None
+    if isinstance(target, list):
+        return " | ".join(str(t) for t in target)
+    return str(target)
 
 
 def _read_set(job: tuple[SampleSet, str, bool, TextCaps]) -> tuple[list[DocRecord], list[Texts], Problems]:
@@ -140,7 +155,9 @@ def _read_set(job: tuple[SampleSet, str, bool, TextCaps]) -> tuple[list[DocRecor
         docs.append(doc)
         parts = [(None if t.reasoning is None else shorten(t.reasoning, caps.trace), shorten(t.answer, caps.answer))
                  for t in parsed]  # fmt: skip
-        texts.append((shorten(sample_prompt(rec) or "", caps.prompt), parts))
+        gold = gold_text(rec.get("target"))
+        short_gold = None if gold is None else shorten(gold, caps.answer)
+        texts.append((shorten(sample_prompt(rec) or "", caps.prompt), short_gold, parts))
     return docs, texts, problems
 
 
@@ -200,11 +217,12 @@ def _fill(
     }
     prompt_ix: dict[tuple[str, int], int] = {}
     cols: dict[str, list[Any]] = {c: [] for c in _COLS}
-    for d, (prompt, parts) in zip(docs, texts, strict=True):
+    for d, (prompt, gold, parts) in zip(docs, texts, strict=True):
         key = (d.task, d.doc_id)
         if key not in prompt_ix:
             prompt_ix[key] = len(data.prompts)
             data.prompts.append(prompt)
+            data.golds.append(gold)
         other = d.run != base_run and d.k == 1
         b = base_status.get((_task_key(d.task), d.pipeline, d.doc_id), -1) if other else -1
         for i, (status, (trace, answer)) in enumerate(zip(d.statuses, parts, strict=True)):
@@ -231,6 +249,7 @@ def to_json(data: BrowserData) -> str:
         "base": data.base,
         "caps": {"prompt": data.caps.prompt, "trace": data.caps.trace, "answer": data.caps.answer},
         "prompts": data.prompts,
+        "golds": data.golds,
         "cols": data.cols,
     }
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)

@@ -32,6 +32,7 @@ from ...samples.runs import Run
 from ..render import analyze_text, compare_text, plot
 from ..summary import Comparison, TaskSummary, compare_records, keyed_records, summarize
 from .data import BrowserData, read_browser_data, to_json
+from .headline import changes_by_run, headline_html
 from .tables import compare_tables, paper_html, summary_table, to_html
 
 __all__ = ["build_page", "write_page", "write_report"]
@@ -81,8 +82,10 @@ def build_page(
     if not summaries:
         raise ValueError("nothing to report: no usable sample line")
     figure = f'<figure id="tc-figure">{figure_svg(summaries)}</figure>'
+    changes = changes_by_run(comparisons)
     parts = [
-        f"<section><h2>Summary</h2>{to_html(summary_table(summaries))}</section>",
+        headline_html(summaries, changes, data.runs[data.base] if data.base is not None else None),
+        f"<section><h2>Summary</h2>{to_html(summary_table(summaries, changes))}</section>",
         f"<section><h2>Paper table</h2>{to_html(paper_html(summaries))}</section>",
         f"<section><h2>Status bars</h2>{figure}</section>",
     ]

@@ -10,7 +10,7 @@ Example:
     >>> e = Estimate(0.5, 0.2, 0.8, 8)
     >>> s = TaskSummary("ckpt", "gsm8k", 8, {k: e for k in ("valid", "empty", "missing", "truncated", "answer")},
     ...                 e, e, 12.0, "exact_match")
-    >>> summary_table([s]).rows[0][4]
+    >>> summary_table([s]).rows[0][2]
     '0.500 [0.200, 0.800]'
     >>> paper_html([s]).rows
     [['ckpt', '0.500', '0.500', '0.500']]
@@ -23,23 +23,61 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
+from ...metrics.failure_kinds import REGISTERED
+from ...metrics.trace_rates import METRICS
+from ..changes import RowChange
 from ..render import _e, _size, paper_table
-from ..summary import STATUSES, Comparison, TaskSummary
+from ..summary import Comparison, TaskSummary
 
-__all__ = ["SUMMARY_HEAD", "Table", "compare_tables", "count_text", "paper_html", "summary_table", "to_html"]
+__all__ = ["SUMMARY_HEAD", "Table", "change_class", "compare_tables", "count_text", "paper_html", "summary_table",
+           "to_html"]  # fmt: skip
 
-SUMMARY_HEAD = ["run", "task", "pipeline", "n", "pass@1", "Rpass@1", "VR", "ER", "MR", "TR", "answer rate"]
+#: the finding first: VR, pass@1 and Rpass@1 right after the run and the task
+SUMMARY_HEAD = ["run", "task", "VR", "pass@1", "Rpass@1", "ER", "MR", "TR", "answer rate", "n"]
+#: compare's rows in the page's order: the finding first, then the other rates, then the rest
+FIRST = ("valid_rate", "pass@1", "rpass@1", "empty_rate", "missing_rate", "truncated_rate")
+#: a summary column -> the comparison row that colours it
+COLOURED = {"VR": "valid_rate", "pass@1": "pass@1", "Rpass@1": "rpass@1", "ER": "empty_rate", "MR": "missing_rate",
+            "TR": "truncated_rate"}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Table:
-    """Header and rows of text cells; ``keys`` (one per row) become ``data-key``."""
+    """Header and rows of text cells; ``keys`` (one per row) become ``data-key``; ``classes``
+    (per row, per cell, "" for none) a cell's ``class``."""
 
     id: str
     head: list[str]
     rows: list[list[str]]
     keys: list[str] | None = None
     caption: str = ""
+    classes: list[list[str]] | None = None
+
+
+def change_class(row: RowChange | None) -> str:
+    """How a change reads, for its colour: ``tc-worse``/``tc-better`` when Δ's 95 % interval
+    excludes 0 (by the row's direction: VR up is better, ER up worse), ``tc-same`` when it
+    holds 0, ``tc-moved`` for a row with no direction (a length), "" when Δ is undefined.
+
+    >>> change_class(RowChange("valid_rate", "VR", 1.0, 0.0, -1.0, -0.9, 0.001, "McNemar"))
+    'tc-worse'
+    >>> change_class(RowChange("empty_rate", "ER", 0.0, 0.5, 0.2, 0.7, 0.01, "McNemar"))
+    'tc-worse'
+    >>> change_class(RowChange("pass@1", "pass@1", 0.5, 0.5, -0.1, 0.1, 1.0, "McNemar"))
+    'tc-same'
+    """
+    if row is None or row.delta is None or row.lo != row.lo:
+        return ""
+    if row.lo <= 0 <= row.hi:
+        return "tc-same"
+    higher = {**METRICS, **REGISTERED}.get(row.metric.removesuffix("_words").removesuffix("_tokens"))
+    if higher is None:
+        return "tc-moved"
+    return "tc-better" if (row.lo > 0) == higher else "tc-worse"
+
+
+def _class(name: str) -> str:
+    return f' class="{escape(name)}"' if name else ""
 
 
 def to_html(table: Table) -> str:
@@ -48,30 +86,42 @@ def to_html(table: Table) -> str:
     body = []
     for i, row in enumerate(table.rows):
         key = f' data-key="{escape(table.keys[i])}"' if table.keys else ""
-        cells = "".join(f'<td data-col="{escape(h)}">{escape(c)}</td>' for h, c in zip(table.head, row, strict=True))
+        marks = table.classes[i] if table.classes else [""] * len(row)
+        cells = "".join(
+            f'<td data-col="{escape(h)}"{_class(m)}>{escape(c)}</td>'
+            for h, c, m in zip(table.head, row, marks, strict=True)
+        )
         body.append(f"<tr{key}>{cells}</tr>")
     caption = f"<caption>{escape(table.caption)}</caption>" if table.caption else ""
     return (f'<table id="{escape(table.id)}" class="tc-table">{caption}<thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")  # fmt: skip
 
 
-def summary_table(summaries: list[TaskSummary]) -> Table:
-    """``analyze``'s numbers, one row per run × task × filter pipeline; row keys ``run|task|pipeline``."""
-    rows = [
-        [
-            s.run,
-            s.task,
-            s.pipeline,
-            _size(s).removeprefix("n="),
-            _e(s.pass_at_1),
-            _e(s.rpass_at_1),
-            *(_e(s.rates[k]) for k in STATUSES),
-            _e(s.rates["answer"]),
-        ]
-        for s in summaries
-    ]
+def task_label(task: str, pipeline: str) -> str:
+    """``task [pipeline]``, the task alone for lm-eval's unnamed pipeline ``none``."""
+    return task if pipeline == "none" else f"{task} [{pipeline}]"
+
+
+#: (run, task, pipeline) -> the comparison of that run with the base (``Comparison.changes``)
+Changes = dict[tuple[str, str, str], dict[str, RowChange]]
+
+
+def summary_table(summaries: list[TaskSummary], changes: Changes | None = None) -> Table:
+    """``analyze``'s numbers, one row per run × task × filter pipeline (VR, pass@1, Rpass@1
+    first); row keys ``run|task|pipeline``; with ``changes`` (each run against the base) a
+    rate's cell is coloured by its change (:func:`change_class`)."""
+    rows, classes = [], []
+    for s in summaries:
+        cells = {"run": s.run, "task": task_label(s.task, s.pipeline), "VR": _e(s.rates["valid"]),
+                 "pass@1": _e(s.pass_at_1), "Rpass@1": _e(s.rpass_at_1), "ER": _e(s.rates["empty"]),
+                 "MR": _e(s.rates["missing"]), "TR": _e(s.rates["truncated"]), "answer rate": _e(s.rates["answer"]),
+                 "n": _size(s).removeprefix("n=")}  # fmt: skip
+        rows.append([cells[h] for h in SUMMARY_HEAD])
+        own = (changes or {}).get((s.run, s.task, s.pipeline), {})
+        classes.append([change_class(own.get(COLOURED[h])) if h in COLOURED else "" for h in SUMMARY_HEAD])
     keys = [f"{s.run}|{s.task}|{s.pipeline}" for s in summaries]
-    return Table("tc-summary", SUMMARY_HEAD, rows, keys, "pass@1, Rpass@1 and trace rates, 95 % intervals")
+    caption = "VR, pass@1, Rpass@1 and the other rates, 95 % intervals; coloured: the change against the base run"
+    return Table("tc-summary", SUMMARY_HEAD, rows, keys, caption, classes)
 
 
 def paper_html(summaries: list[TaskSummary]) -> Table:
@@ -95,24 +145,32 @@ def count_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
 
 
-def _p(value: float | None) -> str:
-    return f"{value:.3g}" if value is not None else "n/a (repeats)"
+def _v(value: float | None) -> str:
+    return "N/A" if value is None else f"{value:.3f}"
+
+
+def ordered_changes(c: Comparison) -> list[RowChange]:
+    """``compare``'s rows (:attr:`Comparison.changes`) with VR, pass@1 and Rpass@1 first."""
+    rows = c.changes
+    return [rows[m] for m in FIRST if m in rows] + [r for m, r in rows.items() if m not in FIRST]
 
 
 def compare_tables(base: str, run: str, c: Comparison, index: int) -> tuple[Table, Table]:
-    """The paired deltas (VR, pass@1: base, fine-tuned, Δ with paired-bootstrap CI,
-    McNemar p) and the status transition matrix (rows: base, columns: ``run``)."""
+    """Every row ``compare`` prints (VR, pass@1, Rpass@1 first: base, fine-tuned, Δ with its
+    paired-bootstrap 95 % CI coloured by the change, the paired test's p) and the status
+    transition matrix (rows: base, columns: ``run``)."""
     where = f"{c.task} [{c.pipeline}]: {base} → {run}, {c.pairs} paired documents"
-    lo, hi = c.vr_delta_ci
-    rows = [["VR", f"{c.vr[0]:.3f}", f"{c.vr[1]:.3f}", f"{c.vr[1] - c.vr[0]:+.3f}", f"[{lo:+.3f}, {hi:+.3f}]",
-             _p(c.vr_mcnemar_p)]]  # fmt: skip
-    if c.pass_at_1 is not None and c.pass_delta_ci is not None:
-        lo, hi = c.pass_delta_ci
-        a, b = c.pass_at_1
-        rows.append(["pass@1", f"{a:.3f}", f"{b:.3f}", f"{b - a:+.3f}", f"[{lo:+.3f}, {hi:+.3f}]",
-                     _p(c.pass_mcnemar_p)])  # fmt: skip
-    head = ["metric", base, run, "Δ", "95 % CI of Δ", "McNemar p"]
-    deltas = Table(f"tc-delta-{index}", head, rows, [r[0] for r in rows], where)
+    rows, classes = [], []
+    for r in ordered_changes(c):
+        if r.base is None and r.new is None:
+            continue
+        delta = f"{r.delta:+.3f}" if r.delta is not None else "n/a"
+        ci = f"[{r.lo:+.3f}, {r.hi:+.3f}]" if r.delta is not None else ""
+        rows.append([r.label, _v(r.base), _v(r.new), delta, ci, f"{r.test} {r.p:.3g}" if r.p is not None else ""])
+        mark = change_class(r)
+        classes.append(["", "", "", mark, mark, ""])
+    head = ["metric", base, run, "Δ", "95 % CI of Δ", "paired test p"]
+    deltas = Table(f"tc-delta-{index}", head, rows, [r[0] for r in rows], where, classes)
     statuses = list(c.transitions)
     matrix = [[s, *(count_text(c.transitions[s][t]) for t in statuses)] for s in statuses]
     trans = Table(f"tc-trans-{index}", [f"{base} \\ {run}", *statuses], matrix, statuses,

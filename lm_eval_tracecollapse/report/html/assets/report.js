@@ -57,6 +57,7 @@
       view[n++] = i;
     }
     count = n;
+    saveState();
     var el = $("tc-count");
     el.textContent = n.toLocaleString("en") + " of " + N.toLocaleString("en") + " responses";
     el.setAttribute("data-count", String(n));
@@ -90,9 +91,9 @@
     rows.replaceChildren(frag);
   }
 
-  function block(title, text, missing) {
+  function block(title, text, missing, level) {
     var wrap = document.createElement("div");
-    var h = document.createElement("h3");
+    var h = document.createElement(level || "h3");
     h.textContent = title; wrap.appendChild(h);
     var pre = document.createElement("pre");
     wrap.appendChild(pre);
@@ -112,8 +113,87 @@
     return wrap;
   }
 
+  // the filters and the selected row, in the page's address (#run=1&status=0&q=...&sel=12)
+  var FILTERS = ["run", "group", "status", "trans", "verdict"], restoring = true;
+  function saveState() {
+    if (restoring) return;
+    var parts = [];
+    FILTERS.forEach(function (f) { var v = $("f-" + f).value; if (v !== "") parts.push(f + "=" + encodeURIComponent(v)); });
+    var q = $("f-search").value;
+    if (q) parts.push("q=" + encodeURIComponent(q));
+    if (selected >= 0) parts.push("sel=" + selected);
+    var hash = parts.length ? "#" + parts.join("&") : " ";
+    try { history.replaceState(null, "", hash === " " ? location.pathname + location.search : hash); }
+    catch (e) { location.replace(hash === " " ? "#" : hash); }
+  }
+  function loadState() {
+    var state = {};
+    location.hash.replace(/^#/, "").split("&").forEach(function (kv) {
+      var at = kv.indexOf("=");
+      if (at > 0) state[kv.slice(0, at)] = decodeURIComponent(kv.slice(at + 1));
+    });
+    FILTERS.forEach(function (f) {
+      var sel = $("f-" + f);
+      if (state[f] !== undefined && !sel.disabled &&
+          Array.prototype.some.call(sel.options, function (o) { return o.value === state[f]; })) sel.value = state[f];
+    });
+    if (state.q !== undefined) $("f-search").value = state.q;
+    var s = Number(state.sel);
+    return state.sel !== undefined && s >= 0 && s < N ? s : -1;
+  }
+
+  // the filtered rows as JSONL: what the page holds of each (texts within the page's caps)
+  function rowObject(i) {
+    var g = D.groups[C.g[i]];
+    return { run: D.runs[C.r[i]], task: g.task, pipeline: g.pipeline, doc_id: C.d[i], response: C.i[i],
+      responses: C.k[i], status: D.statuses[C.s[i]], score: C.c[i],
+      base_status: C.b[i] >= 0 ? D.statuses[C.b[i]] : null, prompt: D.prompts[C.p[i]],
+      gold: D.golds[C.p[i]], trace: C.x[i], answer: C.a[i] };
+  }
+  $("tc-export").addEventListener("click", function () {
+    var lines = [];
+    for (var j = 0; j < count; j++) lines.push(JSON.stringify(rowObject(view[j])));
+    var url = URL.createObjectURL(new Blob([lines.join("\n") + (count ? "\n" : "")], { type: "application/jsonl" }));
+    var a = document.createElement("a");
+    a.href = url; a.download = "tracecollapse-rows.jsonl";
+    document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+  });
+
+  // the same document in another run: the base run's response beside the selected one
+  function partner(i) {
+    var want = D.base;
+    if (want === null) return -1;
+    if (C.r[i] === want) {  // a base row: beside it the run the run filter shows, else the next run
+      var chosen = num("f-run");
+      want = chosen >= 0 && chosen !== D.base ? chosen : (D.base + 1) % D.runs.length;
+    }
+    var best = -1;
+    for (var j = 0; j < N; j++) {
+      if (C.r[j] !== want || C.g[j] !== C.g[i] || C.d[j] !== C.d[i]) continue;
+      if (C.i[j] === C.i[i]) return j;
+      if (best < 0) best = j;
+    }
+    return best;
+  }
+  function side(j, title) {
+    var col = document.createElement("div"), h = document.createElement("h4");
+    h.textContent = title;
+    col.appendChild(h);
+    if (j < 0) { col.appendChild(span("tc-note", "this document is not in that run")); return col; }
+    var line = document.createElement("p");
+    line.appendChild(span("badge " + D.statuses[C.s[j]], D.statuses[C.s[j]]));
+    line.appendChild(document.createTextNode(" "));
+    line.appendChild(span("verdict " + verdict(C.c[j]), verdict(C.c[j])));
+    col.appendChild(line);
+    col.appendChild(block("Trace", C.x[j], "(no trace: status missing)", "h5"));
+    col.appendChild(block("Answer", C.a[j], "", "h5"));
+    return col;
+  }
+
   function show(i) {
     selected = i;
+    saveState();
     var head = document.createElement("p"), c = C.c[i];
     head.appendChild(span("badge " + D.statuses[C.s[i]], D.statuses[C.s[i]]));
     head.appendChild(document.createTextNode(" grader: "));
@@ -121,11 +201,40 @@
     head.appendChild(document.createTextNode(" · " + D.runs[C.r[i]] + " · " + groupName(D.groups[C.g[i]]) +
       " · doc_id " + C.d[i] + " · response " + (C.i[i] + 1) + " of " + C.k[i] +
       (C.b[i] >= 0 ? " · base status " + D.statuses[C.b[i]] : "")));
+    var gold = D.golds[C.p[i]];
     detail.replaceChildren(head, block("Prompt", D.prompts[C.p[i]], ""),
+      block("Gold answer", gold === null || gold === undefined ? null : gold, "(the samples line has no target)"),
       block("Trace", C.x[i], "(no trace: status missing)"), block("Answer", C.a[i], ""));
+    var j = partner(i);
+    if (D.base !== null && D.runs.length > 1) {
+      var pair = document.createElement("div"), title = document.createElement("h3");
+      pair.className = "tc-pair";
+      var left = C.r[i] === D.base ? i : j, right = C.r[i] === D.base ? j : i;
+      var rightRun = C.r[i] === D.base ? (j >= 0 ? D.runs[C.r[j]] : "another run") : D.runs[C.r[i]];
+      pair.appendChild(side(left, "base: " + D.runs[D.base]));
+      pair.appendChild(side(right, rightRun));
+      title.textContent = "This document, side by side";
+      detail.appendChild(title);
+      detail.appendChild(pair);
+    }
     detail.scrollTop = 0;
     render();
   }
+
+  function step(by) {
+    if (!count) return;
+    var at = -1;
+    for (var j = 0; j < count; j++) if (view[j] === selected) { at = j; break; }
+    var next = Math.max(0, Math.min(count - 1, at < 0 ? 0 : at + by));
+    var top = next * ROW;
+    if (top < list.scrollTop) list.scrollTop = top;
+    else if (top + ROW > list.scrollTop + list.clientHeight) list.scrollTop = top + ROW - list.clientHeight;
+    show(view[next]);
+  }
+  list.addEventListener("keydown", function (ev) {
+    var by = { ArrowDown: 1, j: 1, ArrowUp: -1, k: -1, PageDown: 20, PageUp: -20 }[ev.key];
+    if (by) { ev.preventDefault(); step(by); }
+  });
 
   list.addEventListener("scroll", function () { if (!pending) pending = requestAnimationFrame(render); });
   rows.addEventListener("click", function (ev) {
@@ -138,6 +247,9 @@
     $(id).addEventListener("change", apply);
   });
   window.addEventListener("resize", function () { if (!pending) pending = requestAnimationFrame(render); });
+  var initial = loadState();
+  restoring = false;
   apply();
+  if (initial >= 0) show(initial);
   document.body.setAttribute("data-ready", "1");
 })();
