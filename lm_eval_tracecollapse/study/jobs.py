@@ -25,7 +25,9 @@ Example:
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ._io import is_done
 from .config import Arm, ConfigError, StudyConfig, arms
@@ -73,14 +75,13 @@ def select(cfg: StudyConfig, only: str | None) -> Selection:
     return Selection(picked, base=False, whole=False)
 
 
-def missing(cfg: StudyConfig) -> list[str]:
-    """What ``--collect`` still lacks, each with the job that does it ([]: everything is done)."""
-    from .evaluate import plan
-
+def missing(cfg: StudyConfig, planned: Sequence[Any]) -> list[str]:
+    """What ``--collect`` still lacks, each with the job that does it ([]: everything is done);
+    ``planned``: the study's evaluations (:func:`.evaluate.plan`, which imports this module)."""
     out = [f"{a.name} is not trained (--only {a.strategy.name}:{a.seed})"
            for a in arms(cfg) if not is_done(cfg.out / "train" / a.name)]  # fmt: skip
     trained = {a.name: a for a in arms(cfg) if is_done(cfg.out / "train" / a.name)}
-    for ev in plan(cfg):
+    for ev in planned:
         if is_done(cfg.out / "eval" / ev.label) or (ev.arm is not None and ev.arm not in trained):
             continue
         job = "base" if ev.arm is None else f"{trained[ev.arm].strategy.name}:{trained[ev.arm].seed}"

@@ -172,7 +172,7 @@ def run_study(
     if state.is_main_process:
         _record(cfg, source, trains)
     state.wait_for_everyone()
-    lacking = missing(cfg) if collect else []
+    lacking = missing(cfg, plan(cfg)) if collect else []
     if lacking:
         raise ValueError(f"--collect: not every job is done: {'; '.join(lacking)}")
     log = cfg.out / "run_log.jsonl"
