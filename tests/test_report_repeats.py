@@ -235,3 +235,27 @@ def test_cli_analyze_prints_every_pipeline(tmp_path: Path, capsys: pytest.Captur
             assert block[2].startswith("  VR 0.438 [") and "ER 0.125 [" in block[2]
             assert "MR 0.250 [" in block[2] and "TR 0.188 [" in block[2]
             assert block[3].startswith("  answer rate 0.812 [")
+
+
+def test_comparison_deltas_are_the_gates_paired_deltas(tmp_path: Path) -> None:
+    """``Comparison.deltas`` comes from the same single resampling pass as every row compare
+    prints, and equals :func:`paired_deltas` (what ``compare --gate`` was specified on), with
+    repeats and with one response per document."""
+    from lm_eval_tracecollapse.report.deltas import paired_deltas
+    from lm_eval_tracecollapse.report.summary import compare_records, read_keyed
+
+    _repeats_run(tmp_path / "base")
+    collapsed = [[M, M, M, M], [V, M, M, M], [M, E, M, M], [V, V, M, M]]
+    _write(tmp_path / "ft", "rep", [_line(i, r, p, _ours(r, *STORED[p][i])) for i, r in enumerate(collapsed)
+                                    for p in STORED])  # fmt: skip
+    fixture = Path(__file__).parent / "fixtures" / "lm_eval_run"
+    for base, ft in ((tmp_path / "base", tmp_path / "ft"), (fixture / "base", fixture / "finetuned")):
+        a, b = read_keyed([base]), read_keyed([ft])
+        comparisons, _ = compare_records(a, b)
+        for c in comparisons:
+            key = next(k for k in a if k[1] == c.pipeline)
+            pairs = [(a[key][i], b[key][i]) for i in sorted(set(a[key]) & set(b[key]))]
+            assert c.deltas == paired_deltas(pairs) and c.deltas
+            assert {m: (r.lo, r.hi) for m, r in c.changes.items() if m in c.deltas and r.delta is not None} == {
+                m: (d.lo, d.hi) for m, d in c.deltas.items() if d.new == d.new
+            }

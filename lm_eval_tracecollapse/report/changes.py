@@ -1,9 +1,10 @@
 """Every row ``compare`` prints, with its Δ, 95 % interval and a paired test.
 
-The gated rows — the four status rates, ``pass@1``, ``rpass@1`` — come from
-:func:`~.deltas.paired_deltas` (``Comparison.deltas``, what ``compare --gate`` checks); the
-extra rows (:mod:`.kinds`: loops, degenerate traces, accuracy per status, lengths) get the
-same paired bootstrap over documents here (:func:`~.stats.paired_ratio_test`).  The test is
+The gated rows — the four status rates, ``pass@1``, ``rpass@1`` — are
+:func:`~.deltas.paired_deltas`'s (``Comparison.deltas``, what ``compare --gate`` checks) and
+the extra rows (:mod:`.kinds`: loops, degenerate traces, accuracy per status, lengths) get
+the same paired bootstrap over documents, all from one pass over the same draws
+(:func:`~.stats.paired_ratio_test` on :func:`~.stats.resampled_sums`).  The test is
 McNemar's exact one where every document has one response and the row is 0/1 per document;
 otherwise (repeats, ``rpass@1``, accuracy among a status, lengths) the paired bootstrap's
 p-value, dual to the interval.
@@ -13,7 +14,9 @@ Example:
     >>> from .deltas import paired_deltas
     >>> def doc(s): return DocRecord("r", "t", 0, None, (s,), 1, 0, 1.0, "exact_match")
     >>> pairs = [(doc("valid"), doc("missing"))] * 6 + [(doc("valid"), doc("valid"))] * 2
-    >>> rows = row_changes(pairs, paired_deltas(pairs), {})
+    >>> deltas, rows = paired_changes(pairs, None)
+    >>> deltas == paired_deltas(pairs)  # the gate's rows, from the same single pass
+    True
     >>> r = rows["valid_rate"]
     >>> (r.label, r.base, r.new, r.test, round(r.p, 4))
     ('VR', 1.0, 0.25, 'McNemar', 0.0312)
@@ -33,7 +36,7 @@ from .stats import paired_ratio_test
 if TYPE_CHECKING:
     from ..samples.records import DocRecord
 
-__all__ = ["LABELS", "RowChange", "row_changes"]
+__all__ = ["LABELS", "RowChange", "paired_changes"]
 
 #: how ``compare`` names the gated rows
 LABELS = {"valid_rate": "VR", "empty_rate": "ER", "missing_rate": "MR", "truncated_rate": "TR", "pass@1": "pass@1",
@@ -78,17 +81,23 @@ def _row(name: str, label: str, cols: Sequence[Sequence[float]], test: tuple[flo
                      "McNemar" if mcnemar is not None else "bootstrap")  # fmt: skip
 
 
-def row_changes(
-    pairs: list[tuple[DocRecord, DocRecord]], deltas: dict[str, Delta], sides: dict[str, KindAcc] | None
-) -> dict[str, RowChange]:
-    """Every row of one comparison, in ``compare``'s order: the gated rows defined on
-    ``pairs`` (``deltas``: :func:`~.deltas.paired_deltas` of them), then the extra rows of
-    ``sides`` (``{"base": KindAcc, "new": KindAcc}`` over the same documents, when the
-    records carry failure kinds)."""
+def paired_changes(
+    pairs: list[tuple[DocRecord, DocRecord]], sides: dict[str, KindAcc] | None
+) -> tuple[dict[str, Delta], dict[str, RowChange]]:
+    """Every row of one comparison from one resampling pass: the gated rows defined on
+    ``pairs`` as :class:`~.deltas.Delta` (equal to :func:`~.deltas.paired_deltas`'s: the same
+    columns, draws and quantiles, not drawn twice), and every row in ``compare``'s order —
+    the gated ones, then the extra rows of ``sides`` (``{"base": KindAcc, "new": KindAcc}``
+    over the same documents, when the records carry failure kinds)."""
     gated = _columns(pairs)
     extra = sides["base"].paired_columns(sides["new"]) if sides and sides["base"].k else {}
     tests = paired_ratio_test({**gated, **extra})
-    rows = {name: _row(name, LABELS[name], gated[name], tests[name], deltas.get(name)) for name in GATED
+    deltas = {}
+    for name, (na, da, nb, db) in gated.items():
+        lo, hi, _ = tests[name]
+        new = sum(nb) / sum(db) if sum(db) else math.nan
+        deltas[name] = Delta(name, sum(na) / sum(da), new, lo, hi, _mcnemar(na, da, nb, db))
+    rows = {name: _row(name, LABELS[name], gated[name], tests[name], deltas[name]) for name in GATED
             if name in gated}  # fmt: skip
     rows.update({name: _row(name, name, cols, tests[name]) for name, cols in extra.items()})
-    return rows
+    return deltas, rows

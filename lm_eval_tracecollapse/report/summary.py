@@ -34,8 +34,8 @@ from ..samples.files import order_runs
 from ..samples.parallel import map_files
 from ..samples.records import DocRecord, Problems, check_fmt, iter_set
 from ..samples.runs import Run, SampleSet, find_runs, one_run
-from .changes import RowChange, row_changes
-from .deltas import Delta, paired_deltas
+from .changes import RowChange, paired_changes
+from .deltas import Delta
 from .kinds import KindAcc
 from .stats import Estimate, design_wilson, mcnemar_exact, paired_bootstrap_cis
 
@@ -348,6 +348,7 @@ def compare_records(a: Keyed, b: Keyed, problems: Problems | None = None) -> tup
             )
 
         vr_ci, *pass_ci = paired_bootstrap_cis([(va, vb), (ca, cb)] if has_correct else [(va, vb)])
+        changes = paired_changes(pairs, {"base": sides[0], "new": sides[1]})  # deltas equal paired_deltas(pairs)
         out.append(
             Comparison(
                 task=task,
@@ -361,8 +362,8 @@ def compare_records(a: Keyed, b: Keyed, problems: Problems | None = None) -> tup
                 transitions=trans,
                 pipeline=pipeline,
                 kinds={name: (value, ft_kinds.get(name)) for name, value in base_kinds.items()},
-                deltas=(deltas := paired_deltas(pairs)),
-                changes=row_changes(pairs, deltas, {"base": sides[0], "new": sides[1]}),
+                deltas=changes[0],
+                changes=changes[1],
             )
         )
     return out, problems
