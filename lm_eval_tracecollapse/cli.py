@@ -33,9 +33,9 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from .locations import task_yamls_dir
+from .posthoc import clear_input_errors, html_command, report_command
 
 __all__ = ["main", "task_yamls_dir"]
 
@@ -139,155 +139,11 @@ def _clear_errors(command: str) -> Iterator[None]:
         raise SystemExit(1) from None
 
 
-@contextmanager
-def _clear_input_errors(command: str) -> Iterator[None]:
-    """As :func:`_clear_errors` for the post-hoc commands, which read files: an
-    unreadable one (a permission, a folder or FIFO where a file is expected) too."""
-    try:
-        yield
-    except (OSError, ValueError) as exc:  # FileNotFoundError is an OSError
-        print(f"tracecollapse {command}: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
-    except RecursionError:  # json on "[[[[...": the readers name the line where they can
-        print(f"tracecollapse {command}: an input line is nested too deeply to read", file=sys.stderr)
-        raise SystemExit(1) from None
-
-
-def _skipped(problems: object) -> str:
-    skipped, examples = getattr(problems, "skipped", 0), getattr(problems, "examples", [])
-    return f"skipped {skipped} unreadable line(s); first: " + "; ".join(examples) if skipped else ""
-
-
-def _found(command: str, runs: list[Any]) -> None:
-    """Say on stderr which runs a report found (and how a re-run task is read); ``compare``:
-    its base and fine-tuned run."""
-    from .samples.runs import describe_pair, describe_runs, run_notes
-
-    found = describe_pair(*runs) if command == "compare" else describe_runs(runs)
-    print(f"tracecollapse {command}: {found}", file=sys.stderr)
-    for note in run_notes(runs):
-        print(f"tracecollapse {command}: warning: {note}", file=sys.stderr)
-
-
-def _find_runs(command: str, paths: list[str]) -> list[Any]:
-    """The runs under ``paths`` (probe-only folders give none: ``analyze`` scores those alone)."""
-    from .samples.runs import find_runs
-
-    try:
-        return find_runs(paths)
-    except FileNotFoundError:
-        if command == "analyze":
-            return []
-        raise
-
-
-def _report(args: argparse.Namespace) -> None:
-    from . import probes, report
-    from .report.export import comparisons_json, runs_json, summaries_json, write_json
-    from .samples.runs import one_run
-
-    with _clear_input_errors(args.command):
-        if args.command == "compare":
-            gates = None
-            if getattr(args, "gate", None):
-                try:
-                    gates = report.load_gates(args.gate)
-                except ValueError as exc:  # a bad SPEC: 2, as missing data (1 is a failed gate)
-                    print(f"tracecollapse compare: {exc}", file=sys.stderr)
-                    raise SystemExit(2) from None
-            base, new = one_run([args.base], "base"), one_run([args.finetuned], "fine-tuned")
-            comparisons, problems = report.compare_runs(base, new, args.fmt, args.strict)
-            if base.sets and new.sets:  # (said after reading: a bad input stays one line)
-                _found("compare", [base, new])
-            data = {"base": runs_json([base])[0], "new": runs_json([new])[0],
-                    "comparisons": comparisons_json(comparisons)}  # fmt: skip
-            if gates is not None:
-                _gate(args, comparisons, gates, problems, data)
-            if args.json:
-                write_json(args.json, data)
-            faith = probes.compare_probes([args.base], [args.finetuned], args.probe_reference)
-            blocks = [report.compare_text(comparisons), probes.probe_compare_text(faith) if faith else ""]
-            print("\n".join(b for b in blocks if b) or "no task with paired documents in both runs")
-        else:
-            workers = getattr(args, "workers", None)
-            tokenizer = getattr(args, "tokenizer", None)
-            report.check_fmt(args.fmt)
-            runs = _find_runs(args.command, args.paths)
-            summaries, problems = report.analyze_runs(
-                runs,
-                args.fmt,
-                args.strict,
-                workers,
-                tokenizer=tokenizer,
-                recompute=getattr(args, "recompute", False),
-            )
-            scores = probes.score_probe_run(args.paths, args.probe_reference) if args.command == "analyze" else []
-            if not summaries and not scores:
-                where = ", ".join(map(str, args.paths))
-                raise ValueError(
-                    f"no usable sample line in {where}" + (f" ({_skipped(problems)})" if problems.skipped else "")
-                )
-            if runs:
-                _found(args.command, runs)
-            if args.command == "analyze":
-                print("\n".join(b for b in (report.analyze_text(summaries), probes.probe_text(scores)) if b))
-                if args.json:
-                    aoc = [{"run": p.run, "probed": p.sources, "aoc": p.aoc, "ci": list(p.aoc_ci)} for p in scores]
-                    write_json(args.json, {"runs": runs_json(runs), "summaries": summaries_json(summaries),
-                                           "faithfulness": aoc})  # fmt: skip
-                if getattr(args, "html", None):
-                    _html(args, summaries, runs)
-            elif args.command == "table":
-                print(report.paper_table(summaries, args.table_format))
-            else:
-                print(f"wrote {report.plot(summaries, args.out)}")
-    if problems.skipped:
-        print(_skipped(problems), file=sys.stderr)
-
-
-def _gate(
-    args: argparse.Namespace, comparisons: list[Any], gates: dict[str, Any], problems: Any, data: dict[str, Any]
-) -> None:
-    """``compare --gate``: the gate table (and ``--json``: the gate table, then ``compare``'s
-    ``data``), then exit 0 pass, 1 fail, 2 missing data."""
-    from .report.export import write_json
-    from .report.gate import evaluate, gate_json, gate_text
-
-    rows, status = evaluate(comparisons, gates)
-    print(gate_text(rows) if rows else "no gated task with paired documents in both runs")
-    if args.json:
-        write_json(args.json, {**gate_json(rows, status), **data})
-    if problems.skipped:
-        print(_skipped(problems), file=sys.stderr)
-    verdict = {0: "passed", 1: "FAILED", 2: "missing data (a gated task or metric is absent from a run)"}[status]
-    print(f"tracecollapse compare --gate: {verdict}", file=sys.stderr)
-    raise SystemExit(status)
-
-
-def _html(args: argparse.Namespace, summaries: list[Any] | None = None, runs: list[Any] | None = None) -> None:
-    """``report`` (and ``analyze --html``, with the summaries and runs it has): write the
-    one-file HTML report."""
-    from .report.html import write_report
-
-    with _clear_input_errors(args.command):
-        base, budget = getattr(args, "base", None), getattr(args, "max_text_mb", 32.0)
-        workers = getattr(args, "workers", None)
-        found = _find_runs(args.command, args.paths) if runs is None else runs
-        out, problems = write_report(
-            args.paths, args.html, args.fmt, args.strict, base, budget, summaries, workers, progress=True, runs=found
-        )
-        if runs is None:  # (analyze --html has said which runs it read)
-            _found(args.command, found)
-    print(f"wrote {out}")
-    if problems.skipped and args.command == "report":  # analyze has said so already
-        print(_skipped(problems), file=sys.stderr)
-
-
 def _probe(args: argparse.Namespace) -> None:
     from .probes import build_probes, make_paraphraser, write_probes
     from .samples.records import check_fmt
 
-    with _clear_input_errors("probe"):
+    with clear_input_errors("probe"):
         # the cheap check first: a paraphrase model may take minutes to load
         if not re.fullmatch(r"\d+(,\d+)*", args.ks):
             raise ValueError(f"--ks takes comma-separated percentages such as 0,50,100, got {args.ks!r}")
@@ -419,9 +275,9 @@ def main(argv: list[str] | None = None) -> None:
         _wrap(args)
         return
     if args.command in ("analyze", "compare", "table", "plot"):
-        _report(args)
+        report_command(args)
     elif args.command == "report":
-        _html(args)
+        html_command(args)
     elif args.command == "paths":
         print(task_yamls_dir())
     elif args.command == "study":
