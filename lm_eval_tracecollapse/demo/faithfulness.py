@@ -8,10 +8,11 @@ lm-eval's ``hf`` model twice per checkpoint:
 * **base traces** — probes built from the *base* model's answers, so every checkpoint,
   the collapsed ones included, is given the same traces cut at k %; scored against the
   checkpoint's own answer with the full trace (``reference="full"``), and compared with
-  the base model on the same probes (paired bootstrap).
+  the base model on the same probes (paired: Newcombe's interval with their correlation).
 
 :func:`score_probe_run` / :func:`compare_probes` turn the logged samples into the
-faithfulness score (area over the early-termination invariance curve, bootstrap CI).
+faithfulness score (area over the early-termination invariance curve, with a Wilson
+interval over the probed responses: ``docs/analysis.md``, intervals).
 """
 
 from __future__ import annotations
