@@ -59,6 +59,13 @@ def _delta(row: RowChange | None) -> str:
     return f"{row.delta:+.3f} [{row.lo:+.3f}, {row.hi:+.3f}]"
 
 
+def _alone(label: str, base: str | None, runs: int) -> str:
+    """The sentence of a task no run can be compared on."""
+    if base is None or runs == 1:
+        return f"{label}: one run, nothing to compare."
+    return f"{label}: no document of it is in the base run {base} and another run: nothing to compare."
+
+
 def headline_html(summaries: list[TaskSummary], changes: Changes, base: str | None) -> str:
     """The finding section: per task and pipeline, a sentence and a table of every run's VR,
     pass@1 and Rpass@1 with Δ against ``base`` (the runs alone when there is no base)."""
@@ -79,9 +86,7 @@ def headline_html(summaries: list[TaskSummary], changes: Changes, base: str | No
         head = ["run", "VR", "Δ VR", "pass@1", "Δ pass@1", "Rpass@1"]
         table = Table(f"tc-head-{i}", head, rows, keys, "", classes)
         others = {s.run: changes[(s.run, task, pipe)] for s in mine if (s.run, task, pipe) in changes}
-        text = (
-            sentence(label, base, others) if base is not None and others else f"{label}: one run, nothing to compare."
-        )
+        text = sentence(label, base, others) if base is not None and others else _alone(label, base, len(mine))
         blocks.append(f'<div class="tc-finding" data-task="{escape(task)}" data-pipeline="{escape(pipe)}">'
                       f"<p class=\"tc-sentence\">{escape(text)}</p>{to_html(table)}</div>")  # fmt: skip
     legend = ('<p class="tc-note tc-legend"><span class="tc-worse">worse</span> <span class="tc-better">better'
