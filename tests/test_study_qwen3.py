@@ -2,7 +2,9 @@
 (issue 37): the built-in recipe's tiny base built as a ``Qwen3ForCausalLM`` that learned its
 turns in Qwen3-0.6B's own template (tests/fixtures/chat_templates), fine-tuned by
 ``tracecollapse study`` on trace-free answers with the paper's ``default`` and ``mask`` and our
-``partial`` (w=0.1, the data's traces kept), every checkpoint evaluated through lm-eval.
+``partial`` (w=0.1, the data's traces kept), each completion-only (``prompt: mask``, as the demo's
+arms: a trained prompt teaches this tiny model that digits end a turn, which blurs its traces
+whatever the arm), every checkpoint evaluated through lm-eval.
 
 ``default`` trains Qwen3's own empty ``<think>\\n\\n</think>`` block and loses the trace; ``mask``
 masks that block and keeps it; ``partial`` keeps it.  Before the training text held one block
@@ -28,16 +30,18 @@ ARMS = ("default", "mask", "partial_w0.1")
 
 def qwen3_base(path: Path) -> Path:
     """The built-in recipe's base as a tiny ``Qwen3ForCausalLM`` in Qwen3's template (≈5 s):
-    1-digit sums with worked traces, every response ``<think>\\n…\\n</think>\\n\\nThe answer is N.``."""
+    1-digit sums with worked traces, every response ``<think>\\n…\\n</think>\\n\\nThe answer is N.``.
+    Torch runs one thread from here on (the study too): the same numbers on every machine, and
+    no threads waiting on each other on a busy one (two were 3-5x slower there)."""
     from lm_eval_tracecollapse.builtin.recipe import DemoSize, train_base
 
     size = DemoSize(base_items=2000, base_steps=200, sft_items=0, hidden=64, batch=32, base_lr=5e-3,
                     base_hard_share=0.0)  # fmt: skip
-    return train_base(size, path, chat_template=FIXTURE.read_text(encoding="utf-8"), arch="qwen3")
+    return train_base(size, path, chat_template=FIXTURE.read_text(encoding="utf-8"), arch="qwen3", threads=1)
 
 
 def study_config(folder: Path, base: Path, checkpoints: str = "all") -> Path:
-    """Full fine-tuning, 100 steps of 16 trace-free sums (lr 3e-4), checkpoints at 50 and 100
+    """Full fine-tuning, completion-only, 100 steps of 16 trace-free sums (lr 3e-4), checkpoints at 50 and 100
     (``checkpoints``: evaluate ``all`` or the ``final`` one), 32 items of ``tc_demo_easy``."""
     path = folder / "qwen3_study.yaml"
     path.write_text(f"""
@@ -45,7 +49,8 @@ name: qwen3-template
 model: {base}
 model_args: {{dtype: float32}}
 data: {{train: builtin:tiny-arith, limit: 800}}
-strategies: [default, mask, {{kind: partial, weight: 0.1}}]
+strategies: [{{kind: default, prompt: mask}}, {{kind: mask, prompt: mask}},
+             {{kind: partial, weight: 0.1, prompt: mask}}]
 lora: null
 training: {{seeds: [1], max_steps: 100, batch_size: 16, grad_accum: 1, lr: 3e-4, warmup_ratio: 0.0, precision: fp32,
            save_steps: 50, logging_steps: 50}}

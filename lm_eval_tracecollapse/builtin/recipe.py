@@ -88,13 +88,13 @@ def train(model: Any, rows: list[dict[str, list]], tok: Any, steps: int, lr: flo
     model.eval()
 
 
-def pin_torch() -> None:
+def pin_torch(threads: int = THREADS) -> None:
     """A fixed thread count (``docs/demo.md`` says what else is pinned).  The CPU kernels the
     demo uses are deterministic at a fixed thread count: ``torch.use_deterministic_algorithms(True)``
     gave bit-identical weights and is left off (it only adds checks)."""
     import torch
 
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(threads)
 
 
 def base_tokenizer(size: str | DemoSize, chat_template: str | None = None) -> Any:
@@ -109,11 +109,13 @@ def base_tokenizer(size: str | DemoSize, chat_template: str | None = None) -> An
     return build_tokenizer(corpus, vocab_size=280, chat_template=chat_template, added_tokens=added)
 
 
-def train_base(size: str | DemoSize, path: Path, *, chat_template: str | None = None, arch: str = "llama") -> Path:
+def train_base(size: str | DemoSize, path: Path, *, chat_template: str | None = None, arch: str = "llama",
+               threads: int = THREADS) -> Path:  # fmt: skip
     """Build the tokenizer and train the tiny base of ``size`` (a :data:`SIZES` name or a recipe of
     your own) from scratch; saved at ``path``.  ``chat_template`` (default ChatML) is the template
-    it learns its turns in, e.g. a real model's, with ``arch`` (``llama``, ``qwen3``) its shape."""
-    pin_torch()
+    it learns its turns in, e.g. a real model's, with ``arch`` (``llama``, ``qwen3``) its shape;
+    ``threads``: torch's thread count from here on (:func:`pin_torch`)."""
+    pin_torch(threads)
     s = SIZES[size] if isinstance(size, str) else size
     data = train_items(s.base_items, seed=s.seed, hard_share=s.base_hard_share)
     tok = base_tokenizer(s, chat_template)
