@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .deltas import GATED, Delta, _columns, _mcnemar
+from .deltas import GATED, Delta, _columns, _mcnemar, deltas_from
 from .kinds import KindAcc
 from .stats import paired_ratio_test
 
@@ -92,11 +92,7 @@ def paired_changes(
     gated = _columns(pairs)
     extra = sides["base"].paired_columns(sides["new"]) if sides and sides["base"].k else {}
     tests = paired_ratio_test({**gated, **extra})
-    deltas = {}
-    for name, (na, da, nb, db) in gated.items():
-        lo, hi, _ = tests[name]
-        new = sum(nb) / sum(db) if sum(db) else math.nan
-        deltas[name] = Delta(name, sum(na) / sum(da), new, lo, hi, _mcnemar(na, da, nb, db))
+    deltas = deltas_from(gated, tests)
     rows = {name: _row(name, LABELS[name], gated[name], tests[name], deltas[name]) for name in GATED
             if name in gated}  # fmt: skip
     rows.update({name: _row(name, name, cols, tests[name]) for name, cols in extra.items()})

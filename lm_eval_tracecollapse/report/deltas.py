@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from ..samples.records import DocRecord
-from .stats import mcnemar_exact, resampled_sums
+from .stats import mcnemar_exact, paired_ratio_test
 
-__all__ = ["GATED", "Delta", "paired_deltas"]
+__all__ = ["GATED", "Delta", "deltas_from", "paired_deltas"]
 
 #: the rows a gate can name, in table order
 GATED = ("valid_rate", "empty_rate", "missing_rate", "truncated_rate", "pass@1", "rpass@1")
@@ -84,25 +83,19 @@ def paired_deltas(
 ) -> dict[str, Delta]:
     """Every :data:`GATED` row defined on ``pairs`` (``rpass@1``: when both runs have a
     valid trace; ``pass@1``: when every document is scored) as a :class:`Delta`."""
-    import numpy as np
-
-    cols = _columns(pairs)
-    n = len(pairs)
-    if n == 0:
+    if not pairs:
         return {}
-    names = list(cols)
-    matrix = np.array([c for name in names for c in cols[name]], dtype=float).T  # n x 4·rows
-    draws: list[list[Any]] = [[] for _ in names]
-    for sums in resampled_sums(matrix, iters, seed, chunk_cells):
-        for j, out in enumerate(draws):
-            na, da, nb, db = (sums[:, 4 * j + i] for i in range(4))
-            ok = (da > 0) & (db > 0)
-            out.append(nb[ok] / db[ok] - na[ok] / da[ok])
-    result = {}
-    for j, name in enumerate(names):
-        na, da, nb, db = cols[name]
-        diffs = np.concatenate(draws[j])
-        lo, hi = (float(v) for v in np.quantile(diffs, [0.025, 0.975])) if len(diffs) else (math.nan, math.nan)
+    cols = _columns(pairs)
+    return deltas_from(cols, paired_ratio_test(cols, iters, seed, chunk_cells))
+
+
+def deltas_from(
+    cols: dict[str, tuple[list[float], ...]], tests: dict[str, tuple[float, float, float]]
+) -> dict[str, Delta]:
+    """The :class:`Delta` of each gated row from its columns and its :func:`~.stats.paired_ratio_test` result."""
+    out = {}
+    for name, (na, da, nb, db) in cols.items():
+        lo, hi, _ = tests[name]
         new = sum(nb) / sum(db) if sum(db) else math.nan
-        result[name] = Delta(name, sum(na) / sum(da), new, lo, hi, _mcnemar(na, da, nb, db))
-    return result
+        out[name] = Delta(name, sum(na) / sum(da), new, lo, hi, _mcnemar(na, da, nb, db))
+    return out
