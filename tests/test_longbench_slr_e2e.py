@@ -38,7 +38,7 @@ from typing import Any
 
 import offline_hub as hub  # registered by conftest.py
 import pytest
-from testenv import NA, E, M, Reply, T, V, pooled_row, sample_status
+from testenv import E, M, Reply, T, V, close, pooled_row, sample_status
 
 pytestmark = pytest.mark.slow
 
@@ -236,14 +236,6 @@ def own_value(task: str) -> tuple[float, float]:
     return mean, math.sqrt(sum((s - mean) ** 2 for s in scores) / (n - 1) / n)
 
 
-def _close(got: Any, want: Any) -> bool:
-    if want == NA or got == NA:
-        return got == want
-    if isinstance(want, float) and math.isnan(want):
-        return isinstance(got, float) and math.isnan(got)
-    return got == pytest.approx(want, rel=1e-9, abs=1e-12)
-
-
 # --------------------------------------------------------------------------- the tests
 def test_the_yamls_name_no_output_type() -> None:
     """The shape these tests guard: lm-eval's default output type, no key in the YAML (nor its include)."""
@@ -261,11 +253,11 @@ def test_the_tasks_own_rows_equal_the_stock_run_and_the_hand_values(runs: dict[s
     own = {k: v for k, v in stock.items() if "," in k}  # metric,filter (and their stderr)
     assert set(own) == {f"{m}{s},{PIPE}" for m in OWN[task] for s in ("", "_stderr")}, own
     for key, value in own.items():
-        assert _close(traced[key], value), (task, key, traced[key], value)
+        assert close(traced[key], value), (task, key, traced[key], value)
     value, stderr = own_value(task)
     for metric in OWN[task]:
-        assert _close(stock[f"{metric},{PIPE}"], value), (task, metric, stock[f"{metric},{PIPE}"], value)
-        assert _close(stock[f"{metric}_stderr,{PIPE}"], stderr), (task, metric, stock[f"{metric}_stderr,{PIPE}"])
+        assert close(stock[f"{metric},{PIPE}"], value), (task, metric, stock[f"{metric},{PIPE}"], value)
+        assert close(stock[f"{metric}_stderr,{PIPE}"], stderr), (task, metric, stock[f"{metric}_stderr,{PIPE}"])
 
 
 @pytest.mark.parametrize("task", list(DESIGN))
@@ -277,8 +269,8 @@ def test_each_document_is_scored_and_classified_as_designed(runs: dict[str, Any]
     assert [s["doc_id"] for s in traced] == list(range(len(DESIGN[task]))) == [s["doc_id"] for s in stock]
     for r, s, t in zip(DESIGN[task], stock, traced, strict=True):
         for metric in OWN[task]:
-            assert _close(s[metric], r.correct), (task, s["doc_id"], metric, s[metric], r.correct)
-            assert _close(t[metric], r.correct), (task, t["doc_id"], metric, t[metric], r.correct)
+            assert close(s[metric], r.correct), (task, s["doc_id"], metric, s[metric], r.correct)
+            assert close(t[metric], r.correct), (task, t["doc_id"], metric, t[metric], r.correct)
         assert sample_status(t) == r.status, (task, t["doc_id"])
 
 
@@ -289,8 +281,8 @@ def test_our_rows_equal_the_hand_computed_values(runs: dict[str, Any], task: str
     for metric in OURS:
         value, stderr, _ = pooled_row(our_docs(task, metric))
         key, err = f"{metric},{PIPE}", f"{metric}_stderr,{PIPE}"
-        assert _close(row[key], value), (task, key, row[key], value)
-        assert _close(row[err], stderr), (task, err, row[err], stderr)
+        assert close(row[key], value), (task, key, row[key], value)
+        assert close(row[err], stderr), (task, err, row[err], stderr)
     assert "no pass@1/rpass@1 rows" not in runs["tc"]["stderr"]
 
 

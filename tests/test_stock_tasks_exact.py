@@ -33,7 +33,7 @@ from typing import Any
 
 import offline_hub as hub  # registered by conftest.py
 import pytest
-from testenv import NA, E, M, Reply, T, V, pooled_row
+from testenv import E, M, Reply, T, V, close, pooled_row
 
 pytestmark = pytest.mark.slow
 
@@ -229,14 +229,6 @@ OURS += ["trace_length_words", "answer_length_words"]
 SCORED = {"pass@1", *STATUS_PASS}
 
 
-def _close(got: Any, want: Any) -> bool:
-    if want == NA or got == NA:
-        return got == want
-    if isinstance(want, float) and math.isnan(want):
-        return isinstance(got, float) and math.isnan(got)
-    return got == pytest.approx(want, rel=1e-9, abs=1e-12)
-
-
 # --------------------------------------------------------------------------- the tests
 @pytest.mark.parametrize("task", list(DESIGN))
 def test_the_tasks_own_rows_equal_the_stock_run(runs: dict[str, dict[str, Any]], task: str) -> None:
@@ -244,9 +236,9 @@ def test_the_tasks_own_rows_equal_the_stock_run(runs: dict[str, dict[str, Any]],
     own = {k: v for k, v in stock.items() if "," in k}  # metric,filter (and their stderr)
     assert own, task
     for key, value in own.items():
-        assert _close(traced[key], value), (task, key, traced[key], value)
+        assert close(traced[key], value), (task, key, traced[key], value)
     for key, value in own_rows(task).items():
-        assert _close(stock[key], value), (task, key, stock[key], value)
+        assert close(stock[key], value), (task, key, stock[key], value)
 
 
 @pytest.mark.parametrize("task", list(DESIGN))
@@ -260,8 +252,8 @@ def test_our_rows_equal_the_hand_computed_values(runs: dict[str, dict[str, Any]]
                 assert key not in row, (task, key)
                 continue
             value, stderr, _ = pooled_row(our_docs(task, metric))
-            assert _close(row[key], value), (task, key, row[key], value)
-            assert _close(row[f"{metric}_stderr,{pipe}"], stderr), (task, key, row[f"{metric}_stderr,{pipe}"], stderr)
+            assert close(row[key], value), (task, key, row[key], value)
+            assert close(row[f"{metric}_stderr,{pipe}"], stderr), (task, key, row[f"{metric}_stderr,{pipe}"], stderr)
 
 
 def test_a_corpus_metric_task_says_why_it_has_no_pass_at_1(runs: dict[str, dict[str, Any]]) -> None:
@@ -314,14 +306,13 @@ def test_the_bare_lm_eval_route_gives_the_same_rows(
         got = bare[task + "_tc"]
         assert {k for k in got if "," in k} == {k for k in want if "," in k}, task
         for key in (k for k in want if "," in k):
-            assert _close(got[key], want[key]), (task, key, got[key], want[key])
+            assert close(got[key], want[key]), (task, key, got[key], want[key])
 
 
 def test_self_consistency_at_k_rows(runs: dict[str, dict[str, Any]]) -> None:
     """Issue 34 on a stock task with repeats (64): the @k rows for k = 2 … 64 by the formulas
     (c correct, v valid of n = 64 per document), and maj@64 — one subset, the whole vote —
     equal to the stock maj@64 pipeline's exact_match."""
-    import math
 
     row = runs["tc"]["results"]["gsm8k_cot_self_consistency_tc"]
     counts = [(sum(r.correct or 0 for r in rs), sum(r.status == V for r in rs),

@@ -173,3 +173,16 @@ class Reply:
     def stock(self) -> str:
         """The replayed response of the stock run: the answer part (nothing for a truncated trace)."""
         return "" if self.status == T else self.answer
+
+
+def close(got: Any, want: Any) -> bool:
+    """A reported row equals the hand value: ``N/A`` and NaN only as themselves, numbers to 1e-9."""
+    import math
+
+    import pytest
+
+    if want == NA or got == NA:
+        return got == want
+    if isinstance(want, float) and math.isnan(want):
+        return isinstance(got, float) and math.isnan(got)
+    return bool(got == pytest.approx(want, rel=1e-9, abs=1e-12))
