@@ -237,6 +237,17 @@ def test_cli_analyze_prints_every_pipeline(tmp_path: Path, capsys: pytest.Captur
             assert block[3].startswith("  answer rate 0.812 [")
 
 
+def _two_pairs(tmp_path: Path) -> list[tuple[Path, Path]]:
+    """(base, fine-tuned) runs: the repeats run against a collapsed one, and the real lm-eval
+    fixture's two runs (one response per document)."""
+    _repeats_run(tmp_path / "base")
+    collapsed = [[M, M, M, M], [V, M, M, M], [M, E, M, M], [V, V, M, M]]
+    _write(tmp_path / "ft", "rep", [_line(i, r, p, _ours(r, *STORED[p][i])) for i, r in enumerate(collapsed)
+                                    for p in STORED])  # fmt: skip
+    fixture = Path(__file__).parent / "fixtures" / "lm_eval_run"
+    return [(tmp_path / "base", tmp_path / "ft"), (fixture / "base", fixture / "finetuned")]
+
+
 def test_comparison_deltas_are_the_gates_paired_deltas(tmp_path: Path) -> None:
     """``Comparison.deltas`` comes from the same single resampling pass as every row compare
     prints, and equals :func:`paired_deltas` (what ``compare --gate`` was specified on), with
@@ -244,12 +255,7 @@ def test_comparison_deltas_are_the_gates_paired_deltas(tmp_path: Path) -> None:
     from lm_eval_tracecollapse.report.deltas import paired_deltas
     from lm_eval_tracecollapse.report.summary import compare_records, read_keyed
 
-    _repeats_run(tmp_path / "base")
-    collapsed = [[M, M, M, M], [V, M, M, M], [M, E, M, M], [V, V, M, M]]
-    _write(tmp_path / "ft", "rep", [_line(i, r, p, _ours(r, *STORED[p][i])) for i, r in enumerate(collapsed)
-                                    for p in STORED])  # fmt: skip
-    fixture = Path(__file__).parent / "fixtures" / "lm_eval_run"
-    for base, ft in ((tmp_path / "base", tmp_path / "ft"), (fixture / "base", fixture / "finetuned")):
+    for base, ft in _two_pairs(tmp_path):
         a, b = read_keyed([base]), read_keyed([ft])
         comparisons, _ = compare_records(a, b)
         for c in comparisons:
@@ -259,3 +265,21 @@ def test_comparison_deltas_are_the_gates_paired_deltas(tmp_path: Path) -> None:
             assert {m: (r.lo, r.hi) for m, r in c.changes.items() if m in c.deltas and r.delta is not None} == {
                 m: (d.lo, d.hi) for m, d in c.deltas.items() if d.new == d.new
             }
+
+
+def test_the_legacy_fields_are_the_deltas_rows(tmp_path: Path) -> None:
+    """``Comparison.vr``, ``vr_delta_ci``, ``vr_mcnemar_p``, ``pass_at_1``, ``pass_delta_ci`` and
+    ``pass_mcnemar_p`` are its ``deltas``' ``valid_rate`` and ``pass@1`` rows: one paired-delta path
+    (they were a second bootstrap of per-document means, with McNemar's test wherever each
+    document's responses agreed, as with greedy repeats)."""
+    for name, docs in (("greedy_base", [[V, V], [V, V], [V, V], [M, M]]), ("greedy_ft", [[M, M]] * 4)):
+        _write(tmp_path / name, "rep", [_line(i, r, "strict-match", _ours(r, 1.0, 1.0 if r[0] == V else None))
+                                        for i, r in enumerate(docs)])  # fmt: skip
+    for base, ft in [*_two_pairs(tmp_path), (tmp_path / "greedy_base", tmp_path / "greedy_ft")]:
+        comparisons, _ = compare([base], [ft])
+        assert comparisons
+        for c in comparisons:
+            vr, p1 = c.deltas["valid_rate"], c.deltas["pass@1"]
+            assert (c.vr, c.vr_delta_ci, c.vr_mcnemar_p) == ((vr.base, vr.new), (vr.lo, vr.hi), vr.mcnemar_p)
+            assert (c.pass_at_1, c.pass_delta_ci, c.pass_mcnemar_p) == ((p1.base, p1.new), (p1.lo, p1.hi),
+                                                                        p1.mcnemar_p)  # fmt: skip

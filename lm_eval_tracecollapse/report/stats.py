@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Estimate", "bootstrap_ci", "cluster_cis", "design_wilson", "effective_n", "mcnemar_exact",
-           "newcombe_diff", "paired_bootstrap_ci", "paired_bootstrap_cis", "paired_ratio_test", "wilson",
-           "wilson_at"]  # fmt: skip
+           "newcombe_diff", "paired_ratio_test", "wilson", "wilson_at"]  # fmt: skip
 
 
 Z95 = 1.959964
@@ -134,34 +133,6 @@ def bootstrap_ci(values: Sequence[float], iters: int = 2000, seed: int = 0) -> t
     if len(values) == 0:
         return (math.nan, math.nan)
     return _percentiles(_resampled_means(values, iters, np.random.default_rng(seed)).tolist())
-
-
-def paired_bootstrap_ci(
-    a: Sequence[float], b: Sequence[float], iters: int = 2000, seed: int = 0
-) -> tuple[float, float]:
-    """95 % interval of ``mean(b) - mean(a)`` resampling the pairs together."""
-    return paired_bootstrap_cis([(a, b)], iters, seed)[0]
-
-
-def paired_bootstrap_cis(
-    pairs: Sequence[tuple[Sequence[float], Sequence[float]]], iters: int = 2000, seed: int = 0
-) -> list[tuple[float, float]]:
-    """:func:`paired_bootstrap_ci` of each ``(a, b)`` pair over the same documents, drawing
-    the resamples once (each interval equals the one computed alone).
-
-    >>> paired_bootstrap_cis([([0, 1, 0], [1, 1, 0]), ([1, 1, 1], [0, 1, 1])]) == [
-    ...     paired_bootstrap_ci([0, 1, 0], [1, 1, 0]), paired_bootstrap_ci([1, 1, 1], [0, 1, 1])]
-    True
-    """
-    diffs = []
-    for a, b in pairs:
-        if len(a) != len(b):
-            raise ValueError("paired_bootstrap_ci: a and b must have the same length")
-        diffs.append([y - x for x, y in zip(a, b, strict=True)])
-    if not diffs or not diffs[0]:
-        return [(math.nan, math.nan)] * len(diffs)
-    means = _resampled_means_of(diffs, iters, np.random.default_rng(seed))
-    return [_percentiles(m.tolist()) for m in means]
 
 
 def mcnemar_exact(b: int, c: int) -> float:

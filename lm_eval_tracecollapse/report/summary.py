@@ -37,7 +37,7 @@ from ..samples.runs import Run, SampleSet, find_runs, one_run
 from .changes import RowChange, paired_changes
 from .deltas import Delta
 from .kinds import KindAcc
-from .stats import Estimate, design_wilson, mcnemar_exact, paired_bootstrap_cis
+from .stats import Estimate, design_wilson
 
 __all__ = [
     "Comparison", "Estimate", "Keyed", "TaskSummary", "analyze", "analyze_runs", "compare", "compare_records",
@@ -225,9 +225,10 @@ def in_run_order(summaries: list[TaskSummary]) -> list[TaskSummary]:
 @dataclass
 class Comparison:
     """Paired base → fine-tuned comparison of one filter pipeline of one task
-    (``tracecollapse compare``).  Per document, VR is its share of valid responses and
-    pass@1 its line's value (both 0/1 without repeats); deltas are paired bootstraps
-    over documents.  McNemar needs one 0/1 outcome per document: None with repeats."""
+    (``tracecollapse compare``).  ``vr``, ``pass_at_1``, their ``*_delta_ci`` and
+    ``*_mcnemar_p`` are :attr:`deltas`' ``valid_rate`` and ``pass@1`` rows (one paired
+    bootstrap over documents, :mod:`.deltas`); McNemar needs one 0/1 outcome per document:
+    None with repeats."""
 
     task: str
     pairs: int
@@ -277,10 +278,6 @@ def _task_key(task: str) -> str:
     return re.sub(r"\s+", "", task)
 
 
-def _binary(values: list[float]) -> bool:
-    return all(v in (0.0, 1.0) for v in values)
-
-
 def compare(
     base: list[str | Path], finetuned: list[str | Path], fmt: str = "auto", strict: bool = False
 ) -> tuple[list[Comparison], Problems]:
@@ -322,48 +319,35 @@ def compare_records(a: Keyed, b: Keyed, problems: Problems | None = None) -> tup
             )
         if not pairs:
             continue
-        va = [x.valid / x.k for x, _ in pairs]
-        vb = [y.valid / y.k for _, y in pairs]
         trans: dict[str, dict[str, float]] = {s: dict.fromkeys(STATUSES, 0) for s in STATUSES}
         for x, y in pairs:
             for s in set(x.statuses):
                 for t in set(y.statuses):
                     share = x.statuses.count(s) * y.statuses.count(t)
                     trans[s][t] += share if x.k == y.k == 1 else share / (x.k * y.k)
-        has_correct = all(x.correct is not None and y.correct is not None for x, y in pairs)
-        ca = [float(x.correct or 0.0) for x, _ in pairs]
-        cb = [float(y.correct or 0.0) for _, y in pairs]
-        n = len(pairs)
         sides = (KindAcc(), KindAcc())
         for x, y in pairs:
             sides[0].add(x)
             sides[1].add(y)
         base_kinds, ft_kinds = (side.values() for side in sides)
-
-        def discordant(u: list[float], v: list[float]) -> float | None:
-            if not (_binary(u) and _binary(v)):
-                return None
-            return mcnemar_exact(
-                sum(x > y for x, y in zip(u, v, strict=True)), sum(x < y for x, y in zip(u, v, strict=True))
-            )
-
-        vr_ci, *pass_ci = paired_bootstrap_cis([(va, vb), (ca, cb)] if has_correct else [(va, vb)])
-        changes = paired_changes(pairs, {"base": sides[0], "new": sides[1]})  # deltas equal paired_deltas(pairs)
+        # one resampling pass: the gate's rows (deltas, equal to paired_deltas(pairs)) and every printed row
+        deltas, changes = paired_changes(pairs, {"base": sides[0], "new": sides[1]})
+        vr, p1 = deltas["valid_rate"], deltas.get("pass@1")
         out.append(
             Comparison(
                 task=task,
-                pairs=n,
-                vr=(sum(va) / n, sum(vb) / n),
-                vr_delta_ci=vr_ci,
-                vr_mcnemar_p=discordant(va, vb),
-                pass_at_1=(sum(ca) / n, sum(cb) / n) if has_correct else None,
-                pass_delta_ci=pass_ci[0] if has_correct else None,
-                pass_mcnemar_p=discordant(ca, cb) if has_correct else None,
+                pairs=len(pairs),
+                vr=(vr.base, vr.new),
+                vr_delta_ci=(vr.lo, vr.hi),
+                vr_mcnemar_p=vr.mcnemar_p,
+                pass_at_1=None if p1 is None else (p1.base, p1.new),
+                pass_delta_ci=None if p1 is None else (p1.lo, p1.hi),
+                pass_mcnemar_p=None if p1 is None else p1.mcnemar_p,
                 transitions=trans,
                 pipeline=pipeline,
                 kinds={name: (value, ft_kinds.get(name)) for name, value in base_kinds.items()},
-                deltas=changes[0],
-                changes=changes[1],
+                deltas=deltas,
+                changes=changes,
             )
         )
     return out, problems
