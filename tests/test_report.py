@@ -200,7 +200,34 @@ def test_compare_two_real_lm_eval_runs(capsys: pytest.CaptureFixture[str]) -> No
     assert c.transitions["valid"] == {"valid": 0, "empty": 3, "missing": 5, "truncated": 0}
     main(["compare", str(runs / "base"), str(runs / "finetuned")])
     out = capsys.readouterr().out
-    assert re.search(r"VR +0.500 -> 0.000   Δ -0.500 \[-0.750, -0.250\]   McNemar p=0.00781", out)
+    assert re.search(r"VR +0.500 -> 0.000   Δ -0.500 \[-0.720, -0.207\]   McNemar p=0.00781", out)
+    # pass@1 changed on no document (McNemar p = 1): its interval keeps a width and holds 0
+    assert re.search(r"pass@1 +0.625 -> 0.625   Δ \+0.000 \[-0.\d{3}, \+0.\d{3}\]   McNemar p=1\n", out)
+    assert "[+0.000, +0.000]" not in out.split("loop_rate")[0]
+
+
+def test_paired_binary_interval_keeps_a_width_when_nothing_changed() -> None:
+    """One 0/1 outcome per document: Δ's interval is Newcombe's paired score interval (method
+    10), not the paired bootstrap, which gives [0, 0] when no document changed."""
+    from lm_eval_tracecollapse.report.deltas import paired_deltas
+    from lm_eval_tracecollapse.report.stats import newcombe_paired
+    from lm_eval_tracecollapse.samples.records import DocRecord
+
+    def doc(i: int, status: str, correct: float) -> DocRecord:
+        return DocRecord("r", "t", i, None, (status,), 1, 0, correct, "exact_match")
+
+    same = [(doc(i, "valid", 1.0), doc(i, "valid", 1.0)) for i in range(100)]  # 100 concordant pairs
+    for row in paired_deltas(same).values():
+        assert row.delta == 0.0 and row.lo < 0 < row.hi and row.hi - row.lo > 0.05, row
+    assert (lambda d: (round(d.lo, 4), round(d.hi, 4)))(paired_deltas(same)["pass@1"]) == (-0.037, 0.037)
+    # the textbook example: Fagerland, Lydersen & Laake (Statistical Analysis of Contingency
+    # Tables, 2017, ch. 8), Cavo et al. (2012): 59 / 6 / 16 / 80, Newcombe -0.1186 to -0.0046
+    lo, hi = newcombe_paired(59, 16, 6, 80)  # (both, base only, new only, neither); Δ = new - base
+    assert (round(lo, 4), round(hi, 4)) == (-0.1186, -0.0046)
+    cells = [(1.0, 1.0)] * 59 + [(1.0, 0.0)] * 16 + [(0.0, 1.0)] * 6 + [(0.0, 0.0)] * 80  # (base, new)
+    pairs = [(doc(i, "valid", a), doc(i, "valid", b)) for i, (a, b) in enumerate(cells)]
+    p1 = paired_deltas(pairs)["pass@1"]  # the same table through compare's rows
+    assert (round(p1.delta, 4), round(p1.lo, 4), round(p1.hi, 4)) == (-0.0621, -0.1186, -0.0046)
 
 
 def test_mcnemar_is_the_exact_binomial_tail_and_linear() -> None:

@@ -3,11 +3,12 @@
 The gated rows — the four status rates, ``pass@1``, ``rpass@1`` — are
 :func:`~.deltas.paired_deltas`'s (``Comparison.deltas``, what ``compare --gate`` checks) and
 the extra rows (:mod:`.kinds`: loops, degenerate traces, accuracy per status, lengths) get
-the same paired bootstrap over documents, all from one pass over the same draws
-(:func:`~.stats.paired_ratio_test` on :func:`~.stats.resampled_sums`).  The test is
-McNemar's exact one where every document has one response and the row is 0/1 per document;
-otherwise (repeats, ``rpass@1``, accuracy among a status, lengths) the paired bootstrap's
-p-value, dual to the interval.
+their Δ the same way (:func:`~.deltas.interval`).  Where every document has one response and
+the row is 0/1 per document, the interval is Newcombe's paired score interval and the test
+McNemar's exact one; otherwise (repeats, ``rpass@1``, accuracy among a status, lengths) a
+paired bootstrap over documents, all rows from one pass over the same draws
+(:func:`~.stats.paired_ratio_test` on :func:`~.stats.resampled_sums`), and its p-value, dual
+to its interval.
 
 Example:
     >>> from lm_eval_tracecollapse.samples.records import DocRecord
@@ -29,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .deltas import GATED, Delta, _columns, _mcnemar, deltas_from
+from .deltas import GATED, Delta, _columns, _mcnemar, deltas_from, interval
 from .kinds import KindAcc
 from .stats import paired_ratio_test
 
@@ -74,7 +75,8 @@ def _row(name: str, label: str, cols: Sequence[Sequence[float]], test: tuple[flo
     base = _value(sum(na) / sum(da)) if sum(da) else None
     new = _value(sum(nb) / sum(db)) if sum(db) else None
     mcnemar = delta.mcnemar_p if delta is not None else _mcnemar(na, da, nb, db)
-    lo, hi, p = (delta.lo, delta.hi, test[2]) if delta is not None else test
+    lo, hi = (delta.lo, delta.hi) if delta is not None else interval((na, da, nb, db), test)
+    p = test[2]
     defined = base is not None and new is not None
     return RowChange(name, label, base, new, lo if defined else math.nan, hi if defined else math.nan,
                      (mcnemar if mcnemar is not None else p) if defined else None,

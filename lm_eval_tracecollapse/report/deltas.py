@@ -4,10 +4,11 @@ For documents paired by ``doc_id`` (each a base and a fine-tuned :class:`DocReco
 row is a ratio of sums over documents: the status rates (responses of that status over
 responses), ``pass@1`` (correctness summed over documents) and ``rpass@1`` (correct
 valid-trace responses over valid-trace responses; NaN in the new run when it has no
-valid trace left).  Its Δ is new − base; the interval
-resamples documents (both runs together, the same resamples for every row: 2,000,
-seed 0) and recomputes both ratios; McNemar's exact p where every document has one
-response and the row is 0/1 per document (None otherwise: repeats, rpass@1).
+valid trace left).  Its Δ is new − base.  Where every document has one response and the
+row is 0/1 per document, the interval is Newcombe's paired score interval of the 2×2 table
+(:func:`~.stats.newcombe_paired`: it keeps a width when no document changed) and the test
+McNemar's exact one; otherwise (repeats, rpass@1) the interval resamples documents (both
+runs together, the same resamples for every row: 2,000, seed 0) and recomputes both ratios.
 
 Example:
     >>> from lm_eval_tracecollapse.samples.records import DocRecord
@@ -15,20 +16,26 @@ Example:
     >>> d = paired_deltas([(doc("valid", 1.0), doc("empty", 1.0)), (doc("valid", 0.0), doc("valid", 0.0))])
     >>> d["valid_rate"].base, d["valid_rate"].new, d["empty_rate"].delta, d["pass@1"].delta
     (1.0, 0.5, 0.5, 0.0)
+    >>> [round(x, 3) for x in (d["pass@1"].lo, d["pass@1"].hi)]  # no document changed: a width, around 0
+    [-0.573, 0.573]
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..samples.records import DocRecord
-from .stats import mcnemar_exact, paired_ratio_test
+from .stats import mcnemar_exact, newcombe_paired, paired_ratio_test
 
-__all__ = ["GATED", "Delta", "deltas_from", "paired_deltas"]
+__all__ = ["GATED", "Delta", "deltas_from", "interval", "paired_deltas"]
 
 #: the rows a gate can name, in table order
 GATED = ("valid_rate", "empty_rate", "missing_rate", "truncated_rate", "pass@1", "rpass@1")
+#: a paired 2×2 table: documents with the outcome in both runs, the base only, the new run only, neither
+Table = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -70,12 +77,27 @@ def _columns(pairs: list[tuple[DocRecord, DocRecord]]) -> dict[str, tuple[list[f
     return cols
 
 
-def _mcnemar(num_a: list[float], den_a: list[float], num_b: list[float], den_b: list[float]) -> float | None:
+def _table(num_a: list[float], den_a: list[float], num_b: list[float], den_b: list[float]) -> Table | None:
+    """The paired 2×2 table (1 in both, base only, new only, neither) of a row that is one
+    0/1 outcome per document in both runs; None otherwise (repeats, a ratio, a length)."""
     if any(d != 1.0 for d in (*den_a, *den_b)) or any(v not in (0.0, 1.0) for v in (*num_a, *num_b)):
         return None
-    b = sum(x > y for x, y in zip(num_a, num_b, strict=True))
-    c = sum(x < y for x, y in zip(num_a, num_b, strict=True))
-    return mcnemar_exact(b, c)
+    cells = Counter(zip(num_a, num_b, strict=True))
+    return (cells[1.0, 1.0], cells[1.0, 0.0], cells[0.0, 1.0], cells[0.0, 0.0])
+
+
+def _mcnemar(num_a: list[float], den_a: list[float], num_b: list[float], den_b: list[float]) -> float | None:
+    table = _table(num_a, den_a, num_b, den_b)
+    return None if table is None else mcnemar_exact(table[1], table[2])
+
+
+def interval(cols: Sequence[Sequence[float]], test: tuple[float, float, float]) -> tuple[float, float]:
+    """Δ's 95 % interval of a row from its columns (num, den per document of base and new):
+    Newcombe's paired score interval (:func:`~.stats.newcombe_paired`) where the row is one
+    0/1 outcome per document, else the paired bootstrap's (``test``, of
+    :func:`~.stats.paired_ratio_test`)."""
+    table = _table(*(list(map(float, c)) for c in cols))
+    return test[:2] if table is None else newcombe_paired(*table)
 
 
 def paired_deltas(
@@ -95,7 +117,7 @@ def deltas_from(
     """The :class:`Delta` of each gated row from its columns and its :func:`~.stats.paired_ratio_test` result."""
     out = {}
     for name, (na, da, nb, db) in cols.items():
-        lo, hi, _ = tests[name]
+        lo, hi = interval((na, da, nb, db), tests[name])
         new = sum(nb) / sum(db) if sum(db) else math.nan
         out[name] = Delta(name, sum(na) / sum(da), new, lo, hi, _mcnemar(na, da, nb, db))
     return out

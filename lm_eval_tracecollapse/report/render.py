@@ -124,9 +124,9 @@ def change_line(row: RowChange) -> str:
 
 
 def compare_text(comparisons: list[Comparison]) -> str:
-    """The ``compare`` report: every row with Δ, its 95 % paired-bootstrap interval and a
-    paired test (McNemar's exact where each document has one 0/1 outcome, else the
-    bootstrap's p), then the status transitions."""
+    """The ``compare`` report: every row with Δ, its 95 % paired interval and a paired test
+    (Newcombe's interval and McNemar's exact test where each document has one 0/1 outcome,
+    else the paired bootstrap's interval and p), then the status transitions."""
 
     def count(value: float) -> str:
         return f"{value:>9}" if float(value).is_integer() else f"{value:>9.2f}"

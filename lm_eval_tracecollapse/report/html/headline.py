@@ -91,5 +91,5 @@ def headline_html(summaries: list[TaskSummary], changes: Changes, base: str | No
                       f"<p class=\"tc-sentence\">{escape(text)}</p>{to_html(table)}</div>")  # fmt: skip
     legend = ('<p class="tc-note tc-legend"><span class="tc-worse">worse</span> <span class="tc-better">better'
               '</span> <span class="tc-same">no change beyond the 95 % interval</span> — each run against the base '
-              "run, Δ with its paired-bootstrap interval (the rows of <code>compare</code>)</p>")  # fmt: skip
+              "run, Δ with its paired 95 % interval (the rows of <code>compare</code>)</p>")  # fmt: skip
     return f'<section id="tc-headline"><h2>Finding</h2>{legend if base else ""}{"".join(blocks)}</section>'

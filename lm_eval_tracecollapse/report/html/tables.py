@@ -157,7 +157,7 @@ def ordered_changes(c: Comparison) -> list[RowChange]:
 
 def compare_tables(base: str, run: str, c: Comparison, index: int) -> tuple[Table, Table]:
     """Every row ``compare`` prints (VR, pass@1, Rpass@1 first: base, fine-tuned, Δ with its
-    paired-bootstrap 95 % CI coloured by the change, the paired test's p) and the status
+    paired 95 % CI coloured by the change, the paired test's p) and the status
     transition matrix (rows: base, columns: ``run``)."""
     where = f"{c.task} [{c.pipeline}]: {base} → {run}, {c.pairs} paired documents"
     rows, classes = [], []
