@@ -7,11 +7,12 @@ import json
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lm_eval_tracecollapse.cli import main
-from lm_eval_tracecollapse.report import analyze, compare, paper_table, plot, read_file
+from lm_eval_tracecollapse.report import analyze, compare, paper_table, plot, read_file, summarize
 from lm_eval_tracecollapse.report.stats import bootstrap_ci, mcnemar_exact, wilson
 
 REAL = Path(__file__).parent / "fixtures" / "lm_eval_run" / "base"
@@ -241,3 +242,28 @@ def test_mcnemar_is_the_exact_binomial_tail_and_linear() -> None:
         n = b + c
         assert mcnemar_exact(b, c) == min(1.0, 2 * (sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n))
     assert mcnemar_exact(12_000, 11_000) < 1e-9
+
+
+def test_mean_length_intervals_at_the_edges() -> None:
+    """Mean lengths get Student's t over documents, not a percentile bootstrap (which gave
+    [x, x] from one document): zero width only with no spread, and the report says so."""
+    from lm_eval_tracecollapse.metrics.failure_kinds import KindCounts
+    from lm_eval_tracecollapse.report.render import analyze_text
+    from lm_eval_tracecollapse.samples.records import DocRecord
+
+    def run(lengths: list[list[int]]) -> tuple[Any, str]:
+        docs = [DocRecord("r", "t", i, None, ("valid",) * len(ls), len(ls), 0, 1.0, "exact_match",
+                          kinds=KindCounts(trace_len=sum(ls), traced=len(ls), answer_len=len(ls), answered=len(ls)))
+                for i, ls in enumerate(lengths)]  # fmt: skip
+        [s] = summarize(docs)
+        return s.kinds["trace_length_words"], analyze_text([s])
+
+    est, _ = run([[4], [5], [6]])  # 5 ± t(0.975, 2 df) · s/√n = 4.3027 · 1/√3
+    assert (est.value, round(est.lo, 3), round(est.hi, 3)) == (5.0, 2.516, 7.484)
+    est, text = run([[5]] * 40)  # every length equal: truly no spread, and said
+    assert (est.lo, est.hi) == (5.0, 5.0) and "trace length 5.0 words [5.0, 5.0] (no spread between documents)" in text
+    est, text = run([[7]])  # one document: no spread can be estimated, no interval
+    assert est.value == 7.0 and est.lo != est.lo and "trace length 7.0 words (one document: no interval)" in text
+    est, _ = run([[2, 8], [3, 9], [1, 1]])  # repeats: each document a cluster (means 5, 6, 1; 2 responses each)
+    # R = 24/6, v = 3/2 · (2² + 4² + 6²)/6² = 7/3 over 3 documents: 4 ± 4.3027 · √(7/3), its lower end 0
+    assert (est.value, est.lo, round(est.hi, 3)) == (4.0, 0.0, round(4 + 4.302653 * math.sqrt(7 / 3), 3))

@@ -7,8 +7,8 @@ per-status accuracies come from the line's stored ``pass@1_<status>`` (the mean
 correctness over its responses of that status), else, with one response per line,
 from the line's correctness.  :class:`KindAcc` pools documents exactly as
 ``pooled_mean`` does, so ``analyze`` prints lm-eval's figures; intervals are Wilson's over the
-documents' responses for shares and correct-among-a-status (design effect with repeats), a
-bootstrap over documents for mean lengths.
+documents' responses for shares and correct-among-a-status (design effect with repeats),
+Student's t over documents for mean lengths (a document's responses one cluster).
 
 Example:
     >>> from lm_eval_tracecollapse.metrics.failure_kinds import FailureOptions
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..metrics.failure_kinds import KIND_STATUSES, ROWS, KindCounts, KindRow, LengthUnit
-from .stats import Estimate, cluster_cis, design_wilson
+from .stats import Estimate, design_wilson, mean_interval
 
 if TYPE_CHECKING:
     from ..samples.records import DocRecord
@@ -109,26 +109,14 @@ class KindAcc:
         cols.update({n: (*ratios_a[n], *ratios_b[n]) for n in ratios_a})
         return cols
 
-    def boot_pairs(self) -> dict[str, tuple[Any, Any]]:
-        """The rows with a document-bootstrap interval — the mean lengths, when defined — as
-        (numerator, denominator) arrays per document."""
-        _, _, ratios = self._columns()
-        lengths = [self._name(r) for r in ROWS if r.kind == "length"]
-        return {n: ratios[n] for n in lengths if ratios[n][1].sum() > 0}
-
-    def estimates(
-        self, cis: bool = True, intervals: dict[str, tuple[float, float]] | None = None
-    ) -> dict[str, Estimate | None]:
+    def estimates(self, cis: bool = True) -> dict[str, Estimate | None]:
         """Every extra row as an :class:`~.stats.Estimate` (None: N/A), lm-eval's names: a share
         over all responses and a correct-among-a-status ratio by Wilson's interval over the
         documents' responses (:func:`~.stats.design_wilson`: exactly Wilson's with one response
-        per document), a mean length by document bootstrap.  ``intervals``: those of
-        :meth:`boot_pairs` when the caller resampled them, else computed here."""
+        per document), a mean length by Student's t over documents (:func:`~.stats.mean_interval`:
+        of zero width only when every document's mean length is the same)."""
         k, shares, ratios = self._columns()
         responses = float(k.sum())
-        boot = self.boot_pairs()
-        if intervals is None:
-            intervals = dict(zip(boot, cluster_cis(list(boot.values())), strict=True)) if cis and boot else {}
         nan = (math.nan, math.nan)
         out: dict[str, Estimate | None] = {}
         # the shares first, then the ratios: the order analyze and compare have always printed
@@ -143,9 +131,9 @@ class KindAcc:
             if den.sum() <= 0 or np.isnan(num).any():
                 out[name] = None
                 continue
-            if row.kind == "status_pass":
-                lo, hi = design_wilson(num, den) if cis else nan
+            if not cis:
+                lo, hi = nan
             else:
-                lo, hi = intervals.get(name, nan)
+                lo, hi = design_wilson(num, den) if row.kind == "status_pass" else mean_interval(num, den)
             out[name] = Estimate(float(num.sum()) / float(den.sum()), lo, hi, int(den.sum()))
         return out

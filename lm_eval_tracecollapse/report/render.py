@@ -29,6 +29,7 @@ __all__ = [
     "analyze_text",
     "change_line",
     "compare_text",
+    "length_text",
     "markdown_table",
     "paper_table",
     "plot",
@@ -89,12 +90,27 @@ def _kind_lines(s: TaskSummary) -> list[str]:
     lines: dict[int, str] = {}
     for row in ROWS:
         if row.kind == "length":
-            est = k.get(f"{row.name}_{unit}")
-            text = "N/A" if est is None else f"{est.value:.1f} {unit} [{est.lo:.1f}, {est.hi:.1f}]"
+            text = length_text(k.get(f"{row.name}_{unit}"), unit)
         else:
             text = _e(k.get(row.name))
         lines[row.line] = lines.get(row.line, "  ") + f"{row.sep}{row.label} {text}"
     return [lines[n] for n in sorted(lines)]
+
+
+def length_text(est: Estimate | None, unit: str) -> str:
+    """A mean length with its interval, saying why it has none or no width.
+
+    >>> length_text(Estimate(5.0, 5.0, 5.0, 3), "words")
+    '5.0 words [5.0, 5.0] (no spread between documents)'
+    >>> length_text(Estimate(4.0, float("nan"), float("nan"), 1), "words")
+    '4.0 words (one document: no interval)'
+    """
+    if est is None:
+        return "N/A"
+    if est.lo != est.lo:
+        return f"{est.value:.1f} {unit} (one document: no interval)"
+    same = " (no spread between documents)" if est.lo == est.hi else ""  # mean_interval: zero variance
+    return f"{est.value:.1f} {unit} [{est.lo:.1f}, {est.hi:.1f}]{same}"
 
 
 def _v(value: float | None) -> str:
