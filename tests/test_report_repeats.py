@@ -186,7 +186,7 @@ def test_compare_pairs_documents_per_pipeline(tmp_path: Path) -> None:
     # every row compare prints has its Δ, an interval and a paired test (the bootstrap's p with
     # repeats, where McNemar has no 0/1 outcome per document); or says why Δ is undefined
     rows = [line for line in out.splitlines() if "->" in line]
-    assert len(rows) == 2 * 12 and all(
+    assert len(rows) == 2 * (12 + 10) and all(  # + pass@k, rpass@k, its coverage, valid@k, all_valid@k, k = 2, 4
         re.search(r"Δ [+-]\d\.\d{3} \[[+-]\d[\d.]*, [+-]\d[\d.]*\]   (McNemar|bootstrap) p[=<]", line)
         or "Δ n/a (no " in line
         for line in rows

@@ -45,6 +45,7 @@ __all__ = [
     "all_valid_at_k",
     "at_k_names",
     "at_k_values",
+    "count_values",
     "is_at_k",
     "k_values",
     "majority_correct",
@@ -162,12 +163,40 @@ def is_at_k(name: str) -> bool:
     return m is not None and int(m.group(1)) >= 2
 
 
+def count_values(n: int, v: int, ks: Sequence[int], c: int | None = None, c_v: int | None = None) -> dict[str, float]:
+    """One document's @k rows that its counts give — every row but ``maj@k``/``rmaj@k``, which
+    need each response's answer — from n responses, v of them valid, c correct (None: no 0/1
+    correctness: ``valid@k``/``all_valid@k`` only) and c_v correct among the valid ones (None:
+    unknown, no ``rpass@k`` rows).  ``analyze`` computes the rows of a samples line with it (the
+    line keeps these counts, not each response's answer).
+
+    >>> v = count_values(4, 3, [2, 4], c=3, c_v=1)
+    >>> round(v["pass@2"], 4), round(v["rpass@2"], 4), v["rpass@4"], v["rpass@4_coverage"], v["all_valid@4"]
+    (1.0, 0.6667, N/A, 0.0, 0.0)
+    """
+    out: dict[str, float] = {}
+    for k in ks:
+        if k < 2 or k > n:
+            continue
+        out[f"valid@{k}"] = Weighted(valid_at_k(n, v, k), 1)
+        out[f"all_valid@{k}"] = Weighted(all_valid_at_k(n, v, k), 1)
+        if c is None:
+            continue
+        out[f"pass@{k}"] = Weighted(pass_at_k(n, c, k), 1)
+        if c_v is None:
+            continue
+        out[f"rpass@{k}_coverage"] = Weighted(float(v >= k), 1)
+        out[f"rpass@{k}"] = Weighted(pass_at_k(v, c_v, k), 1) if v >= k else NotAvailable()
+    return out
+
+
 def at_k_values(
     answers: Sequence[Hashable], valid: Sequence[bool], correct: Sequence[float] | None, ks: Sequence[int]
 ) -> dict[str, float]:
     """One document's @k rows (per-document values weighted 1, as :class:`~.pooled.Weighted`,
     or ``N/A``) from its responses' answers, whether each has a valid trace, and their
-    correctness (0/1; None or fractional: only ``valid@k``/``all_valid@k``).
+    correctness (0/1; None or fractional: only ``valid@k``/``all_valid@k``): :func:`count_values`
+    of its counts, and ``maj@k``/``rmaj@k`` of its answers.
 
     >>> v = at_k_values(["7", "8", "7", "9"], [True, True, False, True], [1.0, 0.0, 1.0, 0.0], [2, 4])
     >>> round(v["pass@2"], 4), round(v["maj@2"], 4), round(v["rpass@2"], 4), v["rpass@4"], v["valid@4"]
@@ -176,26 +205,17 @@ def at_k_values(
     n = len(answers)
     if len(valid) != n or (correct is not None and len(correct) != n):
         raise ValueError(f"@k rows: {n} answers, {len(valid)} statuses, {len(correct or [])} correctness values")
-    binary = correct is not None and all(c in (0.0, 1.0) for c in correct)
     v = sum(valid)
-    out: dict[str, float] = {}
+    if correct is None or not all(c in (0.0, 1.0) for c in correct):
+        return count_values(n, v, ks)
+    picked = [i for i in range(n) if valid[i]]
+    out = count_values(n, v, ks, int(sum(correct)), int(sum(correct[i] for i in picked)))
     for k in ks:
         if k < 2 or k > n:
             continue
-        out[f"valid@{k}"] = Weighted(valid_at_k(n, v, k), 1)
-        out[f"all_valid@{k}"] = Weighted(all_valid_at_k(n, v, k), 1)
-        if not binary or correct is None:
-            continue
-        picked = [i for i in range(n) if valid[i]]
-        out[f"pass@{k}"] = Weighted(pass_at_k(n, int(sum(correct)), k), 1)
         out[f"maj@{k}"] = Weighted(majority_correct(answers, correct, k), 1)
-        out[f"rpass@{k}_coverage"] = Weighted(float(v >= k), 1)
-        if v >= k:
-            out[f"rpass@{k}"] = Weighted(pass_at_k(v, int(sum(correct[i] for i in picked)), k), 1)
-            out[f"rmaj@{k}"] = Weighted(majority_correct([answers[i] for i in picked],
-                                                         [correct[i] for i in picked], k), 1)  # fmt: skip
-        else:
-            out[f"rpass@{k}"] = out[f"rmaj@{k}"] = NotAvailable()
+        out[f"rmaj@{k}"] = NotAvailable() if v < k else Weighted(majority_correct(
+            [answers[i] for i in picked], [correct[i] for i in picked], k), 1)  # fmt: skip
     return out
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .deltas import GATED, Delta, _columns, _mcnemar, deltas_from, interval
 from .kinds import KindAcc
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from ..samples.records import DocRecord
 
 __all__ = ["LABELS", "RowChange", "paired_changes"]
+
+#: rows' columns per document: (numerator base, denominator base, numerator new, denominator new)
+Columns = dict[str, tuple[Any, Any, Any, Any]]
 
 #: how ``compare`` names the gated rows
 LABELS = {"valid_rate": "VR", "empty_rate": "ER", "missing_rate": "MR", "truncated_rate": "TR", "pass@1": "pass@1",
@@ -84,15 +87,17 @@ def _row(name: str, label: str, cols: Sequence[Sequence[float]], test: tuple[flo
 
 
 def paired_changes(
-    pairs: list[tuple[DocRecord, DocRecord]], sides: dict[str, KindAcc] | None
+    pairs: list[tuple[DocRecord, DocRecord]], sides: dict[str, KindAcc] | None, more: Columns | None = None
 ) -> tuple[dict[str, Delta], dict[str, RowChange]]:
     """Every row of one comparison from one resampling pass: the gated rows defined on
     ``pairs`` as :class:`~.deltas.Delta` (equal to :func:`~.deltas.paired_deltas`'s: the same
     columns, draws and quantiles, not drawn twice), and every row in ``compare``'s order —
     the gated ones, then the extra rows of ``sides`` (``{"base": KindAcc, "new": KindAcc}``
-    over the same documents, when the records carry failure kinds)."""
+    over the same documents, when the records carry failure kinds), then ``more`` (each
+    row's columns over the same documents: the @k rows, :meth:`~.at_k.AtKAcc.paired_columns`)."""
     gated = _columns(pairs)
     extra = sides["base"].paired_columns(sides["new"]) if sides and sides["base"].k else {}
+    extra = {**extra, **(more or {})}
     tests = paired_ratio_test({**gated, **extra})
     deltas = deltas_from(gated, tests)
     rows = {name: _row(name, LABELS[name], gated[name], tests[name], deltas[name]) for name in GATED

@@ -46,7 +46,7 @@ def runs_json(runs: Sequence[Run]) -> list[dict[str, Any]]:
 
 
 def summaries_json(summaries: Sequence[TaskSummary]) -> list[dict[str, Any]]:
-    """``analyze``'s blocks: one per run, task and filter pipeline."""
+    """``analyze``'s blocks: one per run, task and filter pipeline (``at_k``: the @k rows, with repeats)."""
     return [
         {
             "run": s.run,
@@ -61,6 +61,7 @@ def summaries_json(summaries: Sequence[TaskSummary]) -> list[dict[str, Any]]:
             "mean_trace_chars": s.mean_trace_chars,
             "mean_trace_tokens": s.mean_trace_tokens,
             "extra": {k: _estimate(v) for k, v in s.kinds.items()},
+            **({"at_k": {k: _estimate(v) for k, v in s.at_k.items()}} if s.at_k else {}),
         }
         for s in summaries
     ]

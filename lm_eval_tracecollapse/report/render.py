@@ -21,12 +21,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Literal, get_args
 
+from ..metrics.at_k import is_at_k
 from ..metrics.failure_kinds import ROWS
+from .at_k import row_k
 from .changes import RowChange
 from .summary import Comparison, Estimate, TaskSummary, in_run_order
 
 __all__ = [
     "analyze_text",
+    "at_k_text",
     "change_line",
     "compare_text",
     "length_text",
@@ -80,7 +83,25 @@ def analyze_text(summaries: list[TaskSummary]) -> str:
         )
         if s.kinds:
             lines += _kind_lines(s)
+        lines += _at_k_lines(s)
     return "\n".join(lines)
+
+
+def at_k_text(s: TaskSummary, name: str) -> str:
+    """One @k row of a summary as ``analyze`` prints it: value and interval, and for
+    ``rpass@k``/``rmaj@k`` the documents they cover (``rpass@k_coverage``)."""
+    text = _e(s.at_k.get(name))
+    cover = s.at_k.get(f"rpass@{row_k(name)}_coverage") if name.startswith("r") else None
+    return text if cover is None else f"{text} ({round(cover.value * cover.n)} of {cover.n} documents)"
+
+
+def _at_k_lines(s: TaskSummary) -> list[str]:
+    """The @k rows of a summary with repeats (:mod:`.at_k`), one line per kind, k ascending."""
+    lines: dict[str, list[str]] = {}
+    for name in s.at_k:
+        if not name.endswith("_coverage"):
+            lines.setdefault(name.partition("@")[0], []).append(f"{name} {at_k_text(s, name)}")
+    return ["  " + "   ".join(parts) for parts in lines.values()]
 
 
 def _kind_lines(s: TaskSummary) -> list[str]:
@@ -133,8 +154,11 @@ def change_line(row: RowChange) -> str:
     """
     head = f"  {row.label:<24} {_v(row.base)} -> {_v(row.new)}"
     if row.delta is None:
-        status = "valid" if row.metric == "rpass@1" else row.metric.removeprefix("pass@1_")
         side = "base" if row.base is None else "fine-tuned"
+        if is_at_k(row.metric):
+            valid = "valid " if row.metric.startswith("r") else ""
+            return f"{head}     Δ n/a (no document with {row_k(row.metric)} {valid}responses in the {side} run)"
+        status = "valid" if row.metric == "rpass@1" else row.metric.removeprefix("pass@1_")
         return f"{head}     Δ n/a (no {status} response in the {side} run)"
     return f"{head}   Δ {row.delta:+.3f} [{row.lo:+.3f}, {row.hi:+.3f}]{_p(row)}"
 
@@ -280,7 +304,8 @@ def plot_series(
     """Lines over training steps, one panel per key of ``panels`` (rates: y from 0 to 1):
     the one figure code of the monitor's curves, the demo's and the study's.  A line
     whose label is in ``faint`` is drawn thin and unlabelled (a seed behind its mean);
-    ``colors`` maps a label to its colour.  PNG or SVG by suffix; returns the path.
+    ``colors`` maps a label to its colour.  PNG or SVG by suffix (in an SVG, the i-th line
+    of the j-th panel is the group ``series-j-i``); returns the path.
 
     >>> import tempfile
     >>> out = Path(tempfile.mkdtemp()) / "curves.svg"
@@ -298,13 +323,14 @@ def plot_series(
     colors = colors or {}
     fig, axes = plt.subplots(1, len(panels), figsize=(max(4.8 * len(panels), 6.0), 4.2), squeeze=False,
                              sharey=True)  # fmt: skip
-    for ax, (name, lines) in zip(axes[0], panels.items(), strict=True):
-        for label, points in lines.items():
+    for j, (ax, (name, lines)) in enumerate(zip(axes[0], panels.items(), strict=True)):
+        for i, (label, points) in enumerate(lines.items()):
             ordered = sorted(points)
             xs, ys = [x for x, _ in ordered], [y for _, y in ordered]
             thin = label in faint
             ax.plot(xs, ys, "-" if thin else "o-", color=colors.get(label), linewidth=0.8 if thin else 1.6,
-                    alpha=0.3 if thin else 1.0, markersize=3, label=None if thin else label)  # fmt: skip
+                    alpha=0.3 if thin else 1.0, markersize=3, label=None if thin else label,
+                    gid=f"series-{j}-{i}")  # fmt: skip
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel(xlabel)
         ax.set_title(name)

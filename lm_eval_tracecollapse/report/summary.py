@@ -34,6 +34,7 @@ from ..samples.files import order_runs
 from ..samples.parallel import map_files
 from ..samples.records import DocRecord, Problems, check_fmt, iter_set
 from ..samples.runs import Run, SampleSet, find_runs, one_run
+from .at_k import AtKAcc
 from .changes import RowChange, paired_changes
 from .deltas import Delta
 from .kinds import KindAcc
@@ -66,6 +67,8 @@ class TaskSummary:
     # the extra rows (pass@1_empty, loop_rate, ..., trace_length_<unit>), named as lm-eval's; None: N/A
     kinds: dict[str, Estimate | None] = field(default_factory=dict)
     length_unit: LengthUnit = "words"
+    # with repeats >= 2: the @k rows (report/at_k.py), named as lm-eval's; None: N/A
+    at_k: dict[str, Estimate | None] = field(default_factory=dict)
 
     @property
     def repeats(self) -> float:
@@ -84,10 +87,12 @@ class _Acc:
     sources: Counter[str] = field(default_factory=Counter)
     tokens: int | None = None
     kinds: KindAcc = field(default_factory=KindAcc)
+    at_k: AtKAcc = field(default_factory=AtKAcc)
 
     def add(self, d: DocRecord, tokenizer: Any = None) -> None:
         self.kinds.unit = "words" if tokenizer is None else "tokens"
         self.kinds.add(d)
+        self.at_k.add(d)
         if tokenizer is not None:  # the line's traces were measured in this tokenizer's tokens (KindCounts)
             if d.kinds is None:
                 raise ValueError("a samples record read with a tokenizer carries no trace lengths (kinds)")
@@ -107,6 +112,7 @@ class _Acc:
         self.chars += other.chars
         self.sources.update(other.sources)
         self.kinds.merge(other.kinds)
+        self.at_k.merge(other.at_k)
         if other.tokens is not None:
             self.tokens = (self.tokens or 0) + other.tokens
 
@@ -145,8 +151,9 @@ def _summary(run: str, task: str, pipeline: str, acc: _Acc) -> TaskSummary:
     chars = acc.chars / responses if responses else 0.0
     kinds = acc.kinds.estimates()
     return TaskSummary(
-        run, task, n, rates, pass1, rpass, chars, source, tokens, pipeline, responses, kinds, acc.kinds.unit
-    )
+        run, task, n, rates, pass1, rpass, chars, source, tokens, pipeline, responses, kinds, acc.kinds.unit,
+        acc.at_k.estimates(),
+    )  # fmt: skip
 
 
 def summarize(records: Iterable[DocRecord]) -> list[TaskSummary]:
@@ -325,13 +332,15 @@ def compare_records(a: Keyed, b: Keyed, problems: Problems | None = None) -> tup
                 for t in set(y.statuses):
                     share = x.statuses.count(s) * y.statuses.count(t)
                     trans[s][t] += share if x.k == y.k == 1 else share / (x.k * y.k)
-        sides = (KindAcc(), KindAcc())
+        sides, at_k = (KindAcc(), KindAcc()), (AtKAcc(), AtKAcc())
         for x, y in pairs:
             sides[0].add(x)
             sides[1].add(y)
+            at_k[0].add(x)
+            at_k[1].add(y)
         base_kinds, ft_kinds = (side.values() for side in sides)
         # one resampling pass: the gate's rows (deltas, equal to paired_deltas(pairs)) and every printed row
-        deltas, changes = paired_changes(pairs, {"base": sides[0], "new": sides[1]})
+        deltas, changes = paired_changes(pairs, {"base": sides[0], "new": sides[1]}, at_k[0].paired_columns(at_k[1]))
         vr, p1 = deltas["valid_rate"], deltas.get("pass@1")
         out.append(
             Comparison(

@@ -37,6 +37,7 @@ from typing import Any
 
 from ..core.formats import get_format
 from ..core.parse import Trace, TraceStatus, parse_trace
+from ..metrics.at_k import is_at_k
 from ..metrics.failure_kinds import KIND_STATUSES, FailureOptions, KindCounts
 from .files import (
     PROBE_TASK,
@@ -97,6 +98,8 @@ class DocRecord:
     rpass_at_1: float | None = None
     kinds: KindCounts | None = None  # loops, degenerate traces, lengths (report/kinds.py)
     status_pass: dict[str, float] | None = None  # stored pass@1_<status>, runs with our metrics
+    # the @k rows a run with our metrics stored on a line of k >= 2 responses (NaN: N/A; {}: none), else None
+    at_k: dict[str, float] | None = None
 
     @property
     def k(self) -> int:
@@ -204,6 +207,16 @@ def _status_pass(rec: dict[str, Any]) -> dict[str, float]:
     return {s: v for s, v in found.items() if v is not None}
 
 
+def _stored_at_k(rec: dict[str, Any], responses: int) -> dict[str, float] | None:
+    """The @k rows (:mod:`~..metrics.at_k`) a run with our metrics stored on a line of several
+    responses, NaN for N/A (``{}``: it stored none); None for one response or another run's line."""
+    if responses < 2 or "valid_rate" not in rec:
+        return None
+    metrics = rec.get("metrics")
+    names = [m for m in metrics if isinstance(m, str) and is_at_k(m)] if isinstance(metrics, list) else []
+    return {name: math.nan if (value := _rpass(rec, name)) is None else value for name in names}
+
+
 #: failure-kind counts already computed in one file, by :func:`_responses_key`
 KindsMemo = dict[bytes, KindCounts]
 
@@ -278,6 +291,7 @@ def _parsed_record(
         rpass_at_1=_rpass(rec) if source == "pass@1" else None,
         kinds=_kinds(rec, responses, prompt, traces, options or FailureOptions(), {} if memo is None else memo),
         status_pass=_status_pass(rec) if source == "pass@1" else None,
+        at_k=_stored_at_k(rec, len(responses)),
     )
     return doc, traces
 

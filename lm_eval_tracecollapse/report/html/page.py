@@ -33,7 +33,7 @@ from ..render import analyze_text, compare_text, plot
 from ..summary import Comparison, TaskSummary, compare_records, keyed_records, summarize
 from .data import BrowserData, read_browser_data, to_json
 from .headline import changes_by_run, headline_html
-from .tables import compare_tables, paper_html, summary_table, to_html
+from .tables import at_k_table, compare_tables, paper_html, summary_table, to_html
 
 __all__ = ["build_page", "write_page", "write_report"]
 
@@ -89,6 +89,8 @@ def build_page(
         f"<section><h2>Paper table</h2>{to_html(paper_html(summaries))}</section>",
         f"<section><h2>Status bars</h2>{figure}</section>",
     ]
+    if (several := at_k_table(summaries)) is not None:  # repeats: pass@k, rpass@k, maj@k, ...
+        parts.insert(2, f"<section><h2>Several responses per document</h2>{to_html(several)}</section>")
     blocks = []
     index = 0
     for base, run, comps in comparisons:

@@ -23,19 +23,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
+from ...metrics.at_k import is_at_k
 from ...metrics.failure_kinds import REGISTERED
 from ...metrics.trace_rates import METRICS
+from ..at_k import row_k
 from ..changes import RowChange
-from ..render import _e, _size, paper_table
+from ..render import _e, _size, at_k_text, paper_table
 from ..summary import Comparison, TaskSummary
 
-__all__ = ["SUMMARY_HEAD", "Table", "change_class", "compare_tables", "count_text", "paper_html", "summary_table",
-           "to_html"]  # fmt: skip
+__all__ = ["SUMMARY_HEAD", "Table", "at_k_table", "change_class", "compare_tables", "count_text", "paper_html",
+           "summary_table", "to_html"]  # fmt: skip
 
 #: the finding first: VR, pass@1 and Rpass@1 right after the run and the task
 SUMMARY_HEAD = ["run", "task", "VR", "pass@1", "Rpass@1", "ER", "MR", "TR", "answer rate", "n"]
 #: compare's rows in the page's order: the finding first, then the other rates, then the rest
 FIRST = ("valid_rate", "pass@1", "rpass@1", "empty_rate", "missing_rate", "truncated_rate")
+#: the @k table's columns (``rpass@k_coverage`` is said in ``rpass@k``'s cell)
+AT_K_KINDS = ("pass", "rpass", "maj", "rmaj", "valid", "all_valid")
 #: a summary column -> the comparison row that colours it
 COLOURED = {"VR": "valid_rate", "pass@1": "pass@1", "Rpass@1": "rpass@1", "ER": "empty_rate", "MR": "missing_rate",
             "TR": "truncated_rate"}  # fmt: skip
@@ -70,7 +74,8 @@ def change_class(row: RowChange | None) -> str:
         return ""
     if row.lo <= 0 <= row.hi:
         return "tc-same"
-    higher = {**METRICS, **REGISTERED}.get(row.metric.removesuffix("_words").removesuffix("_tokens"))
+    higher = True if is_at_k(row.metric) else {**METRICS, **REGISTERED}.get(
+        row.metric.removesuffix("_words").removesuffix("_tokens"))  # fmt: skip
     if higher is None:
         return "tc-moved"
     return "tc-better" if (row.lo > 0) == higher else "tc-worse"
@@ -122,6 +127,22 @@ def summary_table(summaries: list[TaskSummary], changes: Changes | None = None) 
     keys = [f"{s.run}|{s.task}|{s.pipeline}" for s in summaries]
     caption = "VR, pass@1, Rpass@1 and the other rates, 95 % intervals; coloured: the change against the base run"
     return Table("tc-summary", SUMMARY_HEAD, rows, keys, caption, classes)
+
+
+def at_k_table(summaries: list[TaskSummary]) -> Table | None:
+    """The @k rows of the summaries with repeats (``analyze``'s, :mod:`..at_k`): one row per
+    run × task × k, a column per kind (``rpass@k``/``rmaj@k`` with the documents they cover);
+    None when no task has several responses per document."""
+    rows, keys = [], []
+    for s in summaries:
+        for k in sorted({row_k(name) for name in s.at_k}):
+            rows.append([s.run, task_label(s.task, s.pipeline), str(k),
+                         *(at_k_text(s, f"{kind}@{k}") for kind in AT_K_KINDS)])  # fmt: skip
+            keys.append(f"{s.run}|{s.task}|{s.pipeline}|{k}")
+    if not rows:
+        return None
+    caption = "several responses per document: the @k rows, 95 % intervals over documents"
+    return Table("tc-at-k", ["run", "task", "k", *(f"{kind}@k" for kind in AT_K_KINDS)], rows, keys, caption)
 
 
 def paper_html(summaries: list[TaskSummary]) -> Table:
