@@ -329,3 +329,77 @@ def test_gold_side_by_side_keys_url_and_export(browser: Any, report: Path) -> No
         ("finetuned", "missing", r["doc_id"], parse_trace(r["resps"][0][0]).answer, r["target"]) for r in missing
     ]
     assert page.errors == [] and again.errors == []
+
+
+# ---------------------------------------------------------------- training curves
+
+ARMS = {"sft: answer only": [(0, 1.0, 0.5), (40, 0.25, 0.3), (80, 0.0, 0.45)],
+        "mask: real trace masked": [(0, 1.0, 0.5), (40, 1.0, 0.9), (80, 1.0, 1.0)]}  # fmt: skip
+
+
+def _study(root: Path) -> Path:
+    """A study's folder: its evaluations under eval/ (the fixture's runs) and the curves file
+    the study writes beside them, its points out of order."""
+    for name, src in (("base", BASE), ("sft_answer_only_seed0_step80", FT)):
+        shutil.copytree(src, root / "eval" / name)
+    curves = {arm: [{"step": s, "valid_rate": vr, "pass@1": p1, "seconds": 0.1} for s, vr, p1 in reversed(points)]
+              for arm, points in ARMS.items()}  # fmt: skip
+    (root / "training_curves.json").write_text(json.dumps(curves))
+    return root / "eval"
+
+
+def test_training_curves_are_found_beside_the_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A study's training_curves.json above its runs, a Trainer's trainer_state.json (its
+    latest checkpoint's) above the trace monitor's runs; none beside the fixture's runs; a
+    curves file that is not one is said in one line."""
+    from lm_eval_tracecollapse.report.curves import find_curves
+
+    runs = _study(tmp_path / "study")
+    for given in ([runs], [runs / "base"], [runs / "base", runs / "sft_answer_only_seed0_step80"]):
+        curves, files = find_curves(given)
+        assert files == [(tmp_path / "study" / "training_curves.json").absolute()]
+        got = {arm: [(p["step"], p["valid_rate"], p["pass@1"]) for p in points] for arm, points in curves.items()}
+        assert got == ARMS  # points in step order
+    out = tmp_path / "train"  # TraceMonitorCallback: <output_dir>/trace_monitor/step-N/, the log in each checkpoint
+    for step in (0, 20):
+        shutil.copytree(BASE, out / "trace_monitor" / f"step-{step}")
+    log = [{"trace/valid_rate": 1.0, "trace/pass@1": 0.5, "trace/eval_seconds": 0.2, "step": 0},
+           {"loss": 1.2, "step": 10}, {"trace/valid_rate": 0.25, "trace/eval_seconds": 0.2, "step": 20}]  # fmt: skip
+    for step, upto in ((10, 2), (20, 3)):
+        (out / f"checkpoint-{step}").mkdir(parents=True)
+        (out / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps({"log_history": log[:upto]}))
+    curves, files = find_curves([out / "trace_monitor"])
+    assert files == [(out / "checkpoint-20" / "trainer_state.json").absolute()]
+    assert [(p["step"], p["valid_rate"], p["pass@1"] == p["pass@1"]) for p in curves["train"]] == [
+        (0, 1.0, True), (20, 0.25, False)]  # no gold answer at step 20: pass@1 NaN  # fmt: skip
+    assert find_curves([BASE, FT]) == ({}, [])
+    (tmp_path / "study" / "training_curves.json").write_text("[1, 2]")
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(runs), "--html", str(tmp_path / "r.html")])
+    err = [x for x in capsys.readouterr().err.replace("\r", "\n").splitlines() if "training_curves.json" in x]
+    assert exc.value.code == 1 and len(err) == 1 and "training curves are an object" in err[0]
+
+
+def test_the_page_shows_the_training_curves(browser: Any, report: Path, tmp_path: Path) -> None:
+    """Runs of a study: a section after the status bars with valid-trace rate and pass@1 over
+    the steps, one line per arm in each panel, and the points in a table; none without curves."""
+    out = tmp_path / "study.html"
+    main(["report", str(_study(tmp_path / "study")), "--html", str(out)])
+    page = Page(browser, out, width=900)
+    section = page.page.locator("#tc-curves")
+    assert section.is_visible() and "training_curves.json" in str(section.locator("p").first.text_content())
+    for panel in (0, 1):  # valid-trace rate, pass@1: one line per arm, drawn
+        lines = section.locator(f'svg g[id^="series-{panel}-"]')
+        assert lines.count() == len(ARMS)
+        boxes = [lines.nth(i).locator("path").first.bounding_box() for i in range(len(ARMS))]
+        assert all(box is not None and box["width"] > 100 for box in boxes)  # a line across the steps (maybe flat)
+    heads = section.locator("thead th").all_text_contents()
+    assert heads == ["arm", "metric", "step 0", "step 40", "step 80"]
+    for arm, points in ARMS.items():
+        for label, j in (("VR", 1), ("pass@1", 2)):
+            cells = section.locator(f'tr[data-key="{arm}|{label}"] td').all_text_contents()
+            assert cells == [arm, label, *(f"{p[j]:.3f}" for p in points)]
+    titles = page.page.locator("main > section > h2").all_text_contents()
+    assert titles.index("Training curves") == titles.index("Status bars") + 1
+    assert page.errors == []
+    assert Page(browser, report).page.locator("#tc-curves").count() == 0  # runs without curves: no section

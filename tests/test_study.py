@@ -225,6 +225,8 @@ def test_lora_study_end_to_end_and_resume(tmp_path: Path, trained_base: Path) ->
     curves = json.loads((out / "training_curves.json").read_text())  # the monitor's points, per arm title
     assert list(curves) == ["default", "mask"] and (out / "figures" / "training_curves.png").is_file()
     assert [[p["step"] for p in c] for c in curves.values()] == [[0, 4], [0, 4]]
+    page = (out / "report.html").read_text()  # the page shows them: one line per arm in each panel
+    assert 'id="tc-curves"' in page and all(f'id="series-{j}-{i}"' in page for j in (0, 1) for i in (0, 1))
     assert curves["default"][0]["valid_rate"] == curves["mask"][0]["valid_rate"]  # step 0: the same base
     base_vr = _recomputed(out / "eval" / "base")[2]
     assert base_vr > 0.5  # the numbers checked above are not all zero

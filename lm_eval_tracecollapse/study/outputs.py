@@ -13,7 +13,8 @@
 - with ``monitor:``, ``training_curves.json`` (``{arm title: [{"step", "valid_rate",
   "pass@1", ...}]}``, step 0 = the base) and ``figures/training_curves.png``: what the
   trace monitor measured while training (:mod:`.curves`);
-- ``report.html``: the one-file HTML report of every evaluation (``tracecollapse report``).
+- ``report.html``: the one-file HTML report of every evaluation (``tracecollapse report``),
+  with the training curves.
 
 Example:
     >>> from lm_eval_tracecollapse.report.summary import Estimate, TaskSummary
@@ -160,9 +161,14 @@ def write_outputs(cfg: StudyConfig, evaluations: list[Evaluation], workers: int 
         files[name] = out / name
     from ..report.html import read_browser_data, write_page
 
-    # the HTML report (its samples read once) and compare.txt share its comparisons with the base
+    curves = training_curves(cfg)
+    if curves:  # the trace monitor's points while training (monitor: in the config)
+        atomic_json(out / "training_curves.json", curves)
+        files["training_curves.json"] = out / "training_curves.json"
+    # the HTML report (its samples read once, with the curves) and compare.txt share its comparisons with the base
     data, _ = read_browser_data(folders, base="base")
-    files["report.html"], shown = write_page(data, out / "report.html", summaries)
+    sources = [out / "training_curves.json"] if curves else []
+    files["report.html"], shown = write_page(data, out / "report.html", summaries, curves=curves, curve_sources=sources)
     vs_base = {run: comparisons for _, run, comparisons in shown}
     blocks = [f"## {final.label} vs base\n{report.compare_text(vs_base[final.label])}" for final in finals.values()]
     (out / "compare.txt").write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
@@ -173,10 +179,7 @@ def write_outputs(cfg: StudyConfig, evaluations: list[Evaluation], workers: int 
     for path in plot_over_steps(summaries, where, "base", out / "figures"):
         files[f"figures/{path.name}"] = path
     files["figures/status.png"] = report.plot(head, out / "figures" / "status.png")  # base and final checkpoints
-    curves = training_curves(cfg)
-    if curves:  # the trace monitor's points while training (monitor: in the config)
-        atomic_json(out / "training_curves.json", curves)
-        files["training_curves.json"] = out / "training_curves.json"
+    if curves:
         path = plot_curves(curves, out / "figures" / "training_curves.png", title="trace monitor, held-out prompts")
         files["figures/training_curves.png"] = path
     return {"summaries": summaries, "markdown": markdown, "files": files, "curves": curves}

@@ -2,7 +2,8 @@
 
 The page holds ``analyze``'s table (pass@1, Rpass@1 and the four trace rates with 95 %
 intervals), the paper's table, the figure of :func:`..render.plot` as inline SVG
-(status bars; VR and pass@1 over training steps when the runs are checkpoints),
+(status bars; VR and pass@1 over training steps when the runs are checkpoints), the
+training curves a study or the trace monitor wrote beside the runs (:mod:`.curves`),
 ``compare``'s paired deltas and transition matrices of the base run against every other
 run, and a sample browser (filters by run, task, status, transition, verdict; text
 search; a virtualised list).  Style, script and data are inline: it opens from disk,

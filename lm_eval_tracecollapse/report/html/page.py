@@ -18,9 +18,8 @@ Example:
 from __future__ import annotations
 
 import os
-import re
-import tempfile
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from html import escape
 from importlib.resources import files
@@ -29,10 +28,13 @@ from typing import Any
 
 from ...samples.records import DocRecord, Problems
 from ...samples.runs import Run
+from ..curves import Curves, find_curves
 from ..render import analyze_text, compare_text, plot
 from ..summary import Comparison, TaskSummary, compare_records, keyed_records, summarize
+from .curves import curves_section
 from .data import BrowserData, read_browser_data, to_json
 from .headline import changes_by_run, headline_html
+from .svg import inline_svg
 from .tables import at_k_table, compare_tables, paper_html, summary_table, to_html
 
 __all__ = ["build_page", "write_page", "write_report"]
@@ -45,10 +47,7 @@ def _asset(name: str) -> str:
 def figure_svg(summaries: list[TaskSummary]) -> str:
     """:func:`..render.plot`'s figure (status bars; VR and pass@1 over steps for
     checkpoints) as an inline ``<svg>`` element (its XML prolog dropped)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        svg = plot(summaries, Path(tmp) / "figure.svg").read_text(encoding="utf-8")
-    start = svg.find("<svg")
-    return re.sub(r"<metadata>.*?</metadata>", "", svg[start:], flags=re.DOTALL)
+    return inline_svg(lambda path: plot(summaries, path))
 
 
 def _comparisons(data: BrowserData, bar: Any = None) -> list[tuple[str, str, list[Comparison]]]:
@@ -76,9 +75,13 @@ def build_page(
     comparisons: list[tuple[str, str, list[Comparison]]],
     texts: tuple[str, str] = ("", ""),
     title: str = "tracecollapse report",
+    curves: Curves | None = None,
+    curve_sources: Sequence[str | Path] = (),
 ) -> str:
     """The page's HTML; ``texts`` are ``analyze``'s and ``compare``'s text output, kept
-    verbatim in collapsed sections."""
+    verbatim in collapsed sections; ``curves``: the training curves of the runs (a study's,
+    the trace monitor's: :mod:`..curves`), drawn after the status bars, and the files they
+    come from."""
     if not summaries:
         raise ValueError("nothing to report: no usable sample line")
     figure = f'<figure id="tc-figure">{figure_svg(summaries)}</figure>'
@@ -88,6 +91,7 @@ def build_page(
         f"<section><h2>Summary</h2>{to_html(summary_table(summaries, changes))}</section>",
         f"<section><h2>Paper table</h2>{to_html(paper_html(summaries))}</section>",
         f"<section><h2>Status bars</h2>{figure}</section>",
+        curves_section(curves or {}, curve_sources),
     ]
     if (several := at_k_table(summaries)) is not None:  # repeats: pass@k, rpass@k, maj@k, ...
         parts.insert(2, f"<section><h2>Several responses per document</h2>{to_html(several)}</section>")
@@ -147,21 +151,33 @@ def write_report(
     in ``workers`` processes (None: the CPU count), with a progress bar with ``progress``;
     ``runs``: the runs under ``paths``, when already found.
 
+    The page shows the training curves found beside the runs (:func:`..curves.find_curves`:
+    a study's ``training_curves.json``, a Trainer's ``trainer_state.json`` with trace
+    monitor rows, in a given folder or up to two above it).
+
     Raises:
-        ValueError: ``out``'s folder does not exist, ``base`` is not a run, nothing usable.
+        ValueError: ``out``'s folder does not exist, ``base`` is not a run, nothing usable,
+            a curves file that is not one.
     """
     out = _target(out)
+    curves, sources = find_curves(paths)
     data, problems = read_browser_data(paths, fmt, strict, base, budget_mb, workers, progress, runs)
-    return write_page(data, out, summaries, progress=progress)[0], problems
+    return write_page(data, out, summaries, progress=progress, curves=curves, curve_sources=sources)[0], problems
 
 
 def write_page(
-    data: BrowserData, out: str | Path, summaries: list[TaskSummary] | None = None, progress: bool = False
+    data: BrowserData,
+    out: str | Path,
+    summaries: list[TaskSummary] | None = None,
+    progress: bool = False,
+    curves: Curves | None = None,
+    curve_sources: Sequence[str | Path] = (),
 ) -> tuple[Path, list[tuple[str, str, list[Comparison]]]]:
     """:func:`write_report` on samples already read (:func:`read_browser_data`); returns the
     path written and the comparisons it shows (``(base run, run, compare's results)`` for
     every other run), so a caller needing them does not compute them again.  With
-    ``progress``, a bar on stderr over the steps: summaries, each comparison, the page, writing it."""
+    ``progress``, a bar on stderr over the steps: summaries, each comparison, the page, writing it;
+    ``curves``: as :func:`build_page`'s."""
     from tqdm.auto import tqdm
 
     out = _target(out)
@@ -176,7 +192,8 @@ def write_page(
         comparisons = _comparisons(data, bar)
         cmp_text = "\n".join(f"{b} → {r}\n{compare_text(c)}" for b, r, c in comparisons if c)
         bar.set_postfix_str("figure, tables, data")
-        page = build_page(data, summaries, comparisons, (analyze_text(summaries), cmp_text))
+        texts = (analyze_text(summaries), cmp_text)
+        page = build_page(data, summaries, comparisons, texts, curves=curves, curve_sources=curve_sources)
         bar.update()
         bar.set_postfix_str(f"writing {out.name} ({len(page) / 1e6:.1f} MB)")
         tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
