@@ -227,6 +227,9 @@ def main(argv: list[str] | None = None) -> None:
     rep.add_argument("--base", default=None, help="base run of the comparisons (default: one named base, else first)")
     rep.add_argument("--max-text-mb", type=float, default=32.0, help="text budget of the sample browser (MB)")
     rep.add_argument("--workers", type=int, default=None, help="processes reading files (default: CPU count)")
+    rep.add_argument("--gate", default=None, metavar="SPEC", help="compare --gate's limits, checked on the base run "
+                     "against every other run: the verdict first on the page; exit 1 when one fails, 2 on missing "
+                     "data")  # fmt: skip
     cmp = sub.add_parser("compare", parents=[common], help="paired base vs fine-tuned comparison")
     cmp.add_argument("base")
     cmp.add_argument("finetuned")

@@ -71,13 +71,7 @@ def report_command(args: argparse.Namespace) -> None:
 
     with clear_input_errors(args.command):
         if args.command == "compare":
-            gates = None
-            if getattr(args, "gate", None):
-                try:
-                    gates = report.load_gates(args.gate)
-                except ValueError as exc:  # a bad SPEC: 2, as missing data (1 is a failed gate)
-                    print(f"tracecollapse compare: {exc}", file=sys.stderr)
-                    raise SystemExit(2) from None
+            gates = _gates(args)
             base, new = one_run([args.base], "base"), one_run([args.finetuned], "fine-tuned")
             comparisons, problems = report.compare_runs(base, new, args.fmt, args.strict)
             if base.sets and new.sets:  # (said after reading: a bad input stays one line)
@@ -128,13 +122,28 @@ def report_command(args: argparse.Namespace) -> None:
         print(skipped(problems), file=sys.stderr)
 
 
+def _gates(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``--gate``'s gates (None without it), before any file is read: a bad SPEC ends the
+    command with exit status 2, as missing data (1 is a failed gate)."""
+    spec = getattr(args, "gate", None)
+    if not spec:
+        return None
+    from .report.gate import load_gates
+
+    try:
+        return load_gates(spec)
+    except ValueError as exc:
+        print(f"tracecollapse {args.command}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def _gate(
     args: argparse.Namespace, comparisons: list[Any], gates: dict[str, Any], problems: Any, data: dict[str, Any]
 ) -> None:
     """``compare --gate``: the gate table (and ``--json``: the gate table, then ``compare``'s
     ``data``), then exit 0 pass, 1 fail, 2 missing data."""
     from .report.export import write_json
-    from .report.gate import evaluate, gate_json, gate_text
+    from .report.gate import VERDICTS, evaluate, gate_json, gate_text
 
     rows, status = evaluate(comparisons, gates)
     print(gate_text(rows) if rows else "no gated task with paired documents in both runs")
@@ -142,25 +151,42 @@ def _gate(
         write_json(args.json, {**gate_json(rows, status), **data})
     if problems.skipped:
         print(skipped(problems), file=sys.stderr)
-    verdict = {0: "passed", 1: "FAILED", 2: "missing data (a gated task or metric is absent from a run)"}[status]
-    print(f"tracecollapse compare --gate: {verdict}", file=sys.stderr)
+    print(f"tracecollapse compare --gate: {VERDICTS[status]}", file=sys.stderr)
     raise SystemExit(status)
 
 
 def html_command(args: argparse.Namespace, summaries: list[Any] | None = None, runs: list[Any] | None = None) -> None:
     """``report`` (and ``analyze --html``, with the summaries and runs it has): write the
-    one-file HTML report."""
+    one-file HTML report; ``report --gate``: with the gate's verdict first, its table printed, and
+    ``compare --gate``'s exit status (0 pass, 1 fail, 2 missing data)."""
     from .report.html import write_report
+    from .report.html.gate import PageGate
 
+    gates = _gates(args)
+    gate = None if gates is None else PageGate(gates)
     with clear_input_errors(args.command):
         base, budget = getattr(args, "base", None), getattr(args, "max_text_mb", 32.0)
         workers = getattr(args, "workers", None)
         found = _find_runs(args.command, args.paths) if runs is None else runs
-        out, problems = write_report(
-            args.paths, args.html, args.fmt, args.strict, base, budget, summaries, workers, progress=True, runs=found
-        )
+        out, problems = write_report(args.paths, args.html, args.fmt, args.strict, base, budget, summaries, workers,
+                                     progress=True, runs=found, gate=gate)  # fmt: skip
         if runs is None:  # (analyze --html has said which runs it read)
             _found(args.command, found)
     print(f"wrote {out}")
     if problems.skipped and args.command == "report":  # analyze has said so already
         print(skipped(problems), file=sys.stderr)
+    if gate is not None:
+        _page_gate(gate)
+
+
+def _page_gate(gate: Any) -> None:
+    """``report --gate``: each run's gate table (as ``compare --gate`` prints it), the verdict on
+    stderr, and the exit status."""
+    from .report.gate import VERDICTS, gate_text
+
+    for run in dict.fromkeys(r for r, _ in gate.rows):
+        print(f"{gate.base} → {run}\n{gate_text([row for r, row in gate.rows if r == run])}")
+    if not gate.rows:
+        print("no gated task with paired documents in the base run and another run")
+    print(f"tracecollapse report --gate: {VERDICTS[gate.status]}", file=sys.stderr)
+    raise SystemExit(gate.status)

@@ -89,3 +89,43 @@ def test_bad_specs_and_missing_data_exit_2(tmp_path: Path, capsys: pytest.Captur
 def test_spec_round_trip() -> None:
     assert [str(g) for g in parse_gates(" valid_rate : -0.05 ,rpass@1:-2%@ci,empty_rate:+0.1")] == [
         "valid_rate:-0.05", "rpass@1:-2%@ci", "empty_rate:+0.1"]  # fmt: skip
+
+
+def _exit(argv: list[str]) -> int:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert isinstance(exc.value.code, int)
+    return exc.value.code
+
+
+def test_report_gate_exits_as_compare_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``report --html OUT --gate SPEC`` exits as ``compare --gate SPEC`` does on the same runs
+    (0 pass, 1 fail, 2 bad SPEC or missing data), prints the same gate table, and the page's
+    banner says the same status; with several runs the worst one counts."""
+    base = _run(tmp_path / "base", BASE)
+    runs = {"collapsed": _run(tmp_path / "collapsed", COLLAPSED), "kept": _run(tmp_path / "kept", KEPT),
+            "other": _run(tmp_path / "other", KEPT, task="u")}  # fmt: skip
+    gates = tmp_path / "gates.yaml"
+    gates.write_text("t: 'valid_rate:-0.10'\nother_task: 'pass@1:-0.01'\n")
+    spec = "valid_rate:-0.10, rpass@1:-0.05@ci, pass@1:-0.10"
+    cases = [("collapsed", spec, 1), ("kept", spec, 0), ("kept", "vr:-0.05", 2), ("kept", str(gates), 2),
+             ("other", spec, 2)]  # fmt: skip
+    for i, (run, gate, expected) in enumerate(cases):
+        assert _exit(["compare", str(base), str(runs[run]), "--gate", gate]) == expected, (run, gate)
+        table = capsys.readouterr().out
+        page = tmp_path / f"{i}-{run}.html"
+        code = _exit(["report", str(base), str(runs[run]), "--html", str(page), "--gate", gate, "--workers", "1"])
+        out = capsys.readouterr().out
+        assert code == expected, (run, gate)
+        if gate == "vr:-0.05":  # a bad SPEC: said before anything is read, no page
+            assert not page.exists()
+            continue
+        assert f'<section id="tc-gate" class="{["tc-pass", "tc-fail", "tc-missing"][code]}" data-status="{code}">' in (
+            page.read_text()
+        )
+        if "|" in table:  # compare's gate table, under "base → run"
+            assert f"base → {run}\n{table[table.index('| task') : table.rindex('|') + 1]}" in out
+    # several runs: the base against each; one failing run fails the page
+    code = _exit(["report", str(base), str(runs["kept"]), str(runs["collapsed"]), "--html", str(tmp_path / "all.html"),
+                  "--gate", spec, "--workers", "1"])  # fmt: skip
+    assert code == 1 and "base → kept\n" in capsys.readouterr().out

@@ -287,6 +287,42 @@ def test_the_page_leads_with_the_finding(browser: Any, report: Path) -> None:
     assert page.errors == []
 
 
+def test_the_gate_verdict_leads_the_page(browser: Any, tmp_path: Path) -> None:
+    """``report --gate``: the gate's verdict is the page's first section, in view at 900 px, before
+    the finding; one row per gate with compare --gate's base, new, Δ, interval, limit and result
+    (FAIL red, PASS green); the command exits 1 (a gate fails), as compare --gate does."""
+    from lm_eval_tracecollapse.report.gate import evaluate, gate_cells, load_gates
+
+    out = tmp_path / "gated.html"
+    spec = "valid_rate:-0.05, pass@1:-0.03"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(BASE), str(FT), "--html", str(out), "--gate", spec, "--workers", "1"])
+    assert exit_info.value.code == 1
+    page = Page(browser, out, width=900)
+    sections = page.page.locator("main > section")
+    assert sections.nth(0).get_attribute("id") == "tc-gate" and sections.nth(1).get_attribute("id") == "tc-headline"
+    banner = page.page.locator("#tc-gate")
+    assert banner.get_attribute("class") == "tc-fail"
+    verdict = str(banner.locator(".tc-verdict").text_content())
+    assert (
+        verdict
+        == "Gate FAILED: 1 of 2 gates pass, 1 fail, 0 missing; each run against the base run base (exit status 1)"
+    )
+    box = banner.bounding_box()
+    assert box is not None and box["y"] < 300 and box["x"] + box["width"] <= 900  # at the top, in view
+    [c], _ = compare([BASE], [FT])
+    rows, _ = evaluate([c], load_gates(spec))
+    for row in rows:  # each gate's cells are compare --gate's
+        key = f"finetuned|tc_gsm8k_256|answer|{row.gate.metric}"
+        cells = page.page.locator(f'#tc-gate-table tr[data-key="{key}"] td').all_text_contents()
+        assert cells == ["finetuned", *gate_cells(row)]
+        colour = page.page.locator(f'#tc-gate-table tr[data-key="{key}"] td[data-col="result"]').get_attribute("class")
+        assert colour == {"FAIL": "tc-worse", "PASS": "tc-better"}[row.result]
+    assert [r.result for r in rows] == ["FAIL", "PASS"]  # VR fell by 0.5; pass@1 held
+    assert page.cell("tc-gate-table", "finetuned|tc_gsm8k_256|answer|valid_rate", "limit") == "valid_rate:-0.05"
+    assert page.errors == []
+
+
 def test_gold_side_by_side_keys_url_and_export(browser: Any, report: Path) -> None:
     """A fine-tuned row shows its gold answer and the base run's response to the same
     document beside its own; ↓ moves the selection; the filters and the selection are in the

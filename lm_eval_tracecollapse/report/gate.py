@@ -32,7 +32,8 @@ from typing import Any
 
 from .deltas import GATED, Delta
 
-__all__ = ["Gate", "GateRow", "check", "evaluate", "gate_json", "gate_text", "load_gates", "parse_gates"]
+__all__ = ["GATE_HEAD", "VERDICTS", "Gate", "GateRow", "check", "evaluate", "gate_cells", "gate_json", "gate_text",
+           "load_gates", "parse_gates"]  # fmt: skip
 
 _ITEM = re.compile(r"\s*([A-Za-z_@0-9]+)\s*:\s*([+-]\s*[0-9]*\.?[0-9]+)\s*(%)?\s*(@ci)?\s*")
 
@@ -130,22 +131,30 @@ def evaluate(comparisons: list[Any], gates: dict[str, list[Gate]]) -> tuple[list
     return rows, status
 
 
+#: the gate table's columns (:func:`gate_cells`)
+GATE_HEAD = ["task", "metric", "base", "new", "Δ [95% CI]", "McNemar p", "limit", "result"]
+
+
+def gate_cells(r: GateRow) -> list[str]:
+    """One gate's cells under :data:`GATE_HEAD`, as ``compare --gate`` and the HTML page show them."""
+    d = r.delta
+    if d is None:
+        return [f"{r.task} [{r.pipeline}]", r.gate.metric, "-", "-", "-", "-", str(r.gate), r.result]
+    p = "n/a" if d.mcnemar_p is None else f"{d.mcnemar_p:.3g}"
+    change = "n/a (no valid trace)" if math.isnan(d.new) else f"{d.delta:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]"
+    new = "n/a" if math.isnan(d.new) else f"{d.new:.3f}"
+    return [f"{r.task} [{r.pipeline}]", d.metric, f"{d.base:.3f}", new, change, p, str(r.gate), r.result]
+
+
 def gate_text(rows: list[GateRow]) -> str:
     """The gate table (Markdown): metric, base, new, Δ with its 95 % interval, McNemar p, limit, result."""
     from .render import markdown_table
 
-    def fmt(r: GateRow) -> list[str]:
-        d = r.delta
-        if d is None:
-            return [f"{r.task} [{r.pipeline}]", r.gate.metric, "-", "-", "-", "-", str(r.gate), r.result]
-        p = "n/a" if d.mcnemar_p is None else f"{d.mcnemar_p:.3g}"
-        change = "n/a (no valid trace)" if math.isnan(d.new) else f"{d.delta:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]"
-        new = "n/a" if math.isnan(d.new) else f"{d.new:.3f}"
-        return [f"{r.task} [{r.pipeline}]", d.metric, f"{d.base:.3f}", new, change, p, str(r.gate),
-                r.result]  # fmt: skip
+    return markdown_table(GATE_HEAD, [gate_cells(r) for r in rows])
 
-    header = ["task", "metric", "base", "new", "Δ [95% CI]", "McNemar p", "limit", "result"]
-    return markdown_table(header, [fmt(r) for r in rows])
+
+#: what ``compare --gate`` (and ``report --gate``) says of each exit status
+VERDICTS = {0: "passed", 1: "FAILED", 2: "missing data (a gated task or metric is absent from a run)"}
 
 
 def gate_json(rows: list[GateRow], status: int) -> dict[str, Any]:

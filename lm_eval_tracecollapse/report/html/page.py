@@ -33,6 +33,7 @@ from ..render import analyze_text, compare_text, plot
 from ..summary import Comparison, TaskSummary, compare_records, keyed_records, summarize
 from .curves import curves_section
 from .data import BrowserData, read_browser_data, to_json
+from .gate import PageGate
 from .headline import changes_by_run, headline_html
 from .svg import inline_svg
 from .tables import at_k_table, compare_tables, paper_html, summary_table, to_html
@@ -75,6 +76,7 @@ def build_page(
     comparisons: list[tuple[str, str, list[Comparison]]],
     texts: tuple[str, str] = ("", ""),
     title: str = "tracecollapse report",
+    gate: str = "",  # report --gate: the verdict's banner (PageGate.apply), shown first
     curves: Curves | None = None,
     curve_sources: Sequence[str | Path] = (),
 ) -> str:
@@ -95,6 +97,8 @@ def build_page(
     ]
     if (several := at_k_table(summaries)) is not None:  # repeats: pass@k, rpass@k, maj@k, ...
         parts.insert(2, f"<section><h2>Several responses per document</h2>{to_html(several)}</section>")
+    if gate:  # report --gate: the verdict before anything else
+        parts.insert(0, gate)
     blocks = []
     index = 0
     for base, run, comps in comparisons:
@@ -144,12 +148,14 @@ def write_report(
     workers: int | None = 1,
     progress: bool = False,
     runs: list[Run] | None = None,
+    gate: PageGate | None = None,
 ) -> tuple[Path, Problems]:
     """Read the samples under ``paths`` and write the report to ``out`` (``.html`` added
     when it has no suffix); returns the path written and the lines skipped.  ``summaries``: ``analyze``'s,
     when already computed (else they are computed from the same records).  Files are read
     in ``workers`` processes (None: the CPU count), with a progress bar with ``progress``;
-    ``runs``: the runs under ``paths``, when already found.
+    ``runs``: the runs under ``paths``, when already found; ``gate``: checked on the page's
+    comparisons and shown first (its ``status`` set: ``report --gate``'s exit status).
 
     The page shows the training curves found beside the runs (:func:`..curves.find_curves`:
     a study's ``training_curves.json``, a Trainer's ``trainer_state.json`` with trace
@@ -162,7 +168,8 @@ def write_report(
     out = _target(out)
     curves, sources = find_curves(paths)
     data, problems = read_browser_data(paths, fmt, strict, base, budget_mb, workers, progress, runs)
-    return write_page(data, out, summaries, progress=progress, curves=curves, curve_sources=sources)[0], problems
+    written, _ = write_page(data, out, summaries, progress=progress, curves=curves, curve_sources=sources, gate=gate)
+    return written, problems
 
 
 def write_page(
@@ -172,6 +179,7 @@ def write_page(
     progress: bool = False,
     curves: Curves | None = None,
     curve_sources: Sequence[str | Path] = (),
+    gate: PageGate | None = None,
 ) -> tuple[Path, list[tuple[str, str, list[Comparison]]]]:
     """:func:`write_report` on samples already read (:func:`read_browser_data`); returns the
     path written and the comparisons it shows (``(base run, run, compare's results)`` for
@@ -193,7 +201,8 @@ def write_page(
         cmp_text = "\n".join(f"{b} → {r}\n{compare_text(c)}" for b, r, c in comparisons if c)
         bar.set_postfix_str("figure, tables, data")
         texts = (analyze_text(summaries), cmp_text)
-        page = build_page(data, summaries, comparisons, texts, curves=curves, curve_sources=curve_sources)
+        banner = "" if gate is None else gate.apply(comparisons)
+        page = build_page(data, summaries, comparisons, texts, curves=curves, curve_sources=curve_sources, gate=banner)
         bar.update()
         bar.set_postfix_str(f"writing {out.name} ({len(page) / 1e6:.1f} MB)")
         tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
