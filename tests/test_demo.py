@@ -46,6 +46,10 @@ def test_toy_demo(tmp_path: Path) -> None:
 
     # (rows hold NaN for undefined Rpass@1, so compare their rendering)
     assert markdown(results["table"]) == result["markdown"] and results["curves"] == result["curves"]
+    timing = results["timing"]  # the run time the docs show, from the study's own log (and its CPU seconds)
+    assert timing["wall"] > 0 and len(timing["arms"]) == len(titles) and timing["cpu"] > 0
+    assert (tmp_path / "summary.md").read_text().rstrip().split("\n")[-1].startswith("Run time of this study")
+    assert 'id="tc-curves"' in (tmp_path / "report.html").read_text()  # the page shows the monitor's curves
     # a second run finds the study finished and only summarises it again
     log = (tmp_path / "run_log.jsonl").read_text()
     again = run(tmp_path, size="toy")

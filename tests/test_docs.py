@@ -269,3 +269,27 @@ def test_performance_figures_are_the_last_bench_run() -> None:
         assert shown == run_all.fence(result.read_text(encoding="utf-8")), (
             f"docs/performance.md's {name} block is not benchmarks/results/{name}.txt: run `make bench`"
         )
+
+
+#: a duration as a page would type one: a number and a unit of time
+DURATION = re.compile(r"(?<![\w.])\d[\d,.]*\s?(?:s|secs?|seconds?|min|minutes?|h|hours?)(?![\w-])", re.I)
+#: a sentence about running the demo
+DEMO = re.compile(r"make demo|tracecollapse demo|lm_eval_tracecollapse\.demo|demo_out")
+
+
+def test_demo_run_time_is_only_the_generated_one() -> None:
+    """The demo's run time is written by the demo (the last line of its generated block in
+    docs/demo.md, from the study's run log): no sentence about running the demo, on any page,
+    types a duration of its own."""
+    from lm_eval_tracecollapse.demo.results import README_BEGIN, README_END
+
+    typed = []
+    for page, text in PAGES.items():
+        if README_BEGIN in text:
+            text = text.split(README_BEGIN)[0] + text.split(README_END)[1]
+        for sentence in re.split(r"(?<=[.;!?])\s+(?=[A-Z`*(])", re.sub(r"\s+", " ", text)):
+            if DEMO.search(sentence) and DURATION.search(sentence):
+                typed.append(f"{page}: {DURATION.findall(sentence)} in {sentence[:160]!r}")
+    assert not typed, "a typed demo run time (the demo's block holds the measured one):\n" + "\n".join(typed)
+    block = PAGES["docs/demo.md"].split(README_BEGIN)[1].split(README_END)[0]
+    assert re.search(r"Run time of this study \(its `run_log.jsonl`.*\*\*\d+ s\*\* wall", block)

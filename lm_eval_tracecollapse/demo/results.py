@@ -2,7 +2,8 @@
 
 :func:`summarize` reads what the demo's study wrote (lm-eval's results of the base and of
 each arm's final checkpoint, the trace monitor's ``training_curves.json``) into
-``demo_out/results.json`` (with the config and the machine); :func:`render` turns those
+``demo_out/results.json`` (with the config, the machine and the study's run time from its
+``run_log.jsonl``: :mod:`.timing`); :func:`render` turns those
 results into the Markdown block (``demo_out/summary.md``) that ``docs/demo_table.md``
 holds and ``docs/demo.md`` includes verbatim; every sentence of its findings is computed
 from those numbers.  ``python -m lm_eval_tracecollapse.demo --write-docs``
@@ -22,6 +23,7 @@ from typing import Any
 
 from .curves import check, curve_markdown
 from .pipeline import CONFIG, demo_config, final_runs, pin_torch
+from .timing import run_time, time_line
 
 __all__ = [
     "README_BEGIN",
@@ -184,6 +186,7 @@ def render(results: dict[str, Any]) -> str:
         "",
         f"Measured with torch {m['torch']}, transformers {m['transformers']}, {m['threads']} threads, ATen CPU "
         f"capability {m['cpu_capability']}, MKL_CBWR={m['mkl_cbwr'] or 'unset'}.",
+        *(["", time_line(results["timing"], m["threads"])] if results.get("timing") else []),
     ])  # fmt: skip
 
 
@@ -214,6 +217,7 @@ def summarize(cfg: Any, docs: Path | None = None) -> dict[str, Any]:
     """The demo's results from its finished study ``cfg`` (``demo_out/results.json``,
     ``summary.md``); with ``docs``, copied there (:func:`write_docs`).  Returns
     ``{"table", "curves", "markdown", "ok", "checks", "results"}``."""
+    from ..study._io import read_log
     from ..study.curves import training_curves
 
     out = cfg.out
@@ -224,7 +228,8 @@ def summarize(cfg: Any, docs: Path | None = None) -> dict[str, Any]:
     settings = {k: v for k, v in cfg.to_dict().items() if k != "output_dir"}
     results = {"config": CONFIG, "eval_items": cfg.evaluation.metadata.get("n"),
                "monitor_items": (cfg.monitor or {}).get("held_out"), "settings": settings, "machine": machine(),
-               "table": table, "curves": curves, "gates": gates(runs)}  # fmt: skip
+               "table": table, "curves": curves, "gates": gates(runs),
+               "timing": run_time(read_log(out / "run_log.jsonl"), curves)}  # fmt: skip
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     block = render(results)
     (out / "summary.md").write_text(block + "\n", encoding="utf-8")

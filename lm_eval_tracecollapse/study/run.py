@@ -192,7 +192,8 @@ def run_study(
         outputs = write_outputs(cfg, evaluations)
         print(f"\n{outputs['markdown']}\n")
         print(f"study {cfg.name}: outputs in {cfg.out} (table.md, table.tex, compare.txt, figures/)")
-        log_event(log, "report", files=sorted(outputs["files"]))
+        cpu = sum(os.times()[:4])  # user + system seconds of this process and its children, for the run time
+        log_event(log, "report", files=sorted(outputs["files"]), cpu=round(cpu, 1))
     return {"evaluations": evaluations, "outputs": outputs}
 
 
