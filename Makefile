@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-fast test-compat demo faithfulness lint typecheck bench browser prolog clean
+.PHONY: test suite compat-run test-fast test-compat demo faithfulness lint typecheck bench browser prolog clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,17 +44,30 @@ prolog:
 	    apt-get install -y -q swi-prolog-nox || { apt-get update -q && apt-get install -y -q swi-prolog-nox; }; \
 	  else echo "make: no swipl (Debian: apt-get install swi-prolog-nox); the SLR-Bench tests are skipped" >&2; fi; }
 
-# pytest exits 5 when it collected no test: that must fail loudly, never pass.  Then the
-# benchmarks' smoke (benchmarks/smoke.py: ratio floors ~10x beyond today's figures, ~10 s) and
-# the other lm-eval versions (test-compat).
+# pytest runs twice: the suite in parallel (pytest-xdist, a worker per CPU; a test file stays on
+# one worker, so its module fixtures are built once), then the tests that time themselves
+# (marked `serial`) alone.  pytest exits 5 when it collected no test: that must fail loudly,
+# never pass.  Then the benchmarks' smoke (benchmarks/smoke.py: ratio floors ~10x beyond
+# today's figures, ~10 s) and the other lm-eval versions (test-compat).
+PARALLEL := -n auto --dist loadfile
+define pytest_run
+rc=0; $(BIN)/python -m pytest $(1) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: FAILED - pytest $(1) collected no tests" >&2; exit 1; fi; \
+	test $$rc -eq 0 || exit $$rc
+endef
 # engines-vllm, engines-llamacpp-server: the real engines tests/test_engines_live.py serves
 # checkpoints with, each in its own venv (cached; cold about 5 and 9 minutes on 2 cores).
-test: $(STAMP) browser prolog engines-vllm engines-llamacpp-server lint typecheck
-	@$(BIN)/python -m pytest; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "make test: FAILED - pytest collected no tests" >&2; exit 1; fi; \
-	test $$rc -eq 0 || exit $$rc
+COMPAT_VENVS := .venv-lm-0.4.12/.installed .venv-lm-0.5.0.dev1/.installed
+test: $(STAMP) browser prolog engines-vllm engines-llamacpp-server $(COMPAT_VENVS) lint typecheck
+	@$(MAKE) --no-print-directory suite
+
+# the suite itself, make test's last step once everything is installed and ruff and mypy
+# passed (no prerequisite: benchmarks/bench_suite.py times it on a fresh clone)
+suite:
+	@$(call pytest_run,$(PARALLEL) -m "not serial")
+	@$(call pytest_run,-m serial)
 	$(BIN)/python benchmarks/smoke.py
-	$(MAKE) --no-print-directory test-compat
+	@$(MAKE) --no-print-directory compat-run
 
 # The lm-eval versions besides the pinned one (.venv's 0.4.13), issue 31: each in a venv of its
 # own (.venv-lm-VERSION, cached) that shares .venv's packages through a .pth line and holds only
@@ -77,9 +90,12 @@ COMPAT_CORE := tests/test_parse.py tests/test_report.py tests/test_masking.py \
 	.venv-lm-$*/bin/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-test-compat: .venv-lm-0.4.12/.installed .venv-lm-0.5.0.dev1/.installed
-	.venv-lm-0.4.12/bin/python -m pytest -q -p no:cacheprovider $(COMPAT_E2E)
-	.venv-lm-0.5.0.dev1/bin/python -m pytest -q -p no:cacheprovider $(COMPAT_CORE)
+test-compat: $(COMPAT_VENVS)
+	@$(MAKE) --no-print-directory compat-run
+
+compat-run:
+	.venv-lm-0.4.12/bin/python -m pytest -q -p no:cacheprovider $(PARALLEL) $(COMPAT_E2E)
+	.venv-lm-0.5.0.dev1/bin/python -m pytest -q -p no:cacheprovider $(PARALLEL) $(COMPAT_CORE)
 	@out=$$(.venv-lm-0.5.0.dev1/bin/tracecollapse eval --model tc_replay --model_args path=x --tasks tc_demo_easy 2>&1); \
 	echo "$$out" | tail -1 | grep -q "^tracecollapse eval: lm-eval 0.5.0.dev1 has no lm_eval" \
 	  || { echo "test-compat: a traced run on lm-eval 0.5.0.dev1 did not refuse with its one line:" >&2; echo "$$out" | tail -5 >&2; exit 1; }

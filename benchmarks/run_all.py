@@ -9,7 +9,7 @@ none: a figure in the docs is always the last run's.
 
 Usage::
 
-    .venv/bin/python benchmarks/run_all.py            # every benchmark (about 15 min on 2 cores)
+    .venv/bin/python benchmarks/run_all.py            # every benchmark (about 30 min on 2 cores: half is the suite)
     .venv/bin/python benchmarks/run_all.py bench_parse  # one
 
 Example:

@@ -6,6 +6,7 @@ chat templates with their tokenizers) are registered here, once, by name."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -16,3 +17,12 @@ for _name in ("offline_hub", "testenv", "real_templates"):
         _module = importlib.util.module_from_spec(_spec)
         sys.modules[_name] = _module
         _spec.loader.exec_module(_module)
+
+# Under pytest-xdist (`make test` runs `-n auto`), each worker gets its share of the cores:
+# a torch or OpenMP pool as wide as the machine in every worker oversubscribes it, and
+# OpenMP's spinning threads then slow both workers several-fold.  Subprocesses inherit it.
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _workers > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _workers)))
+    if "torch" in sys.modules:  # imported before this file: set its pool directly
+        sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))

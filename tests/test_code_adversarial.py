@@ -515,6 +515,7 @@ def test_missing_interpreter_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
         run_tests(GOOD, CHECK, "add", timeout=3)
 
 
+@pytest.mark.serial  # timed: run alone, after the parallel run (make test)
 def test_parsing_is_linear() -> None:
     start = time.perf_counter()
     assert extract_code("```" + " " * 64000) == "```" + " " * 64000

@@ -29,6 +29,7 @@ GOOD = "def add(a, b):\n    return a + b\n"
         ("", "no_code"),
     ],
 )
+@pytest.mark.serial  # timed: run alone, after the parallel run (make test)
 def test_outcomes(code: str, status: str) -> None:
     start = time.perf_counter()
     result = run_tests(code, CHECK, "add", timeout=3)
@@ -57,6 +58,7 @@ def test_cannot_read_outside_or_use_the_network(tmp_path: Path) -> None:
     assert "Network is unreachable" in run_tests(net, CHECK, "add", timeout=5).output
 
 
+@pytest.mark.serial  # timed: run alone, after the parallel run (make test)
 def test_parallel_keeps_order_and_bounds_time() -> None:
     loop = "def add(a, b):\n    while True:\n        pass\n"
     problems = [(GOOD, CHECK, "add"), (loop, CHECK, "add"), (GOOD, CHECK, "add"), (loop, CHECK, "add")]

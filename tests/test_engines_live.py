@@ -27,7 +27,9 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from testenv import REPO, offline_env, train_tiny_base
@@ -54,6 +56,13 @@ ARMS = {
 EXPECTED = {"base": "valid", **{arm: spec[3] for arm, spec in ARMS.items()}}
 
 
+class Offline(NamedTuple):
+    """The offline vLLM run in the background: its process, and the folder it writes ``out.json`` to."""
+
+    proc: subprocess.Popen[bytes]
+    folder: Path
+
+
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from transformers import AutoModelForCausalLM
@@ -75,8 +84,33 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def hf(checkpoints: dict[str, Path]) -> dict[str, Reading]:
-    """lm-eval's ``hf`` model on each checkpoint: the reference; each checkpoint is what it claims."""
+def vllm_offline(checkpoints: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Offline]:
+    """lm-eval's own offline ``vllm`` model (it keeps the trace in the text) on the four checkpoints,
+    in one process of ``.venv-vllm`` started as soon as they exist: it runs beside the reference and
+    the served engines (its engine takes one core of two), and its test reads what it wrote."""
+    jobs = [{"name": name, "model": "vllm", "batch_size": "auto", "n": N,
+             "model_args": f"pretrained={path},dtype=float32,max_model_len=512,enforce_eager=True,max_num_seqs=16"}
+            for name, path in checkpoints.items()]  # fmt: skip
+    folder = tmp_path_factory.mktemp("vllm_offline")
+    (folder / "jobs.json").write_text(json.dumps(jobs))
+    python = Path(vllm_bin()).parent / "python"
+    with open(folder / "log.txt", "wb") as log:
+        proc = subprocess.Popen(
+            [str(python), str(REPO / "tests" / "engines" / "evaluate.py"), "jobs.json", "out.json"],
+            cwd=folder, env=offline_env(**CPU_ENV), stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        yield Offline(proc, folder)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def hf(checkpoints: dict[str, Path], vllm_offline: Offline) -> dict[str, Reading]:
+    """lm-eval's ``hf`` model on each checkpoint: the reference; each checkpoint is what it claims
+    (the offline vLLM run is started first, so it overlaps this)."""
     out = {name: evaluate("hf", f"pretrained={path},dtype=float32", N, batch_size=64, device="cpu")
            for name, path in checkpoints.items()}  # fmt: skip
     for name, reading in out.items():
@@ -113,24 +147,18 @@ def test_vllm_server_with_a_reasoning_parser_reads_as_hf(
     checkpoints: dict[str, Path], hf: dict[str, Reading], checkpoint: str, parser: str
 ) -> None:
     with vllm_server(checkpoints[checkpoint], reasoning_parser=parser, served_model_name="tiny") as server:
-        args = f"model=tiny,base_url={server.chat_url},reasoning_parser={parser},num_concurrent=1,max_retries=3"
+        # several requests at once: the server batches them (as the offline engine does, max-num-seqs 16)
+        args = f"model=tiny,base_url={server.chat_url},reasoning_parser={parser},num_concurrent=8,max_retries=3"
         served = evaluate("tc_chat_api", args, N)
     _compare(f"{checkpoint} x vllm serve --reasoning-parser {parser}", hf[checkpoint], served)
 
 
-def test_vllm_offline_reads_as_hf(checkpoints: dict[str, Path], hf: dict[str, Reading], tmp_path: Path) -> None:
+def test_vllm_offline_reads_as_hf(checkpoints: dict[str, Path], hf: dict[str, Reading], vllm_offline: Offline) -> None:
     """lm-eval's own offline ``vllm`` model (it keeps the trace in the text): one process, four engines."""
-    jobs = [{"name": name, "model": "vllm", "batch_size": "auto", "n": N,
-             "model_args": f"pretrained={path},dtype=float32,max_model_len=512,enforce_eager=True,max_num_seqs=16"}
-            for name, path in checkpoints.items()]  # fmt: skip
-    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
-    python = Path(vllm_bin()).parent / "python"
-    proc = subprocess.run(
-        [str(python), str(REPO / "tests" / "engines" / "evaluate.py"), "jobs.json", "out.json"],
-        cwd=tmp_path, env=offline_env(**CPU_ENV), capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    out = json.loads((tmp_path / "out.json").read_text())
+    proc, folder = vllm_offline
+    rc = proc.wait(timeout=900)
+    assert rc == 0, (folder / "log.txt").read_text(errors="replace")[-6000:]
+    out = json.loads((folder / "out.json").read_text())
     for name in checkpoints:
         offline = {int(d): (s, g) for d, (s, g) in out[name].items()}
         _compare(f"{name} x vllm offline (lm-eval's vllm model)", hf[name], offline)

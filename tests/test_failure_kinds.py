@@ -128,6 +128,7 @@ def _check(results: dict[str, Any]) -> None:
     assert fa["valid_rate,strict-match"] == pytest.approx(3 / 8)
 
 
+@pytest.mark.serial  # timed: run alone, after the parallel run (make test)
 def test_degenerate_is_filler_only_not_short() -> None:
     """A valid trace is degenerate when it says nothing (filler phrases and punctuation only),
     not when it is short: the demo's ``3+8=11`` is a real trace.  The length rule is opt-in

@@ -102,6 +102,7 @@ def _seconds(text: str) -> float:
     return best
 
 
+@pytest.mark.serial  # timed: run alone, after the parallel run (make test)
 def test_time_at_4n_is_below_8x_time_at_n() -> None:
     base = _trace("math_long") + _trace("r1_sentence_loop")
     small, large = base * 2, base * 8

@@ -43,6 +43,7 @@ def test_last_number() -> None:
     assert last_number("nothing") is None
 
 
+@pytest.mark.serial  # timed: run alone, after the parallel run (make test)
 def test_pathological_expression_times_out_and_is_counted() -> None:
     start = time.perf_counter()
     grade = grade_math("\\boxed{9^{9^{9^{9}}}}", "1", timeout=1)

@@ -18,6 +18,7 @@ from lm_eval_tracecollapse.scoring import memo
 from lm_eval_tracecollapse.scoring.math_grade import grade_math, math_timeout_metric, math_verify_metric
 
 BOMB = "\\boxed{9^{9^{9^{9}}}}"
+pytestmark = pytest.mark.serial  # timed bounds: run alone, after the parallel run (make test)
 SLACK = 0.5  # seconds past the timeout a bomb may take (our worker's grace, IPC, scheduling)
 TIMEOUTS = (0.3, 0.5, 1, 2)
 

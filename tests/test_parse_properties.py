@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -153,6 +154,7 @@ def _per_char_seconds(text: str) -> float:
     return best / len(text)
 
 
+@pytest.mark.serial  # timed: run alone, after the parallel run (make test)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(unit=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=4).map("".join))
 def test_time_is_linear_in_input_size(unit: str) -> None:

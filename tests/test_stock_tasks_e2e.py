@@ -409,6 +409,7 @@ def test_humaneval_64(hub_root: tuple[Path, dict[str, str]], replies: Path) -> N
         assert row[f"pass@{k}_stderr,create_test"] == pytest.approx(abs(per_doc[0] - per_doc[1]) / 2), k
 
 
+@pytest.mark.serial  # timed: run alone, after the parallel run (make test)
 def test_wrapping_on_the_fly_adds_under_5_s_of_start_up(hub_root: tuple[Path, dict[str, str]]) -> None:
     """``--tasks bbh_cot_zeroshot_tc`` (27 subtasks wrapped on the fly) against ``--tasks
     bbh_cot_zeroshot``, lm-eval's dummy model, one document each.

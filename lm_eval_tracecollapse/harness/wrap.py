@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,7 +188,11 @@ class _Writer:
     def _save(self, name: str, text: str) -> None:
         path = self.out / f"{name}.yaml"
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+            # written whole, then renamed: ranks of a data-parallel launch (or two runs sharing
+            # the cache) wrap the same task at once, and none may read a half-written file
+            tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
 
 
 def _aggregates(own: Any) -> list[dict[str, Any]]:
