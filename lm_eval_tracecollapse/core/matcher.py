@@ -94,12 +94,16 @@ def hop_search(pattern: re.Pattern[str], anchor: str | None, s: str, start: int,
 class Finder:
     """Find the first of one or more literal delimiters, honouring the family's case rule."""
 
-    __slots__ = ("_anchor", "_regex", "length", "text")
+    __slots__ = ("_anchor", "_canon", "_regex", "length", "text")
 
     def __init__(self, words: str | tuple[str, ...], case_sensitive: bool) -> None:
         words = (words,) if isinstance(words, str) else words
         self.text = words[0]
         self.length = len(words[0]) if len(words) == 1 else -1
+        # the first word as written, tried with startswith before the regex: safe unless another
+        # word extends it (the longest match wins at a position)
+        folded = words[0].lower()
+        self._canon = -1 if any(w.lower().startswith(folded) for w in words[1:]) else len(words[0])
         firsts = {w[0] for w in words} if case_sensitive else {w[0].lower() for w in words}
         single_exact = case_sensitive and len(words) == 1
         self._regex = None if single_exact else re.compile(literal_pattern(list(words), fold=not case_sensitive))
@@ -109,12 +113,12 @@ class Finder:
     def find(self, s: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:
         """``(start, end)`` of the first occurrence in ``s[start:end]``, or None.
 
-        The hot path of every parse: :func:`hop_search` inlined, and a single
+        The hot path of every parse: :func:`hop_search` inlined, and the first
         delimiter's canonical spelling tried with ``startswith`` before the regex.
         """
         if end is None:
             end = len(s)
-        regex, anchor, text, n = self._regex, self._anchor, self.text, self.length
+        regex, anchor, text, n = self._regex, self._anchor, self.text, self._canon
         if regex is None:
             i = s.find(text, start, end)
             return None if i < 0 else (i, i + n)
@@ -412,5 +416,6 @@ _compiled = _Compiled()
 
 
 def compiled() -> _Compiled:
-    """The compiled matchers for the current registry."""
-    return _compiled.refresh()
+    """The compiled matchers for the current registry (every parse asks: the check is inlined)."""
+    c = _compiled
+    return c if c.generation == _formats._generation else c.refresh()

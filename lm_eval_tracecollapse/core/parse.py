@@ -256,6 +256,8 @@ def parse_trace(
         _check_str(finish_reason, "finish_reason", optional=True)
         length_cut = finish_reason.lower() == "length"
     c = compiled()
+    if prompt is None and prefilled is None and fmt == "auto":  # the common call: nothing to resolve
+        return _parse_auto(c, response, False, length_cut)
     family, is_prefilled = _resolve(c, prompt, fmt, prefilled)
     if family is not None:
         return _parse_family(family, response, is_prefilled, length_cut)
