@@ -24,7 +24,12 @@ from lm_eval_tracecollapse.harness.grader_filters import CodeExecFilter
 from lm_eval_tracecollapse.scoring import code as code_mod
 from lm_eval_tracecollapse.scoring.code import SandboxUnavailable, extract_code, run_many, run_tests
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux")
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux"),
+    # which limit a hostile answer meets first (memory or time) and the batch's bound depend on
+    # having the CPUs: run alone, after the parallel run (make test)
+    pytest.mark.serial,
+]
 
 CHECK = "def check(f):\n    assert f(2, 3) == 5\n    assert f(-1, 1) == 0\n"
 GOOD = "def add(a, b):\n    return a + b\n"
@@ -515,7 +520,6 @@ def test_missing_interpreter_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
         run_tests(GOOD, CHECK, "add", timeout=3)
 
 
-@pytest.mark.serial  # timed: run alone, after the parallel run (make test)
 def test_parsing_is_linear() -> None:
     start = time.perf_counter()
     assert extract_code("```" + " " * 64000) == "```" + " " * 64000
