@@ -26,3 +26,13 @@ if _workers > 1:
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _workers)))
     if "torch" in sys.modules:  # imported before this file: set its pool directly
         sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+#: test files that run for minutes on one worker: collected first, so pytest-xdist hands each
+#: to a worker at the start rather than last (with --dist loadfile a file stays on one worker,
+#: and one started late ends the run alone)
+LONG_FIRST = ("test_engines_live.py",)
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    items.sort(key=lambda item: item.path.name not in LONG_FIRST)  # stable: the rest keep their order

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import math
+import resource
 import subprocess
 import sys
 import time
@@ -409,15 +410,15 @@ def test_humaneval_64(hub_root: tuple[Path, dict[str, str]], replies: Path) -> N
         assert row[f"pass@{k}_stderr,create_test"] == pytest.approx(abs(per_doc[0] - per_doc[1]) / 2), k
 
 
-@pytest.mark.serial  # timed: run alone, after the parallel run (make test)
 def test_wrapping_on_the_fly_adds_under_5_s_of_start_up(hub_root: tuple[Path, dict[str, str]]) -> None:
     """``--tasks bbh_cot_zeroshot_tc`` (27 subtasks wrapped on the fly) against ``--tasks
     bbh_cot_zeroshot``, lm-eval's dummy model, one document each.
 
     The first run warms the task-index cache (``$TRACECOLLAPSE_CACHE``: indexing lm-eval's
     tasks takes about 10 s once per lm-eval install) and the wrapper folder; it is not timed.
-    Each is then timed twice, interleaved, and the fastest of each compared (this machine may
-    be shared: a single run varies by seconds).
+    Each is then timed twice, interleaved, and the fastest of each compared.  The time is the
+    CPU seconds a run takes (user + system, with its children): the start-up's own work, which
+    other processes on the machine do not stretch, so this runs beside the other tests.
     """
     root, env = hub_root
     args = ["--model", "dummy", "--limit", "1", "--tasks"]
@@ -425,7 +426,10 @@ def test_wrapping_on_the_fly_adds_under_5_s_of_start_up(hub_root: tuple[Path, di
     times: dict[str, list[float]] = {"bbh_cot_zeroshot": [], "bbh_cot_zeroshot_tc": []}
     for _ in range(2):
         for tasks in times:
-            times[tasks].append(_tracecollapse([*args, tasks], env, root)[0])
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            _tracecollapse([*args, tasks], env, root)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            times[tasks].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     plain, wrapped = min(times["bbh_cot_zeroshot"]), min(times["bbh_cot_zeroshot_tc"])
-    print(f"start-up: plain {times['bbh_cot_zeroshot']} s, wrapped {times['bbh_cot_zeroshot_tc']} s")
+    print(f"start-up, CPU seconds: plain {times['bbh_cot_zeroshot']}, wrapped {times['bbh_cot_zeroshot_tc']}")
     assert wrapped - plain < 5.0, times
