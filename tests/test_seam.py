@@ -41,7 +41,7 @@ LAYERS = {
     "demo": 6,
 }
 #: top-level modules any layer may use (no import of ours beyond the package's own leaves)
-LEAVES = {"locations", "paper_data"}
+LEAVES = {"atomic", "locations", "paper_data"}
 
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:

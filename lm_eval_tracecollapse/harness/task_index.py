@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ..atomic import write_text_atomic
 from . import compat
 
 __all__ = [
@@ -185,9 +186,7 @@ def _root_index(root: Path) -> dict[str, IndexEntry]:
     entries = _entries(root)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({n: asdict(e) for n, e in entries.items()}, default=str), encoding="utf-8")
-        tmp.replace(path)
+        write_text_atomic(path, json.dumps({n: asdict(e) for n, e in entries.items()}, default=str))
     except OSError:  # a read-only home: the index still works, only uncached
         pass
     return entries

@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from ..atomic import write_text_atomic
 from ..metrics.failure_kinds import EXTRA_METRICS
 from ..metrics.trace_rates import METRICS
 from .task_index import IndexEntry, cache_dir, task_index
@@ -188,11 +188,8 @@ class _Writer:
     def _save(self, name: str, text: str) -> None:
         path = self.out / f"{name}.yaml"
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            # written whole, then renamed: ranks of a data-parallel launch (or two runs sharing
-            # the cache) wrap the same task at once, and none may read a half-written file
-            tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
+            # ranks of a data-parallel launch (or two runs sharing the cache) wrap the same task at once
+            write_text_atomic(path, text)
 
 
 def _aggregates(own: Any) -> list[dict[str, Any]]:

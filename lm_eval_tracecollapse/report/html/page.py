@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -26,6 +25,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from ...atomic import write_text_atomic
 from ...samples.records import DocRecord, Problems
 from ...samples.runs import Run
 from ..curves import Curves, find_curves
@@ -205,8 +205,6 @@ def write_page(
         page = build_page(data, summaries, comparisons, texts, curves=curves, curve_sources=curve_sources, gate=banner)
         bar.update()
         bar.set_postfix_str(f"writing {out.name} ({len(page) / 1e6:.1f} MB)")
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        tmp.write_text(page, encoding="utf-8")
-        tmp.replace(out)
+        write_text_atomic(out, page)
         bar.update()
     return out, comparisons
