@@ -73,8 +73,13 @@ def _eval(argv: list[str]) -> None:
     warning = stock_api_warning(str(getattr(args, "model", "")), tasks)
     if warning:  # before generation: the run would count every served trace as missing
         print(f"tracecollapse eval: warning: {warning}", file=sys.stderr)
+    from .harness.task_index import lm_eval_entries
+
     try:
-        cli.execute(args)
+        # lm-eval's TaskManager indexes its 14,000 YAMLs on every run (about 5 s): each
+        # unchanged folder's index is read from our cache instead (the same entries)
+        with compat.cached_index_builds(lm_eval_entries):
+            cli.execute(args)
     except (ValueError, FileNotFoundError, ImportError) as exc:
         # a bad task, option, file or missing package: its one line, not 30-60 lines of
         # lm-eval's traceback first (TRACECOLLAPSE_TRACEBACK=1 shows them)

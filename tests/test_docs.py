@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testenv import REPO, run_tracecollapse
+from testenv import REPO, run_tracecollapse, seeded_cache
 
 #: docs/study.md is being written by the study's author; its commands are tested in tests/test_study.py
 UNMARKED_OK = {"docs/study.md"}
@@ -128,7 +128,7 @@ class _Parsed(Exception):
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("tc_cache")
+    return seeded_cache(tmp_path_factory.mktemp("tc_cache"))
 
 
 def _parse_tracecollapse(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> argparse.Namespace:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from testenv import json_task_yaml, offline_env
+from testenv import json_task_yaml, offline_env, seeded_cache
 
 # valid right, empty right, missing wrong
 REPLIES = ["<think>6*7 = 42.</think>#### 42", "<think>\n</think>#### 7", "#### 5"]
@@ -34,7 +34,7 @@ def _run(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
         cmd = [str(Path(sys.executable).parent / "lm_eval"), *argv[1:]]
     else:
         cmd = [sys.executable, "-m", "lm_eval_tracecollapse", *argv]
-    env = offline_env(TRACECOLLAPSE_CACHE=root / "cache", TQDM_DISABLE="1")
+    env = offline_env(TRACECOLLAPSE_CACHE=seeded_cache(root / "cache"), TQDM_DISABLE="1")
     return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
 
 

@@ -38,7 +38,7 @@ from typing import Any
 
 import offline_hub as hub  # registered by conftest.py
 import pytest
-from testenv import E, M, Reply, T, V, close, pooled_row, sample_status
+from testenv import E, M, Reply, T, V, close, pooled_row, sample_status, seeded_cache
 
 pytestmark = pytest.mark.slow
 
@@ -170,7 +170,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     root = tmp_path_factory.mktemp("longbench_slr")
     hub.write_offline_hub(root, [(repo, cfg, json.loads((FIX / f).read_text())) for repo, cfg, f in DATA.values()])
     hub.write_slr_judge(root)
-    env = {**hub.offline_env(root), "TRACECOLLAPSE_CACHE": str(root / "tc_cache"), "TQDM_DISABLE": "1"}
+    env = {**hub.offline_env(root), "TRACECOLLAPSE_CACHE": str(seeded_cache(root / "tc_cache")), "TQDM_DISABLE": "1"}
     stock = _start(tasks, _write_replies(root / "stock.jsonl", tasks, "", True), root / "out_stock", env, root)
     traced_replies = _write_replies(root / "tc.jsonl", tasks, "_tc", False)
     traced = _start([t + "_tc" for t in tasks], traced_replies, root / "out_tc", env, root)

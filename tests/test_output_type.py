@@ -6,17 +6,16 @@ serves an entry read the old way (a missing key as loglikelihood)."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from testenv import seeded_cache
 
 from lm_eval_tracecollapse.cli import main
 from lm_eval_tracecollapse.harness import task_index as task_index_module
 from lm_eval_tracecollapse.harness.task_index import (
     default_output_type,
     index_file,
-    lm_eval_tasks_dir,
     task_index,
 )
 from lm_eval_tracecollapse.harness.wrap import resolve_wrapped, write_wrappers
@@ -37,15 +36,11 @@ def _folder(root: Path) -> Path:
 
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh ``$TRACECOLLAPSE_CACHE`` holding a copy of lm-eval's own index from the shared
-    cache (the sweep's and the doctests'), so no test indexes lm-eval's 14,000 YAMLs again."""
-    task_index()  # lm-eval's own index in the shared cache (built once, then read)
-    shared = index_file(lm_eval_tasks_dir())
-    monkeypatch.setenv("TRACECOLLAPSE_CACHE", str(tmp_path / "cache"))
-    if shared.is_file():  # a read-only home keeps no cache: then it is indexed here
-        index_file(lm_eval_tasks_dir()).parent.mkdir(parents=True)
-        shutil.copy(shared, index_file(lm_eval_tasks_dir()))
-    return tmp_path / "cache"
+    """A fresh ``$TRACECOLLAPSE_CACHE`` holding lm-eval's own index from the shared cache (the
+    sweep's and the doctests'), so no test indexes lm-eval's 14,000 YAMLs again."""
+    cache = seeded_cache(tmp_path / "cache")
+    monkeypatch.setenv("TRACECOLLAPSE_CACHE", str(cache))
+    return cache
 
 
 def test_the_default_is_lm_evals_own() -> None:

@@ -43,7 +43,7 @@ from typing import Any
 
 import offline_hub as hub  # registered by conftest.py
 import pytest
-from testenv import NA, pooled_row
+from testenv import NA, pooled_row, seeded_cache
 
 HERE = Path(__file__).resolve().parent
 
@@ -253,7 +253,7 @@ def _replay_args(path: Path, tasks: list[str], out: Path) -> list[str]:
 def hub_root(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     root = hub.write_offline_hub(tmp_path_factory.mktemp("stock_e2e"))
     env = hub.offline_env(root)
-    env["TRACECOLLAPSE_CACHE"] = str(root / "tc_cache")  # the task index and on-the-fly wrappers
+    env["TRACECOLLAPSE_CACHE"] = str(seeded_cache(root / "tc_cache"))  # the task index and on-the-fly wrappers
     return root, env
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import offline_hub as hub  # registered by conftest.py
 import pytest
-from testenv import E, M, Reply, T, V, close, pooled_row
+from testenv import E, M, Reply, T, V, close, pooled_row, seeded_cache
 
 pytestmark = pytest.mark.slow
 
@@ -141,7 +141,11 @@ def hub_root(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     """The four tasks' data where lm-eval's unchanged YAMLs find it offline, and the environment."""
     root = tmp_path_factory.mktemp("stock_exact")
     hub.write_offline_hub(root, [(repo, cfg, json.loads((FIX / f).read_text())) for repo, cfg, f, _ in DATA.values()])
-    return root, {**hub.offline_env(root), "TRACECOLLAPSE_CACHE": str(root / "tc_cache"), "TQDM_DISABLE": "1"}
+    return root, {
+        **hub.offline_env(root),
+        "TRACECOLLAPSE_CACHE": str(seeded_cache(root / "tc_cache")),
+        "TQDM_DISABLE": "1",
+    }
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from testenv import offline_env
+from testenv import offline_env, seeded_cache
 
 from lm_eval_tracecollapse import parse_trace
 from lm_eval_tracecollapse.builtin.data import hard_item, response
@@ -71,7 +71,7 @@ def test_hf_model_traces_run_past_the_tasks_stop_strings(tmp_path: Path, monkeyp
     cmd += ["--model_args", f"pretrained={ckpt},dtype=float32", "--device", "cpu", "--batch_size", "12"]
     cmd += ["--include_path", str(tasks), "--tasks", "hard_stops,hard_stops_tc", "--log_samples"]
     cmd += ["--output_path", str(out)]
-    env = offline_env(TRACECOLLAPSE_CACHE=tmp_path / "cache")
+    env = offline_env(TRACECOLLAPSE_CACHE=seeded_cache(tmp_path / "cache"))
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
 

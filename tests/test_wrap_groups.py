@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testenv import json_task_yaml, offline_env, replay_eval
+from testenv import json_task_yaml, offline_env, replay_eval, seeded_cache
 
 from lm_eval_tracecollapse.harness.wrap import write_wrappers
 
@@ -79,7 +79,7 @@ def _check(res: dict[str, Any]) -> None:
 
 def test_cli_wraps_a_users_group_on_the_fly(tmp_path: Path) -> None:
     mine, gens = _user_dir(tmp_path), _replies(tmp_path)
-    env = offline_env(TRACECOLLAPSE_CACHE=tmp_path / "cache")
+    env = offline_env(TRACECOLLAPSE_CACHE=seeded_cache(tmp_path / "cache"))
     cmd = [sys.executable, "-m", "lm_eval_tracecollapse", "eval", "--model", "tc_replay"]
     cmd += ["--model_args", f"path={gens}", "--include_path", str(mine), "--tasks", "ug_tc"]
     cmd += ["--output_path", str(tmp_path / "out")]
@@ -188,7 +188,7 @@ def test_a_tag_wraps_as_a_tag(tmp_path: Path) -> None:
 
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = offline_env(TRACECOLLAPSE_CACHE=tmp_path / "cache")
+    env = offline_env(TRACECOLLAPSE_CACHE=seeded_cache(tmp_path / "cache"))
     cmd = [sys.executable, "-m", "lm_eval_tracecollapse", "eval", "--model", "tc_replay", *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -55,11 +56,29 @@ def json_task_yaml(
     )
 
 
+def seeded_cache(cache: Path) -> Path:
+    """``cache``, a test's own ``$TRACECOLLAPSE_CACHE``, holding lm-eval's own task index (ours
+    and lm-eval's entries) copied from the shared cache, where it is built once per lm-eval
+    install: a run there does not index lm-eval's 14,000 YAMLs again (about 5 s), and indexes
+    the test's own folders as a user's first run does."""
+    from lm_eval_tracecollapse.harness.task_index import entries_file, index_file, lm_eval_tasks_dir, task_index
+
+    root = lm_eval_tasks_dir()
+    shared = [index_file(root), entries_file(root)]
+    if not all(f.is_file() for f in shared):
+        task_index()  # builds both in the shared cache
+    (cache / "index").mkdir(parents=True, exist_ok=True)
+    for f in shared:
+        if f.is_file():  # a read-only home keeps no cache: then the run indexes lm-eval's tasks
+            shutil.copyfile(f, cache / "index" / f.name)
+    return cache
+
+
 def run_tracecollapse(argv: list[str], tmp: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
     """``tracecollapse ARGV...`` run from the repository root as a user would, with its own
     cache under ``tmp`` and no progress bars; the caller checks the result."""
     assert argv[0] == "tracecollapse", argv
-    env = {**os.environ, "TRACECOLLAPSE_CACHE": str(tmp / "cache"), "TQDM_DISABLE": "1"}
+    env = {**os.environ, "TRACECOLLAPSE_CACHE": str(seeded_cache(tmp / "cache")), "TQDM_DISABLE": "1"}
     return subprocess.run(
         [sys.executable, "-m", "lm_eval_tracecollapse", *argv[1:]],
         cwd=REPO,
@@ -77,7 +96,7 @@ def replay_eval(gens: Path, include: Path, tasks: str, root: Path) -> subprocess
     cmd = [sys.executable, "-m", "lm_eval_tracecollapse", "eval", "--model", "tc_replay"]
     cmd += ["--model_args", f"path={gens}", "--include_path", str(include), "--tasks", tasks]
     cmd += ["--output_path", str(root / "out"), "--log_samples"]
-    env = offline_env(TRACECOLLAPSE_CACHE=root / "cache")
+    env = offline_env(TRACECOLLAPSE_CACHE=seeded_cache(root / "cache"))
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     return run

@@ -13,6 +13,7 @@ lm-eval name (0.4.13)                      what for                             
 ``Group._discover_filters_for_metric``     a group entry without ``filter_list``          :mod:`.groups`
 ``tasks._yaml_loader._import_func_in_yml`` a base task's ``!function`` hooks              :mod:`.task`
 ``tasks._index.TaskIndex``                 lm-eval's own task index (``wrap``, ``_tc``)    :mod:`.task_index`
+``tasks._index.TaskIndex.build``           its folders' indexes read from our cache       :mod:`.run`, ``cli.py``
 ``_cli.HarnessCLI``                        ``tracecollapse eval`` is lm-eval's CLI        ``cli.py``
 =========================================  =============================================  =====================
 
@@ -22,6 +23,10 @@ rows recomputed), by :func:`install_group_hooks`, only when a traced task or our
 of every lm-eval function we wrap, or copied from (``TemplateAPI.model_call`` and
 ``amodel_call`` in :mod:`.models.api`), per lm-eval version we test; a test fails with
 "re-check the hook" when an lm-eval release changes one.
+
+``TaskIndex.build`` is *replaced* only inside :func:`cached_index_builds` (``tracecollapse
+eval``, :func:`.run.task_manager`), and only when its source is one recorded in ``HOOKED``;
+with any other lm-eval, lm-eval's own build runs there (slower, the same index).
 
 A missing name raises :class:`LmEvalCompatError` where it is needed (the first traced
 task build, group aggregation, ``wrap``), naming the installed lm-eval version and what
@@ -41,6 +46,7 @@ import hashlib
 import importlib
 import importlib.metadata
 import inspect
+import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -52,6 +58,7 @@ __all__ = [
     "LmEvalCompatError",
     "argv",
     "build_task_index",
+    "cached_index_builds",
     "check_all",
     "discover_filters",
     "harness_cli",
@@ -72,6 +79,7 @@ HOOKED: dict[str, dict[str, str]] = {
     "lm_eval.evaluator_utils:stderr_for_metric": {"0.4.12": "032ff2af80490485", "0.4.13": "410e80f7078e0da2"},
     "lm_eval.models.api_models:TemplateAPI.model_call": {"0.4.12": "cc8d19bbfe286542", "0.4.13": "22b3bab9ca2bbd71"},
     "lm_eval.models.api_models:TemplateAPI.amodel_call": {"0.4.12": "78f11f3ed7899e48", "0.4.13": "e2d2d09226fcd643"},
+    "lm_eval.tasks._index:TaskIndex.build": {"0.4.12": "9ebd61be6daa4344", "0.4.13": "9ebd61be6daa4344"},
 }
 
 _lock = threading.Lock()
@@ -186,9 +194,72 @@ def import_yaml_function(spec: str, base_dir: Path) -> Any:
     return require("tasks._yaml_loader._import_func_in_yml")(spec, base_dir)
 
 
+_BUILD = "lm_eval.tasks._index:TaskIndex.build"
+_index_depth = 0
+
+
+def _lm_eval_build() -> Callable[..., dict[str, Any]]:
+    build = require("tasks._index.TaskIndex.build")
+    return getattr(build, "__wrapped__", build)  # lm-eval's own, also inside cached_index_builds
+
+
 def build_task_index(root: Path) -> dict[str, Any]:
     """lm-eval's own index of the task folder ``root`` (name -> entry with kind, cfg, yaml_path, tags)."""
-    return dict(require("tasks._index.TaskIndex").build([root]))
+    return dict(_lm_eval_build()([root]))
+
+
+@contextlib.contextmanager
+def cached_index_builds(root_entries: Callable[[Path], dict[str, Any]]) -> Iterator[bool]:
+    """Inside the block, lm-eval's ``TaskIndex.build(paths)`` (what every ``TaskManager`` runs
+    first: 14,000 YAMLs parsed, about 5 s) takes each folder's entries from
+    ``root_entries(folder)`` and merges them as lm-eval does: folders in order, a later
+    folder's name replacing an earlier one's with lm-eval's warning.  ``root_entries`` must
+    return what ``build_task_index(folder)`` returns, as new objects (lm-eval may change them).
+
+    Yields whether the cache is in use: False with an lm-eval whose ``TaskIndex.build`` is
+    missing or not one recorded in :data:`HOOKED` (then lm-eval's own build runs, the same
+    index).  Restored when the outermost block ends.
+    """
+    global _index_depth
+    try:
+        cls = require("tasks._index.TaskIndex")
+        original = _lm_eval_build()
+        checked = source_hash(_BUILD) in HOOKED[_BUILD].values()
+    except (LmEvalCompatError, ImportError, AttributeError, OSError, TypeError):
+        checked = False  # an lm-eval without this index (0.5's moved it): its TaskManager as it is
+    if not checked:
+        yield False
+        return
+    log = logging.getLogger(original.__module__)
+
+    def build(paths: Any, *, resolve_includes: bool = True) -> dict[str, Any]:
+        if not resolve_includes:
+            return dict(original(paths, resolve_includes=False))
+        index: dict[str, Any] = {}
+        for root in paths:
+            for name, entry in root_entries(Path(root)).items():
+                if name in index:  # lm-eval's words (TaskIndex.build)
+                    log.warning(
+                        "Task '%s' from %s overrides existing task from %s",
+                        name,
+                        entry.yaml_path,
+                        index[name].yaml_path,
+                    )
+                index[name] = entry
+        return index
+
+    build.__wrapped__ = original  # type: ignore[attr-defined]
+    with _lock:
+        if _index_depth == 0:
+            cls.build = staticmethod(build)
+        _index_depth += 1
+    try:
+        yield True
+    finally:
+        with _lock:
+            _index_depth -= 1
+            if _index_depth == 0:
+                cls.build = staticmethod(original)
 
 
 # ---- the command line ------------------------------------------------------------------------

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ..locations import task_yamls_dir
+from . import compat
 from .registry import register
+from .task_index import lm_eval_entries
 
 __all__ = ["evaluate_and_save", "generation_request", "hf_model", "load_model", "task_manager"]
 
@@ -30,12 +32,16 @@ def task_manager(
     ours: Path | None = None,
 ) -> Any:
     """An lm-eval ``TaskManager`` over our task YAMLs (``ours``, default all of ``task_yamls/``)
-    and ``include_path`` (yours, after ours), with lm-eval's own tasks unless told not to."""
+    and ``include_path`` (yours, after ours), with lm-eval's own tasks unless told not to;
+    each folder's index read from our cache when it is unchanged (:func:`.task_index.lm_eval_entries`)."""
     from lm_eval.tasks import TaskManager
 
     register()
     include: list[str | Path] = [str(ours or task_yamls_dir()), *map(str, include_path)]
-    return TaskManager(include_path=include, include_defaults=include_defaults, metadata=dict(metadata or {}) or None)
+    with compat.cached_index_builds(lm_eval_entries):
+        return TaskManager(
+            include_path=include, include_defaults=include_defaults, metadata=dict(metadata or {}) or None
+        )
 
 
 def evaluate_and_save(

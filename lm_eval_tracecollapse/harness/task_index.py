@@ -6,8 +6,10 @@ lm-eval builds its index by parsing every YAML under its ``tasks/`` folder and t
 wrapping needs — kind, YAML path, tags, ``output_type``, and a group's member list
 and ``aggregate_metric_list`` — in a JSON file keyed by the lm-eval version, the
 folder and a fingerprint of its YAML files (count, newest mtime, total size), so an
-edited folder is indexed again.  The cache lives in ``$TRACECOLLAPSE_CACHE`` (default
-``~/.cache/lm_eval_tracecollapse``).
+edited folder is indexed again.  Beside it, :func:`lm_eval_entries` keeps lm-eval's own
+entries of each folder (a pickle), which lm-eval's ``TaskManager`` reads instead of parsing
+the YAMLs again inside ``tracecollapse eval`` (:func:`.compat.cached_index_builds`).  The
+cache lives in ``$TRACECOLLAPSE_CACHE`` (default ``~/.cache/lm_eval_tracecollapse``).
 
 A task's ``output_type`` is the one lm-eval itself builds it with: its YAML's, ``include:``
 files merged by lm-eval's loader, else ``TaskConfig``'s default (:func:`default_output_type`;
@@ -25,12 +27,13 @@ import functools
 import hashlib
 import json
 import os
+import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..atomic import write_text_atomic
+from ..atomic import write_bytes_atomic, write_text_atomic
 from . import compat
 
 __all__ = [
@@ -39,7 +42,9 @@ __all__ = [
     "cache_dir",
     "default_output_type",
     "effective_output_type",
+    "entries_file",
     "index_file",
+    "lm_eval_entries",
     "lm_eval_tasks_dir",
     "task_index",
 ]
@@ -129,10 +134,56 @@ def _fingerprint(root: Path) -> str:
     return f"{count}-{size}-{newest}"
 
 
+def _key(root: Path, *parts: str) -> str:
+    """The cache key of ``root``: our entry format, lm-eval's version, the folder, its fingerprint."""
+    import lm_eval
+
+    version = getattr(lm_eval, "__version__", "?")
+    return hashlib.sha256("|".join([str(_FORMAT), version, *parts, _fingerprint(root)]).encode()).hexdigest()[:24]
+
+
+def entries_file(root: Path) -> Path:
+    """The cache file of lm-eval's own entries for ``root`` (:func:`lm_eval_entries`).
+
+    Example:
+        >>> entries_file(lm_eval_tasks_dir()).name.endswith(".entries.pickle")
+        True
+    """
+    return cache_dir() / "index" / f"{_key(root, str(root), os.path.abspath(root))}.entries.pickle"
+
+
+def lm_eval_entries(root: Path) -> dict[str, Any]:
+    """lm-eval's own ``TaskIndex.build([root])``, read from a pickle in the cache when the
+    folder is unchanged (0.4 s for lm-eval's 14,683 entries instead of about 5 s): the
+    entries lm-eval's ``TaskManager`` is given inside ``tracecollapse eval`` and
+    :func:`.run.task_manager` (:func:`.compat.cached_index_builds`).
+
+    The key holds ``root`` as given, so an entry's ``yaml_path`` (relative under a relative
+    folder) is the one lm-eval's own build gives.  The file is ours, in the user's cache
+    (``$TRACECOLLAPSE_CACHE``), as trusted as the package itself.
+    """
+    path = entries_file(root)
+    try:
+        with path.open("rb") as f:
+            loaded = pickle.load(f)
+        if isinstance(loaded, dict):
+            return loaded
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError, TypeError):
+        pass  # none yet, or another lm-eval's: indexed again
+    entries = compat.build_task_index(root)
+    try:
+        data = pickle.dumps(entries, protocol=pickle.HIGHEST_PROTOCOL)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, data)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        pass  # a read-only home, or a YAML value pickle cannot hold: only uncached
+    return entries
+
+
 def _entries(root: Path) -> dict[str, IndexEntry]:
     """lm-eval's index of ``root`` (each YAML loaded with its ``include:`` files merged)."""
     out: dict[str, IndexEntry] = {}
-    for name, e in compat.build_task_index(root).items():
+    for name, e in lm_eval_entries(root).items():
         cfg = e.cfg or {}
         kind = _KINDS.get(e.kind.name)
         if kind is None:
@@ -167,11 +218,7 @@ def index_file(root: Path) -> Path:
         >>> index_file(lm_eval_tasks_dir()).parent == cache_dir() / "index"
         True
     """
-    import lm_eval
-
-    version = getattr(lm_eval, "__version__", "?")
-    key = hashlib.sha256(f"{_FORMAT}|{version}|{root.resolve()}|{_fingerprint(root)}".encode()).hexdigest()[:24]
-    return cache_dir() / "index" / f"{key}.json"
+    return cache_dir() / "index" / f"{_key(root, str(root.resolve()))}.json"
 
 
 def _root_index(root: Path) -> dict[str, IndexEntry]:
