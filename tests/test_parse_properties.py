@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lm_eval_tracecollapse import TraceStatus, list_formats, parse_trace
+from lm_eval_tracecollapse.core.literals import literal_pattern
 
 # fragments that make the parser's life hard: every family's delimiters, their
 # prefixes, case variants, wrappers and implicit closes, mixed with free text
@@ -177,3 +179,23 @@ def test_batch_equals_one_by_one(responses: list[str], prompt: str | None, fmt: 
 
     one_by_one = [parse_trace(r, prompt, fmt, prefilled=prefilled) for r in responses]
     assert parse_traces(responses, prompt, fmt, prefilled=prefilled) == one_by_one
+
+
+_LETTERS = "<|/abAB["
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    words=st.lists(st.text(alphabet=_LETTERS, min_size=1, max_size=4), min_size=1, max_size=16),
+    text=st.text(alphabet=_LETTERS, max_size=40),
+    fold=st.booleans(),
+)
+def test_a_guarded_trie_matches_as_the_plain_alternation(words: list[str], text: str, fold: bool) -> None:
+    """The trie of literal delimiters, with its lookahead guards where six or more
+    alternatives branch, matches at every position exactly what the plain alternation of the
+    words (longest first; either case with ``fold``) matches."""
+    ours = re.compile(literal_pattern(words, fold=fold))
+    plain = re.compile("|".join(map(re.escape, sorted(set(words), key=len, reverse=True))), re.I if fold else 0)
+    for i in range(len(text) + 1):
+        a, b = ours.match(text, i), plain.match(text, i)
+        assert (a and a.span()) == (b and b.span()), (i, ours.pattern)

@@ -15,45 +15,7 @@ from dataclasses import dataclass
 
 from . import formats as _formats
 from .formats import ReasoningFormat
-
-
-def _char(ch: str, fold: bool) -> str:
-    """Regex source for one character; with ``fold``, a class of its two cases."""
-    lo, up = ch.lower(), ch.upper()
-    if fold and lo != up and len(lo) == 1 and len(up) == 1:
-        return f"[{re.escape(lo)}{re.escape(up)}]"
-    return re.escape(ch)
-
-
-def literal_pattern(words: list[str], fold: bool = False) -> str:
-    """Regex source matching any of ``words``, factored as a trie (longest first).
-
-    With ``fold``, letters match in either case through character classes (simple
-    case mapping), which the regex engine scans faster than ``re.IGNORECASE``.
-
-    >>> literal_pattern(["<think>", "<thinking>"])
-    '<think(?:>|ing>)'
-    >>> literal_pattern(["</a>"], fold=True)
-    '</[aA]>'
-    """
-    trie: dict[str, dict] = {}
-    for word in words:
-        node = trie
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def build(node: dict[str, dict]) -> str:
-        alts = [_char(ch, fold) + build(child) for ch, child in sorted(node.items()) if ch]
-        if not alts:
-            return ""
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        if "" in node:
-            body = "(?:" + body + ")?"
-        return body
-
-    return build(trie)
-
+from .literals import GUARDED, cases, char_source, guard, literal_pattern
 
 #: keep hopping between candidates (after the first few) only while they are sparser
 #: than one per this many characters; denser text goes to the regex engine's own
@@ -147,7 +109,7 @@ class Finder:
         >>> Finder("<think>", True).can_end_with(">"), Finder("[THINK]", False).can_end_with("k")
         (True, False)
         """
-        return self.length > 0 and re.fullmatch(_char(self.text[-1], self._regex is not None), ch) is not None
+        return self.length > 0 and re.fullmatch(char_source(self.text[-1], self._regex is not None), ch) is not None
 
     def match(self, s: str, pos: int) -> int:
         """End of the delimiter if one occurs exactly at ``pos``, else -1."""
@@ -293,12 +255,22 @@ class AutoScanner:
             lead, cut = (re.escape(anchor), 1) if anchor is not None else ("", 0)
             branches = []
             for (cs, prefix), words in sorted(parts.items(), key=lambda kv: -len(kv[0][1])):
-                body = literal_pattern([w[cut:] for w in words], fold=not cs)
-                if prefix:
-                    body = f"(?<={literal_pattern([prefix + words[0][:cut]], fold=not cs)})(?:{body})"
+                body = literal_pattern([w[cut:] for w in words], fold=not cs, root_guard=False)
+                if prefix:  # the word first, then the letters before it: a lookbehind only where the word is
+                    body = "|".join(
+                        f"{literal_pattern([w[cut:]], fold=not cs)}(?<={literal_pattern([prefix + w], fold=not cs)})"
+                        for w in words
+                    )
                 branches.append(body)
             has_back = any(prefix for _, prefix in parts)
-            self._patterns.append((re.compile(lead + "(?:" + "|".join(branches) + ")"), anchor, has_back))
+            # one guard for the group, before its branches (each family's next character in the
+            # cases its branch matches; none if a delimiter is the lead alone)
+            words_cs = [(w, cs) for (cs, _), words in parts.items() for w in words]
+            nexts = {c for w, cs in words_cs if len(w) > cut for c in cases(w[cut], not cs)}
+            alternatives = {w[cut].lower() for w, _ in words_cs if len(w) > cut}
+            many = len(alternatives) >= GUARDED and all(len(w) > cut for w, _ in words_cs)
+            led = guard(nexts) if many else ""
+            self._patterns.append((re.compile(lead + led + "(?:" + "|".join(branches) + ")"), anchor, has_back))
         for whole in self._whole.values():
             whole.sort(key=lambda w: -len(w[0]))
         #: first character of a response -> the group patterns that may match right there
