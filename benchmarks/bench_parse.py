@@ -127,6 +127,8 @@ def adversarial_inputs(size: int) -> dict[str, str]:
         '"<think>x</think>" + "</think>" * k': "<think>x" + "</think>" * (size // 8),
         '"[THINK" * k': "[THINK" * (size // 6),
         '"<|" * k': "<|" * (size // 2),
+        '"<t" * k': "<t" * (size // 2),
+        '"[" * k': "[" * size,
         '"a" * k (no delimiter)': "a" * size,
     }
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from lm_eval_tracecollapse import TraceStatus, list_formats, parse_trace
 from lm_eval_tracecollapse.core.literals import literal_pattern
+from lm_eval_tracecollapse.core.matcher import compiled, hop_search
 
 # fragments that make the parser's life hard: every family's delimiters, their
 # prefixes, case variants, wrappers and implicit closes, mixed with free text
@@ -199,3 +200,26 @@ def test_a_guarded_trie_matches_as_the_plain_alternation(words: list[str], text:
     for i in range(len(text) + 1):
         a, b = ours.match(text, i), plain.match(text, i)
         assert (a and a.span()) == (b and b.span()), (i, ours.pattern)
+
+
+_PIECES = [
+    *["<", "<", "<|", "</", "<t", "<T", "[", "[/", "think>", "THINK]", "hink>", "|>", "channel|>", "message|>"],
+    *["to=self", "x", " ", "<think>", "</think>", "<|channel|>analysis<|message|>", "[THINK]", "<|message|>"],
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.sampled_from(_PIECES), max_size=120), pad=st.integers(0, 3))
+def test_packed_text_finds_what_the_group_regex_finds(pieces: list[str], pad: int) -> None:
+    """On text packed with a delimiter's first character, the auto scanner searches with one
+    regex per leading pair (``"<|"``, ``"<t"``, ``"<T"``...): it finds exactly the match the
+    group's one regex finds, from every start."""
+    text = "<" * pad + "".join(pieces)
+    auto = compiled().auto
+    for pattern, anchor, _, dense in auto._patterns:
+        if dense is None:
+            continue
+        for start in range(0, len(text) + 1, 7):
+            got = hop_search(pattern, anchor, text, start, len(text), dense, auto._max_len)
+            want = pattern.search(text, start, len(text))
+            assert (got and (got.span(), got.group())) == (want and (want.span(), want.group())), (anchor, start)

@@ -1,6 +1,6 @@
-"""Literal delimiters as regular expressions: a trie of the words, case-folded through
+"""Literal delimiters as regular expressions — a trie of the words, case-folded through
 character classes where the family says so, led by a lookahead guard where many
-alternatives branch.
+alternatives branch — and their search (:func:`hop_search`).
 
 Internal to :mod:`lm_eval_tracecollapse.core.matcher`.  Every pattern built here is made of
 literal strings only — no nested quantifiers — so the regex engine cannot backtrack
@@ -15,7 +15,17 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["GUARDED", "cases", "char_source", "guard", "literal_pattern"]
+__all__ = [
+    "FREE_HOPS",
+    "GUARDED",
+    "MIN_GAP",
+    "caseless_first",
+    "cases",
+    "char_source",
+    "guard",
+    "hop_search",
+    "literal_pattern",
+]
 
 
 def cases(ch: str, fold: bool) -> tuple[str, ...]:
@@ -87,3 +97,64 @@ def literal_pattern(words: list[str], fold: bool = False, root_guard: bool = Tru
         return body
 
     return build(trie, root_guard)
+
+
+#: keep hopping between candidates (after the first few) only while they are sparser
+#: than one per this many characters; denser text goes to the regex engine's own
+#: scan.  A hop costs about what the regex engine needs for ~600 characters.
+MIN_GAP = 1024
+FREE_HOPS = 2
+#: text packed with the anchor (more than one in this many characters over the next window)
+#: is searched with the group's regexes by leading pair (:func:`hop_search`'s ``dense``):
+#: each of those scans the text once in C, which pays only where nearly every character
+#: would otherwise enter the regex matcher
+_PACKED = 8
+_WINDOW = 512
+
+
+def caseless_first(word: str) -> str | None:
+    """The first character of ``word`` if no case mapping can change it, else None."""
+    c = word[:1]
+    return c if c and c.lower() == c.upper() and len(c.encode("utf-32-le")) == 4 else None
+
+
+def hop_search(
+    pattern: re.Pattern[str],
+    anchor: str | None,
+    s: str,
+    start: int,
+    end: int,
+    dense: tuple[re.Pattern[str], ...] | None = None,
+    longest: int = 0,
+) -> re.Match[str] | None:
+    """``pattern.search(s, start, end)``, hopping between occurrences of ``anchor``.
+
+    Every match of ``pattern`` starts with ``anchor``, a character without case
+    variants, so ``str.find`` (``memchr``) can skip the text between candidates.  On
+    text dense with the anchor character, the regex engine takes over: ``pattern``'s
+    search, or, on text packed with it, the earliest match of ``dense``: regexes by
+    leading pair that together match what ``pattern`` matches, each at most ``longest``
+    characters long, never two at one position.  Either way the cost is linear in
+    ``end - start``.
+    """
+    if anchor is None:
+        return pattern.search(s, start, end)
+    i = s.find(anchor, start, end)
+    hops = 0
+    while i >= 0:
+        m = pattern.match(s, i, end)
+        if m is not None:
+            return m
+        hops += 1
+        if hops > FREE_HOPS and hops * MIN_GAP > i - start:
+            window = min(_WINDOW, end - i)
+            if dense is None or s.count(anchor, i, i + window) * _PACKED <= window:
+                return pattern.search(s, i + 1, end)
+            best: re.Match[str] | None = None
+            for p in dense:  # a later one need only search where it could start first
+                m = p.search(s, i + 1, end if best is None else min(end, best.start() + longest))
+                if m is not None and (best is None or m.start() < best.start()):
+                    best = m
+            return best
+        i = s.find(anchor, i + 1, end)
+    return None

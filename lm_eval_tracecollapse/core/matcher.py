@@ -15,42 +15,17 @@ from dataclasses import dataclass
 
 from . import formats as _formats
 from .formats import ReasoningFormat
-from .literals import GUARDED, cases, char_source, guard, literal_pattern
-
-#: keep hopping between candidates (after the first few) only while they are sparser
-#: than one per this many characters; denser text goes to the regex engine's own
-#: scan.  A hop costs about what the regex engine needs for ~600 characters.
-_MIN_GAP = 1024
-_FREE_HOPS = 2
-
-
-def _anchor(word: str) -> str | None:
-    """The first character of ``word`` if no case mapping can change it, else None."""
-    c = word[:1]
-    return c if c and c.lower() == c.upper() and len(c.encode("utf-32-le")) == 4 else None
-
-
-def hop_search(pattern: re.Pattern[str], anchor: str | None, s: str, start: int, end: int) -> re.Match[str] | None:
-    """``pattern.search(s, start, end)``, hopping between occurrences of ``anchor``.
-
-    Every match of ``pattern`` starts with ``anchor``, a character without case
-    variants, so ``str.find`` (``memchr``) can skip the text between candidates.  On
-    text dense with the anchor character, the regex engine takes over.  Either way
-    the cost is linear in ``end - start``.
-    """
-    if anchor is None:
-        return pattern.search(s, start, end)
-    i = s.find(anchor, start, end)
-    hops = 0
-    while i >= 0:
-        m = pattern.match(s, i, end)
-        if m is not None:
-            return m
-        hops += 1
-        if hops > _FREE_HOPS and hops * _MIN_GAP > i - start:
-            return pattern.search(s, i + 1, end)
-        i = s.find(anchor, i + 1, end)
-    return None
+from .literals import (
+    FREE_HOPS,
+    GUARDED,
+    MIN_GAP,
+    caseless_first,
+    cases,
+    char_source,
+    guard,
+    hop_search,
+    literal_pattern,
+)
 
 
 class Finder:
@@ -70,7 +45,7 @@ class Finder:
         single_exact = case_sensitive and len(words) == 1
         self._regex = None if single_exact else re.compile(literal_pattern(list(words), fold=not case_sensitive))
         first = next(iter(firsts)) if len(firsts) == 1 else None
-        self._anchor = first if case_sensitive else (_anchor(first) if first else None)
+        self._anchor = first if case_sensitive else (caseless_first(first) if first else None)
 
     def find(self, s: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:
         """``(start, end)`` of the first occurrence in ``s[start:end]``, or None.
@@ -96,7 +71,7 @@ class Finder:
             if m is not None:
                 return m.span()
             hops += 1
-            if hops > _FREE_HOPS and hops * _MIN_GAP > i - start:
+            if hops > FREE_HOPS and hops * MIN_GAP > i - start:
                 m = regex.search(s, i + 1, end)
                 return None if m is None else m.span()
             i = s.find(anchor, i + 1, end)
@@ -146,7 +121,7 @@ def _regex_anchor(source: str) -> str | None:
     c = body[:1]
     if not c or c in "\\.^$*+?{}[]|()" or body[1:2] in ("*", "?", "{"):
         return None
-    return _anchor(c)
+    return caseless_first(c)
 
 
 @dataclass(frozen=True)
@@ -216,6 +191,32 @@ def _back(key: str) -> int:
     return next((i for i, c in enumerate(key) if c in _PUNCT), 0)
 
 
+def _group_pattern(
+    anchor: str | None, parts: dict[tuple[bool, str], list[str]], guarded: int = GUARDED
+) -> re.Pattern[str]:
+    """One regex for the delimiters ``parts`` ((case-sensitive, letters before the anchor) ->
+    the delimiters from the anchor on), all of which begin with ``anchor``; led by a guard
+    when ``guarded`` or more alternatives follow the anchor."""
+    # the anchor leads every branch, so the regex engine's own search can skip to it
+    lead, cut = (re.escape(anchor), len(anchor)) if anchor is not None else ("", 0)
+    branches = []
+    for (cs, prefix), words in sorted(parts.items(), key=lambda kv: -len(kv[0][1])):
+        body = literal_pattern([w[cut:] for w in words], fold=not cs, root_guard=False)
+        if prefix:  # the word first, then the letters before it: a lookbehind only where the word is
+            body = "|".join(
+                f"{literal_pattern([w[cut:]], fold=not cs)}(?<={literal_pattern([prefix + w], fold=not cs)})"
+                for w in words
+            )
+        branches.append(body)
+    # one guard for the group, before its branches (each family's next character in the
+    # cases its branch matches; none if a delimiter is the lead alone)
+    words_cs = [(w, cs) for (cs, _), words in parts.items() for w in words]
+    nexts = {c for w, cs in words_cs if len(w) > cut for c in cases(w[cut], not cs)}
+    alternatives = {w[cut].lower() for w, _ in words_cs if len(w) > cut}
+    many = len(alternatives) >= guarded and all(len(w) > cut for w, _ in words_cs)
+    return re.compile(lead + (guard(nexts) if many else "") + "(?:" + "|".join(branches) + ")")
+
+
 class AutoScanner:
     """Find the earliest opening (or bare closing) delimiter of any auto family.
 
@@ -244,38 +245,31 @@ class AutoScanner:
                         continue  # the first registered family wins
                     back, found = 0, key
                 self._lookup[found] = (m, is_open, back)
-                anchor = found[0] if cs else _anchor(found[0])
+                anchor = found[0] if cs else caseless_first(found[0])
                 groups.setdefault(anchor, {}).setdefault((cs, key[:back]), []).append(found)
                 if back:  # starts with letters: the start-of-response check compares it whole
                     for c in {key[0], key[0].upper()} if not cs else {key[0]}:
                         self._whole.setdefault(c, []).append((key, cs, m, is_open))
-        self._patterns: list[tuple[re.Pattern[str], str | None, bool]] = []
+        self._patterns: list[tuple[re.Pattern[str], str | None, bool, tuple[re.Pattern[str], ...] | None]] = []
         for anchor, parts in groups.items():
-            # the anchor leads every branch, so the regex engine's own search can skip to it
-            lead, cut = (re.escape(anchor), 1) if anchor is not None else ("", 0)
-            branches = []
-            for (cs, prefix), words in sorted(parts.items(), key=lambda kv: -len(kv[0][1])):
-                body = literal_pattern([w[cut:] for w in words], fold=not cs, root_guard=False)
-                if prefix:  # the word first, then the letters before it: a lookbehind only where the word is
-                    body = "|".join(
-                        f"{literal_pattern([w[cut:]], fold=not cs)}(?<={literal_pattern([prefix + w], fold=not cs)})"
-                        for w in words
-                    )
-                branches.append(body)
             has_back = any(prefix for _, prefix in parts)
-            # one guard for the group, before its branches (each family's next character in the
-            # cases its branch matches; none if a delimiter is the lead alone)
-            words_cs = [(w, cs) for (cs, _), words in parts.items() for w in words]
-            nexts = {c for w, cs in words_cs if len(w) > cut for c in cases(w[cut], not cs)}
-            alternatives = {w[cut].lower() for w, _ in words_cs if len(w) > cut}
-            many = len(alternatives) >= GUARDED and all(len(w) > cut for w, _ in words_cs)
-            led = guard(nexts) if many else ""
-            self._patterns.append((re.compile(lead + led + "(?:" + "|".join(branches) + ")"), anchor, has_back))
+            # for text packed with the anchor: a regex per leading pair ("<|", "</", "<t", "<T"...),
+            # which re searches for as a literal prefix, entering its matcher only where the
+            # pair is ("<|" * k: about 10x its str.find scan, not 50x; "<t" * k 12x, not 37x)
+            split: dict[str | None, dict[tuple[bool, str], list[str]]] = {}
+            for part, words in parts.items():
+                for w in words:
+                    pairs = {anchor} if anchor is None or len(w) < 2 else {anchor + c for c in cases(w[1], not part[0])}
+                    for pair in pairs:
+                        split.setdefault(pair, {}).setdefault(part, []).append(w)
+            # (where candidates are packed, a guard pays from two alternatives on)
+            dense = tuple(_group_pattern(a, p, 2) for a, p in split.items()) if len(split) > 1 else None
+            self._patterns.append((_group_pattern(anchor, parts), anchor, has_back, dense))
         for whole in self._whole.values():
             whole.sort(key=lambda w: -len(w[0]))
         #: first character of a response -> the group patterns that may match right there
         self._starts: dict[str, list[re.Pattern[str]]] = {}
-        for pattern, anchor, _ in self._patterns:
+        for pattern, anchor, _, _ in self._patterns:
             self._starts.setdefault(anchor, []).append(pattern)  # type: ignore[arg-type]
         # (a user delimiter that starts with whitespace or a cased letter: scan only)
         self._fast = not any(k[:1].isspace() for k in self._lookup) and None not in self._starts
@@ -328,11 +322,11 @@ class AutoScanner:
                     return (i, i + len(key), fam, is_open)
         best: AutoHit | None = None
         n = len(s)
-        for pattern, anchor, has_back in self._patterns:
+        for pattern, anchor, has_back, dense in self._patterns:
             end = n if best is None else min(n, best[0] + self._max_len)
             if anchor is not None and s.find(anchor, 0, end) < 0:
                 continue  # cheap rejection of a whole group (memchr / str.find)
-            m = hop_search(pattern, anchor, s, 0, end)
+            m = hop_search(pattern, anchor, s, 0, end, dense, self._max_len)
             while m is not None:
                 resolved = self._resolve(m.group())
                 if resolved is not None:
