@@ -223,3 +223,10 @@ def test_packed_text_finds_what_the_group_regex_finds(pieces: list[str], pad: in
             got = hop_search(pattern, anchor, text, start, len(text), dense, auto._max_len)
             want = pattern.search(text, start, len(text))
             assert (got and (got.span(), got.group())) == (want and (want.span(), want.group())), (anchor, start)
+    for m in compiled().by_name.values():  # and each family's own delimiter search
+        for finder in (m.open, m.closing):
+            if finder._regex is None:
+                continue
+            for start in range(0, len(text) + 1, 11):
+                want = finder._regex.search(text, start)
+                assert finder.find(text, start) == (want and want.span()), (m.family.name, start)

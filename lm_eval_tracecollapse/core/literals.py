@@ -22,9 +22,11 @@ __all__ = [
     "caseless_first",
     "cases",
     "char_source",
+    "dense_search",
     "guard",
     "hop_search",
     "literal_pattern",
+    "pair_patterns",
 ]
 
 
@@ -147,14 +149,50 @@ def hop_search(
             return m
         hops += 1
         if hops > FREE_HOPS and hops * MIN_GAP > i - start:
-            window = min(_WINDOW, end - i)
-            if dense is None or s.count(anchor, i, i + window) * _PACKED <= window:
-                return pattern.search(s, i + 1, end)
-            best: re.Match[str] | None = None
-            for p in dense:  # a later one need only search where it could start first
-                m = p.search(s, i + 1, end if best is None else min(end, best.start() + longest))
-                if m is not None and (best is None or m.start() < best.start()):
-                    best = m
-            return best
+            return dense_search(pattern, anchor, s, i, end, dense, longest)
         i = s.find(anchor, i + 1, end)
     return None
+
+
+def dense_search(
+    pattern: re.Pattern[str],
+    anchor: str,
+    s: str,
+    i: int,
+    end: int,
+    dense: tuple[re.Pattern[str], ...] | None,
+    longest: int,
+) -> re.Match[str] | None:
+    """``pattern.search(s, i + 1, end)`` where the hops of :func:`hop_search` found the anchor
+    dense from ``i`` on: the regex engine's own search, or, where the next characters are
+    packed with the anchor, the earliest match of the ``dense`` regexes (:func:`pair_patterns`)."""
+    window = min(_WINDOW, end - i)
+    if dense is None or s.count(anchor, i, i + window) * _PACKED <= window:
+        return pattern.search(s, i + 1, end)
+    best: re.Match[str] | None = None
+    for p in dense:  # a later one need only search where it could start first
+        m = p.search(s, i + 1, end if best is None else min(end, best.start() + longest))
+        if m is not None and (best is None or m.start() < best.start()):
+            best = m
+    return best
+
+
+def pair_patterns(words: list[str], fold: bool) -> tuple[re.Pattern[str], ...] | None:
+    """One regex per leading pair of ``words`` (a pair's second character in each of its
+    cases), the pair written literally so that ``re`` searches it as a literal prefix: for
+    :func:`dense_search`.  None when the words have a single pair or one is shorter.
+
+    >>> [p.pattern for p in pair_patterns(["</think>", "<tool>"], fold=True)]
+    ['</(?:[tT][hH][iI][nN][kK]>)', '<T(?:[oO][oO][lL]>)', '<t(?:[oO][oO][lL]>)']
+    """
+    if any(len(w) < 2 for w in words):
+        return None
+    pairs: dict[str, list[str]] = {}
+    for w in words:
+        for second in cases(w[1], fold):
+            pairs.setdefault(w[0] + second, []).append(w[2:])
+    if len(pairs) < 2:
+        return None
+    return tuple(
+        re.compile(re.escape(pair) + "(?:" + literal_pattern(rest, fold) + ")") for pair, rest in sorted(pairs.items())
+    )

@@ -22,16 +22,18 @@ from .literals import (
     caseless_first,
     cases,
     char_source,
+    dense_search,
     guard,
     hop_search,
     literal_pattern,
+    pair_patterns,
 )
 
 
 class Finder:
     """Find the first of one or more literal delimiters, honouring the family's case rule."""
 
-    __slots__ = ("_anchor", "_canon", "_regex", "length", "text")
+    __slots__ = ("_anchor", "_canon", "_dense", "_longest", "_regex", "length", "text")
 
     def __init__(self, words: str | tuple[str, ...], case_sensitive: bool) -> None:
         words = (words,) if isinstance(words, str) else words
@@ -46,6 +48,9 @@ class Finder:
         self._regex = None if single_exact else re.compile(literal_pattern(list(words), fold=not case_sensitive))
         first = next(iter(firsts)) if len(firsts) == 1 else None
         self._anchor = first if case_sensitive else (caseless_first(first) if first else None)
+        fold = not case_sensitive
+        self._dense = pair_patterns([w if case_sensitive else w.lower() for w in words], fold) if self._anchor else None
+        self._longest = max(map(len, words))
 
     def find(self, s: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:
         """``(start, end)`` of the first occurrence in ``s[start:end]``, or None.
@@ -72,7 +77,7 @@ class Finder:
                 return m.span()
             hops += 1
             if hops > FREE_HOPS and hops * MIN_GAP > i - start:
-                m = regex.search(s, i + 1, end)
+                m = dense_search(regex, anchor, s, i, end, self._dense, self._longest)
                 return None if m is None else m.span()
             i = s.find(anchor, i + 1, end)
         return None
