@@ -180,12 +180,13 @@ def dense_search(
 def pair_patterns(words: list[str], fold: bool) -> tuple[re.Pattern[str], ...] | None:
     """One regex per leading pair of ``words`` (a pair's second character in each of its
     cases), the pair written literally so that ``re`` searches it as a literal prefix: for
-    :func:`dense_search`.  None when the words have a single pair or one is shorter.
+    :func:`dense_search`.  None when the words have a single pair, one is shorter, or one
+    begins with a cased character (the pair would not be literal).
 
     >>> [p.pattern for p in pair_patterns(["</think>", "<tool>"], fold=True)]
     ['</(?:[tT][hH][iI][nN][kK]>)', '<T(?:[oO][oO][lL]>)', '<t(?:[oO][oO][lL]>)']
     """
-    if any(len(w) < 2 for w in words):
+    if any(len(w) < 2 or len(cases(w[0], fold)) > 1 for w in words):
         return None
     pairs: dict[str, list[str]] = {}
     for w in words:
