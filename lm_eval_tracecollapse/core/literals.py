@@ -26,7 +26,6 @@ __all__ = [
     "guard",
     "hop_search",
     "literal_pattern",
-    "pair_patterns",
 ]
 
 
@@ -165,7 +164,8 @@ def dense_search(
 ) -> re.Match[str] | None:
     """``pattern.search(s, i + 1, end)`` where the hops of :func:`hop_search` found the anchor
     dense from ``i`` on: the regex engine's own search, or, where the next characters are
-    packed with the anchor, the earliest match of the ``dense`` regexes (:func:`pair_patterns`)."""
+    packed with the anchor, the earliest match of the ``dense`` regexes (one per leading pair
+    of the delimiters, together matching what ``pattern`` matches, never two at one position)."""
     window = min(_WINDOW, end - i)
     if dense is None or s.count(anchor, i, i + window) * _PACKED <= window:
         return pattern.search(s, i + 1, end)
@@ -175,25 +175,3 @@ def dense_search(
         if m is not None and (best is None or m.start() < best.start()):
             best = m
     return best
-
-
-def pair_patterns(words: list[str], fold: bool) -> tuple[re.Pattern[str], ...] | None:
-    """One regex per leading pair of ``words`` (a pair's second character in each of its
-    cases), the pair written literally so that ``re`` searches it as a literal prefix: for
-    :func:`dense_search`.  None when the words have a single pair, one is shorter, or one
-    begins with a cased character (the pair would not be literal).
-
-    >>> [p.pattern for p in pair_patterns(["</think>", "<tool>"], fold=True)]
-    ['</(?:[tT][hH][iI][nN][kK]>)', '<T(?:[oO][oO][lL]>)', '<t(?:[oO][oO][lL]>)']
-    """
-    if any(len(w) < 2 or len(cases(w[0], fold)) > 1 for w in words):
-        return None
-    pairs: dict[str, list[str]] = {}
-    for w in words:
-        for second in cases(w[1], fold):
-            pairs.setdefault(w[0] + second, []).append(w[2:])
-    if len(pairs) < 2:
-        return None
-    return tuple(
-        re.compile(re.escape(pair) + "(?:" + literal_pattern(rest, fold) + ")") for pair, rest in sorted(pairs.items())
-    )

@@ -26,7 +26,6 @@ from .literals import (
     guard,
     hop_search,
     literal_pattern,
-    pair_patterns,
 )
 
 
@@ -48,8 +47,9 @@ class Finder:
         self._regex = None if single_exact else re.compile(literal_pattern(list(words), fold=not case_sensitive))
         first = next(iter(firsts)) if len(firsts) == 1 else None
         self._anchor = first if case_sensitive else (caseless_first(first) if first else None)
-        fold = not case_sensitive
-        self._dense = pair_patterns([w if case_sensitive else w.lower() for w in words], fold) if self._anchor else None
+        folded_words = [w if case_sensitive else w.lower() for w in words]
+        anchor, hops = self._anchor, self._regex is not None  # only the regex path hops between anchors
+        self._dense = _pair_patterns(anchor, {(case_sensitive, ""): folded_words}) if anchor and hops else None
         self._longest = max(map(len, words))
 
     def find(self, s: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:
@@ -222,6 +222,21 @@ def _group_pattern(
     return re.compile(lead + (guard(nexts) if many else "") + "(?:" + "|".join(branches) + ")")
 
 
+def _pair_patterns(anchor: str, parts: dict[tuple[bool, str], list[str]]) -> tuple[re.Pattern[str], ...] | None:
+    """For text packed with ``anchor`` (:func:`.literals.dense_search`): a regex per leading
+    pair of the delimiters ``parts`` ("<|", "</", "<t", "<T"...: a pair's second character
+    in each of its cases), which re searches for as a literal prefix, entering its matcher
+    only where the pair is ("<|" * k: about 10x its str.find scan, not 50x); None when the
+    delimiters have a single pair."""
+    split: dict[str, dict[tuple[bool, str], list[str]]] = {}
+    for part, words in parts.items():
+        for w in words:
+            for pair in {anchor} if len(w) < 2 else {anchor + c for c in cases(w[1], not part[0])}:
+                split.setdefault(pair, {}).setdefault(part, []).append(w)
+    # (where candidates are packed, a guard pays from two alternatives on)
+    return tuple(_group_pattern(a, p, 2) for a, p in sorted(split.items())) if len(split) > 1 else None
+
+
 class AutoScanner:
     """Find the earliest opening (or bare closing) delimiter of any auto family.
 
@@ -258,17 +273,7 @@ class AutoScanner:
         self._patterns: list[tuple[re.Pattern[str], str | None, bool, tuple[re.Pattern[str], ...] | None]] = []
         for anchor, parts in groups.items():
             has_back = any(prefix for _, prefix in parts)
-            # for text packed with the anchor: a regex per leading pair ("<|", "</", "<t", "<T"...),
-            # which re searches for as a literal prefix, entering its matcher only where the
-            # pair is ("<|" * k: about 10x its str.find scan, not 50x; "<t" * k 12x, not 37x)
-            split: dict[str | None, dict[tuple[bool, str], list[str]]] = {}
-            for part, words in parts.items():
-                for w in words:
-                    pairs = {anchor} if anchor is None or len(w) < 2 else {anchor + c for c in cases(w[1], not part[0])}
-                    for pair in pairs:
-                        split.setdefault(pair, {}).setdefault(part, []).append(w)
-            # (where candidates are packed, a guard pays from two alternatives on)
-            dense = tuple(_group_pattern(a, p, 2) for a, p in split.items()) if len(split) > 1 else None
+            dense = _pair_patterns(anchor, parts) if anchor is not None else None
             self._patterns.append((_group_pattern(anchor, parts), anchor, has_back, dense))
         for whole in self._whole.values():
             whole.sort(key=lambda w: -len(w[0]))
