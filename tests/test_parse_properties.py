@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lm_eval_tracecollapse import TraceStatus, list_formats, parse_trace
-from lm_eval_tracecollapse.core.literals import literal_pattern
-from lm_eval_tracecollapse.core.matcher import compiled, hop_search
+from lm_eval_tracecollapse.core.literals import hop_search, literal_pattern
+from lm_eval_tracecollapse.core.matcher import compiled
 
 # fragments that make the parser's life hard: every family's delimiters, their
 # prefixes, case variants, wrappers and implicit closes, mixed with free text
